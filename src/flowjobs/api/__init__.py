@@ -1,0 +1,1 @@
+"""The HTTP layer. Calls the manager; never the store."""

@@ -1,0 +1,137 @@
+"""Public JSON shapes of the Jobs API. Class names are the OpenAPI schema
+names that existing clients know: Job, JobContext, JobStatus, JobRuleReference
+(and the JobState / JobStatusCode enums from the domain)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowjobs.domain import JobRecord, JobState, JobStatusCode
+
+
+class JobRuleReference(BaseModel):
+    baseId: str
+    version: int
+    type: str = Field(examples=["integration-flow"])
+
+
+class JobStatus(BaseModel):
+    state: JobState
+    code: JobStatusCode
+    message: str
+
+
+class JobContext(BaseModel):
+    spaceId: str
+    billingUserId: str
+    executorUser: dict[str, Any] | None = None
+    usedApiKeyId: str
+    environmentGroup: str
+    priority: int
+    parallelLimit: int
+
+
+class ApiKeyReference(BaseModel):
+    id: str
+    name: str
+
+
+class JobError(BaseModel):
+    message: str
+    nodeId: str | None = None
+    type: str | None = None
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "jobId": "5b0f6c8e-3d8a-4a8e-9a53-0c1d3f0b7e11",
+                    "correlationId": "order-1234",
+                    "ruleReference": {
+                        "baseId": "0e6c9b7a-6a39-4a43-b5d1-5f1c8d9e2f10",
+                        "version": 1,
+                        "type": "integration-flow",
+                    },
+                    "inputData": {"name": "Ada"},
+                    "output": None,
+                    "status": {
+                        "state": "WAITING",
+                        "code": "JOB_INITIALIZED",
+                        "message": "Job initialized",
+                    },
+                }
+            ]
+        }
+    )
+
+    jobId: str
+    correlationId: str
+    ruleReference: JobRuleReference
+    inputData: Any = None
+    output: list[Any] | None = Field(
+        None, description="the flow's result as an array; null until the job completes"
+    )
+    context: JobContext
+    status: JobStatus
+    createdAt: datetime
+    updatedAt: datetime
+    claimedAt: datetime | None = None
+    endedAt: datetime | None = None
+    apiKey: ApiKeyReference
+    error: JobError | None = Field(None, description="set when the job is in ERROR")
+
+    @classmethod
+    def from_record(cls, job: JobRecord) -> Job:
+        return cls(
+            jobId=job.id,
+            correlationId=job.correlation_id,
+            ruleReference=JobRuleReference(
+                baseId=job.base_id, version=job.version, type=job.rule_type
+            ),
+            inputData=job.input,
+            output=job.output,
+            context=JobContext(
+                spaceId=job.space_id,
+                billingUserId=job.space_id,  # usage is billed to the space
+                executorUser=None,
+                usedApiKeyId=job.api_key_id,
+                environmentGroup=job.environment_group,
+                priority=job.priority,
+                parallelLimit=job.parallel_limit,
+            ),
+            status=JobStatus(state=job.state, code=job.code, message=job.message),
+            createdAt=job.created_at,
+            updatedAt=job.updated_at,
+            claimedAt=job.claimed_at,
+            endedAt=job.ended_at,
+            apiKey=ApiKeyReference(id=job.api_key_id, name=job.api_key_name),
+            error=JobError(**job.error) if job.error else None,
+        )
+
+
+class SpaceCancelResult(BaseModel):
+    spaceId: str
+    canceledCount: int = Field(description="waiting jobs now CANCELED")
+    cancelingCount: int = Field(description="running jobs now CANCELING (with ?running=true)")
+
+
+class RuleCancelResult(BaseModel):
+    ruleReference: JobRuleReference
+    canceledCount: int
+    cancelingCount: int
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details body (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="stable machine-readable error code", examples=["RULE_NOT_FOUND"])
+    problems: list[str] | None = Field(None, description="every problem, when there are several")

@@ -1,0 +1,288 @@
+"""The ``flowjobs`` command line. Builds the settings once and passes them down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+
+from flowjobs.api.app import create_app
+from flowjobs.catalog import Catalog
+from flowjobs.config import Settings
+from flowjobs.domain import KeyKind, RuleVersion
+from flowjobs.engine import load_flow_file
+from flowjobs.errors import FlowjobsError, FlowValidationError
+from flowjobs.logs import setup_logging
+from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.store import SqlStore, upgrade
+from flowjobs.worker import Worker
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="flowjobs: a Jobs API server for long-running integration flows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+space_app = typer.Typer(help="Manage spaces.", no_args_is_help=True)
+key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+rule_app = typer.Typer(help="Manage rules (integration flows).", no_args_is_help=True)
+app.add_typer(space_app, name="space")
+app.add_typer(key_app, name="key")
+app.add_typer(rule_app, name="rule")
+
+DEMO_FLOWS = Path(__file__).parent / "demo_flows"
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+SpaceOpt = Annotated[str, typer.Option("--space", help="the space's id or name")]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="overrides FLOWJOBS_DATABASE_URL")
+    ] = None,
+) -> None:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    setup_logging(settings.log_level, as_json=settings.log_json)
+    ctx.obj = settings
+
+
+def _with_catalog(ctx: typer.Context, action: Callable[[Catalog], Awaitable[T]]) -> T:
+    settings: Settings = ctx.obj
+
+    async def run() -> T:
+        store = SqlStore(settings.database_url, pool_size=2)
+        try:
+            return await action(Catalog(store, settings))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except FlowValidationError as exc:
+        typer.echo("error: the flow is not valid:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1) from exc
+    except FlowjobsError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    typer.echo(json.dumps(data) if as_json else text)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the database schema."""
+    upgrade(ctx.obj.database_url)
+    typer.echo(f"schema is up to date in {ctx.obj.database_url}")
+
+
+@space_app.command("create")
+def space_create(
+    ctx: typer.Context,
+    name: str,
+    parallel_limit: Annotated[int, typer.Option(min=1, max=10000)] = 1,
+    priority: Annotated[int, typer.Option(min=0, max=10)] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a space."""
+    space = _with_catalog(
+        ctx, lambda c: c.create_space(name, parallel_limit=parallel_limit, priority=priority)
+    )
+    data = {
+        "id": space.id,
+        "name": space.name,
+        "parallelLimit": space.parallel_limit,
+        "priority": space.priority,
+    }
+    _emit(as_json, data, f"space {space.name} created: {space.id}")
+
+
+@key_app.command("create")
+def key_create(
+    ctx: typer.Context,
+    space: SpaceOpt,
+    kind: Annotated[KeyKind, typer.Option(case_sensitive=False)] = KeyKind.SOLVER,
+    name: Annotated[str | None, typer.Option(help="a label for the key")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; its secret is printed once and never stored."""
+    created = _with_catalog(ctx, lambda c: c.create_key(space, kind, name))
+    data = {
+        "id": created.key.id,
+        "key": created.secret,
+        "kind": created.key.kind.value,
+        "spaceId": created.key.space_id,
+    }
+    _emit(
+        as_json,
+        data,
+        f"{kind.value} key {created.key.id}: {created.secret}\n(shown once: store it now)",
+    )
+
+
+def _rule_json(rule: RuleVersion) -> dict[str, Any]:
+    return {
+        "baseId": rule.base_id,
+        "ruleAlias": rule.alias,
+        "version": rule.version,
+        "status": rule.status.value,
+    }
+
+
+@rule_app.command("push")
+def rule_push(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="a flow document (.yaml, .yml or .json)")],
+    space: SpaceOpt,
+    publish: Annotated[bool, typer.Option("--publish", help="publish this version")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push a flow: a new rule, or a new version when it changed."""
+
+    async def push(catalog: Catalog) -> RuleVersion:
+        return await catalog.push_rule(space, load_flow_file(file), publish=publish)
+
+    rule = _with_catalog(ctx, push)
+    _emit(
+        as_json,
+        _rule_json(rule),
+        f"{rule.alias} version {rule.version} ({rule.status.value}): {rule.base_id}",
+    )
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="serve the API only")] = False,
+) -> None:
+    """Serve the Jobs API (with an embedded worker unless --no-worker)."""
+    settings: Settings = ctx.obj
+    upgrade(settings.database_url)
+    run_worker = not (no_worker or settings.jobs_server_disabled)
+    uvicorn.run(
+        create_app(settings, run_worker=run_worker),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="exit when the queue is empty")] = False,
+) -> None:
+    """Run jobs only (no API)."""
+    settings: Settings = ctx.obj
+    upgrade(settings.database_url)
+    asyncio.run(_run_worker(settings, concurrency, burst))
+
+
+async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
+    store = SqlStore(settings.database_url)
+    the_worker = Worker(
+        JobManager(store, settings, LocalEvents()), settings, concurrency=concurrency, burst=burst
+    )
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(
+            sig, lambda: stopping.append(asyncio.create_task(the_worker.shutdown()))
+        )
+    the_worker.start()
+    try:
+        await the_worker.wait_stopped()
+    finally:
+        await store.close()
+
+
+@app.command()
+def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
+    """Set up a demo space, key and flows, then serve them with a worker."""
+    settings: Settings = ctx.obj
+    if (
+        "FLOWJOBS_DATABASE_URL" not in _environ()
+        and settings.database_url == Settings.model_fields["database_url"].default
+    ):
+        settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
+    upgrade(settings.database_url)
+    secret, aliases = asyncio.run(_prepare_demo(settings))
+    _print_demo(secret, aliases, f"http://{host}:{port}")
+    uvicorn.run(
+        create_app(settings, run_worker=True),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+async def _prepare_demo(settings: Settings) -> tuple[str, list[str]]:
+    store = SqlStore(settings.database_url, pool_size=2)
+    catalog = Catalog(store, settings)
+    try:
+        space = await store.find_space("demo") or await catalog.create_space(
+            "demo", parallel_limit=4
+        )
+        created = await catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
+        aliases = []
+        for path in sorted(DEMO_FLOWS.glob("*.yaml")):
+            rule = await catalog.push_rule(space.id, load_flow_file(path), publish=True)
+            aliases.append(rule.alias)
+        return created.secret, aliases
+    finally:
+        await store.close()
+
+
+def _print_demo(secret: str, aliases: list[str], base: str) -> None:
+    auth = f'-H "Authorization: Bearer {secret}"'
+    typer.echo(f"""
+flowjobs demo: serving {base} with flows {", ".join(aliases)}
+
+  export KEY={secret}
+
+Start a job (answers at once with its jobId):
+  curl -s -X POST {base}/job/start/sleepy-echo {auth} \\
+       -H "Content-Type: application/json" -d '{{"name": "Ada"}}'
+
+Read it (WAITING, then RUNNING, then COMPLETED after about 3 s):
+  curl -s {base}/job/JOB_ID {auth}
+
+Start a long one and cancel it while it runs:
+  curl -s -X POST {base}/job/start/slow-report {auth} -d '{{}}'
+  curl -s -X POST {base}/job/cancel/JOB_ID {auth}
+
+A job that fails with a clear error:
+  curl -s -X POST {base}/job/start/order-check {auth} -d '{{"orderId": "A1", "items": []}}'
+
+API document: {base}/docs   (Ctrl-C stops the server)
+""")
+
+
+def main() -> None:
+    app()

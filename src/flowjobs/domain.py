@@ -1,0 +1,200 @@
+"""The job model: states, status codes, messages and allowed transitions.
+
+Pure: no I/O. The state machine (see docs/api.md for the drawing)::
+
+    WAITING ──claim──▶ RUNNING ──finish──▶ COMPLETED | ERROR
+       │                  │  └─cancel─▶ CANCELING ──worker stops it──▶ CANCELED
+       └──cancel──▶ CANCELED                  └──lease lost / timeout──▶ ERROR
+    RUNNING ──released on shutdown / worker lost (opt-in retry)──▶ WAITING
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class JobState(enum.StrEnum):
+    WAITING = "WAITING"  # queued; no worker holds it
+    RUNNING = "RUNNING"  # a worker holds its lease and runs the flow
+    COMPLETED = "COMPLETED"  # final: the flow returned an output
+    CANCELING = "CANCELING"  # cancel asked while running; the worker stops it
+    CANCELED = "CANCELED"  # final: stopped by a user or by the system
+    ERROR = "ERROR"  # final: the flow failed, timed out, or its worker died
+
+
+class JobStatusCode(enum.StrEnum):
+    JOB_SUCCESS = "JOB_SUCCESS"
+    JOB_ERROR = "JOB_ERROR"
+    JOB_TIMEOUT = "JOB_TIMEOUT"
+    JOB_QUOTA_EXCEEDED = "JOB_QUOTA_EXCEEDED"
+    JOB_EXECUTION_ERROR = "JOB_EXECUTION_ERROR"
+    JOB_VALIDATION_ERROR = "JOB_VALIDATION_ERROR"
+    JOB_USER_CANCELED = "JOB_USER_CANCELED"
+    JOB_SYSTEM_CANCELED = "JOB_SYSTEM_CANCELED"
+    ZOMBIE_PROCESS = "ZOMBIE_PROCESS"
+    JOB_INITIALIZED = "JOB_INITIALIZED"
+    JOB_RUNNING = "JOB_RUNNING"
+    JOB_WAITING = "JOB_WAITING"
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.CANCELED, JobState.ERROR})
+ACTIVE_STATES = frozenset({JobState.RUNNING, JobState.CANCELING})
+
+
+@dataclass(frozen=True)
+class Status:
+    state: JobState
+    code: JobStatusCode
+    message: str
+
+
+INITIALIZED = Status(JobState.WAITING, JobStatusCode.JOB_INITIALIZED, "Job initialized")
+REQUEUED = Status(JobState.WAITING, JobStatusCode.JOB_WAITING, "Job is waiting for a free slot")
+RUNNING = Status(JobState.RUNNING, JobStatusCode.JOB_RUNNING, "Job is being processed")
+CANCELING = Status(JobState.CANCELING, JobStatusCode.JOB_RUNNING, "Job is being canceled")
+USER_CANCELED = Status(JobState.CANCELED, JobStatusCode.JOB_USER_CANCELED, "Job was canceled")
+COMPLETED = Status(JobState.COMPLETED, JobStatusCode.JOB_SUCCESS, "Job completed")
+ZOMBIE = Status(JobState.ERROR, JobStatusCode.ZOMBIE_PROCESS, "The process running the job stopped")
+
+
+def system_canceled(reason: str) -> Status:
+    return Status(JobState.CANCELED, JobStatusCode.JOB_SYSTEM_CANCELED, reason)
+
+
+def execution_error(message: str) -> Status:
+    return Status(JobState.ERROR, JobStatusCode.JOB_EXECUTION_ERROR, message)
+
+
+def validation_error(message: str) -> Status:
+    return Status(JobState.ERROR, JobStatusCode.JOB_VALIDATION_ERROR, message)
+
+
+def timed_out(limit_seconds: float) -> Status:
+    return Status(
+        JobState.ERROR,
+        JobStatusCode.JOB_TIMEOUT,
+        f"Job exceeded its execution limit of {limit_seconds:g} s",
+    )
+
+
+def internal_error(reference: str) -> Status:
+    return Status(
+        JobState.ERROR,
+        JobStatusCode.JOB_ERROR,
+        f"Internal error while running the job (log reference {reference})",
+    )
+
+
+class KeyKind(enum.StrEnum):
+    SOLVER = "solver"  # Jobs API
+    MANAGEMENT = "management"  # management endpoints
+
+
+class RuleStatus(enum.StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+
+
+RULE_TYPE_FLOW = "integration-flow"
+
+
+@dataclass(frozen=True)
+class Space:
+    id: str
+    name: str
+    parallel_limit: int
+    priority: int
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    space_id: str
+    name: str
+    kind: KeyKind
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    base_id: str
+    space_id: str
+    alias: str
+    name: str
+    description: str | None
+    type: str
+    version: int
+    status: RuleStatus
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    space_id: str
+    base_id: str
+    version: int
+    rule_type: str
+    correlation_id: str
+    input: Any
+    output: Any
+    error: dict[str, Any] | None
+    state: JobState
+    code: JobStatusCode
+    message: str
+    priority: int
+    parallel_limit: int
+    environment_group: str
+    api_key_id: str
+    api_key_name: str
+    execution_limit_s: float
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None
+    ended_at: datetime | None
+    worker_id: str | None
+    attempts: int
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What the manager hands the store to enqueue one job."""
+
+    id: str
+    space: Space
+    rule: RuleVersion
+    correlation_id: str
+    input: Any
+    priority: int
+    environment_group: str
+    api_key: ApiKey
+    execution_limit_s: float
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job a worker now holds, with what it needs to run it."""
+
+    job: JobRecord
+    document: dict[str, Any]
+    running_in_space: int  # running jobs of the space right after this claim
+
+
+@dataclass(frozen=True)
+class CancelCounts:
+    canceled: int
+    canceling: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a worker learns when it renews its leases."""
+
+    canceling: list[str]  # jobs a user asked to cancel
+    lost: list[str]  # jobs this worker no longer holds (reaped or ended elsewhere)

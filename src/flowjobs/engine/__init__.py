@@ -1,0 +1,25 @@
+"""The flow engine: validates and runs integration-flow documents.
+
+It knows nothing of HTTP, the database or job storage. Typical use::
+
+    flow = compile_flow(load_flow_file("flow.yaml"), handler_prefixes=["myflows"])
+    output = await run_flow(flow, RunContext(input_data, JobRef(job_id, corr_id, space_id)))
+"""
+
+from __future__ import annotations
+
+from flowjobs.engine.compiler import Flow, compile_flow
+from flowjobs.engine.context import RunContext
+from flowjobs.engine.limits import EngineLimits, JobRef
+from flowjobs.engine.loader import load_flow_file
+from flowjobs.engine.runner import run_flow
+
+__all__ = [
+    "EngineLimits",
+    "Flow",
+    "JobRef",
+    "RunContext",
+    "compile_flow",
+    "load_flow_file",
+    "run_flow",
+]

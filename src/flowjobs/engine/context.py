@@ -1,0 +1,78 @@
+"""The run context: what a running flow (or a handler) knows about its job."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flowjobs.engine.limits import JobRef
+
+LogCallback = Callable[[str, dict[str, Any]], None]
+ProgressCallback = Callable[[float, str | None], None]
+
+
+class RunContext:
+    """Input, job identity, cancellation flag, and log/progress sinks of one run.
+
+    Handlers may call :meth:`log` and :meth:`progress` from any thread (sync
+    handlers run in a worker thread); once :func:`run_flow` has bound the
+    context to its event loop, the callbacks are always invoked on that loop's
+    thread.
+    """
+
+    def __init__(
+        self,
+        input: Any,
+        job: JobRef,
+        *,
+        on_log: LogCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.input = input
+        self.job = job
+        self._on_log = on_log
+        self._on_progress = on_progress
+        self._canceled = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver callbacks on ``loop``'s thread (called by ``run_flow``)."""
+        self._loop = loop
+
+    def cancel(self) -> None:
+        self._canceled.set()
+
+    def is_canceled(self) -> bool:
+        return self._canceled.is_set()
+
+    def raise_if_canceled(self) -> None:
+        if self._canceled.is_set():
+            raise asyncio.CancelledError("the job was canceled")
+
+    def log(self, message: str, **fields: Any) -> None:
+        if self._on_log is not None:
+            self._dispatch(self._on_log, message, fields)
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        if self._on_progress is None:
+            return
+        value = float(fraction)
+        value = 0.0 if math.isnan(value) else min(1.0, max(0.0, value))
+        self._dispatch(self._on_progress, value, message)
+
+    def _dispatch(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed() or _running_loop() is loop:
+            callback(*args)
+        else:
+            loop.call_soon_threadsafe(callback, *args)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

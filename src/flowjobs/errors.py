@@ -1,0 +1,156 @@
+"""One exception tree for the whole package.
+
+Each exception's docstring is its default message. ``code`` is the stable
+machine-readable code that the HTTP layer puts in problem bodies, and
+``status`` the HTTP status it maps to; nothing here knows about HTTP itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlowjobsError(Exception):
+    """An error occurred in flowjobs."""
+
+    code = "INTERNAL_ERROR"
+    status = 500
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class UnauthorizedError(FlowjobsError):
+    """Unauthorized. Invalid or missing API key."""
+
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class ForbiddenError(FlowjobsError):
+    """This API key may not act on that space."""
+
+    code = "FORBIDDEN"
+    status = 403
+
+
+class NotFoundError(FlowjobsError):
+    """Not found."""
+
+    code = "NOT_FOUND"
+    status = 404
+
+
+class JobNotFoundError(NotFoundError):
+    """Job not found."""
+
+    code = "JOB_NOT_FOUND"
+
+
+class RuleNotFoundError(NotFoundError):
+    """Rule not found."""
+
+    code = "RULE_NOT_FOUND"
+
+
+class RuleVersionNotFoundError(NotFoundError):
+    """Rule version not found or not published."""
+
+    code = "RULE_VERSION_NOT_FOUND"
+
+
+class SpaceNotFoundError(NotFoundError):
+    """Space not found."""
+
+    code = "SPACE_NOT_FOUND"
+
+
+class BadRequestError(FlowjobsError):
+    """The request is not valid."""
+
+    code = "BAD_REQUEST"
+    status = 400
+
+
+class InvalidJsonError(BadRequestError):
+    """The request body is not valid JSON."""
+
+    code = "INVALID_JSON"
+
+
+class InvalidVersionError(BadRequestError):
+    """A version is a positive integer or 'latest'."""
+
+    code = "INVALID_VERSION"
+
+
+class NotAnIntegrationFlowError(BadRequestError):
+    """Only rules of type integration-flow can be started as jobs."""
+
+    code = "NOT_AN_INTEGRATION_FLOW"
+
+
+class PayloadTooLargeError(FlowjobsError):
+    """The request body is larger than the configured limit."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class JobConflictError(FlowjobsError):
+    """The job is in a state that does not allow this operation."""
+
+    code = "JOB_STATE_CONFLICT"
+    status = 409
+
+
+class FlowValidationError(FlowjobsError):
+    """The flow document is not valid."""
+
+    code = "INVALID_FLOW"
+    status = 422
+
+    def __init__(self, problems: list[str], message: str | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__(message or "The flow document is not valid: " + "; ".join(problems))
+
+
+class FlowExecutionError(FlowjobsError):
+    """The flow failed."""
+
+    code = "FLOW_EXECUTION_ERROR"
+
+    def __init__(
+        self, message: str, *, node_id: str | None = None, error_type: str = "ExecutionError"
+    ) -> None:
+        self.node_id = node_id
+        self.error_type = error_type
+        super().__init__(message)
+
+
+class FlowInputError(FlowExecutionError):
+    """The job's input does not fit the flow."""
+
+    code = "FLOW_INPUT_ERROR"
+
+
+class StoreError(FlowjobsError):
+    """The database could not complete the operation."""
+
+    code = "STORE_ERROR"
+    status = 503
+
+
+class AlreadyExistsError(FlowjobsError):
+    """Something with that name already exists."""
+
+    code = "ALREADY_EXISTS"
+    status = 409
+
+
+class WrongKeyKindError(ForbiddenError):
+    """This endpoint needs a different kind of API key."""
+
+    code = "WRONG_KEY_KIND"

@@ -1,0 +1,567 @@
+"""Every SQL statement of flowjobs, for SQLite and PostgreSQL.
+
+The store does raw database I/O and nothing else: it knows the tables and the
+conditional updates that move a job between states, but not *why* a job moves.
+Driver errors are wrapped here, so no sqlite3 or psycopg error leaks upward.
+
+SQLite: every write transaction starts with ``BEGIN IMMEDIATE``, which takes
+the database's single writer lock up front. Claims are therefore serialised
+across every process that opens the file, which is what keeps a space's
+``parallelLimit`` exact. Reads use a second engine with deferred transactions,
+so that they never wait for a writer (WAL mode).
+
+PostgreSQL: a claim locks the space's row (``FOR UPDATE``) and counts its
+running jobs again before taking one, so two workers claiming for the same
+space queue behind each other; waiting jobs are picked with
+``FOR UPDATE SKIP LOCKED`` so workers never wait on each other's candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from flowjobs.domain import (
+    ACTIVE_STATES,
+    ApiKey,
+    CancelCounts,
+    ClaimedJob,
+    Heartbeat,
+    JobRecord,
+    JobState,
+    JobStatusCode,
+    KeyKind,
+    NewJob,
+    RuleStatus,
+    RuleVersion,
+    Space,
+    Status,
+)
+from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.store.tables import api_keys, jobs, rule_versions, rules, spaces
+
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+_UNSET: Any = object()
+
+
+def async_url(url: str) -> str:
+    """Map a plain database URL to the async driver flowjobs uses."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def sync_url(url: str) -> str:
+    """The same database through a synchronous driver (for Alembic)."""
+    url = async_url(url)
+    return url.replace("sqlite+aiosqlite://", "sqlite://")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _sqlite_pragmas(dbapi_connection: Any) -> None:
+    dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below decide
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA busy_timeout=30000",
+        "PRAGMA foreign_keys=ON",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _make_engine(url: str, *, begin: str | None, pool_size: int) -> AsyncEngine:
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {} if is_sqlite else {"pool_size": pool_size, "max_overflow": 4}
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, **kwargs)
+    if is_sqlite:
+        mode = begin or "DEFERRED"
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection)
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
+    m = row._mapping if isinstance(row, Row) else row
+    return JobRecord(
+        id=m["id"],
+        space_id=m["space_id"],
+        base_id=m["base_id"],
+        version=m["version"],
+        rule_type=m["rule_type"],
+        correlation_id=m["correlation_id"],
+        input=m["input"],
+        output=m["output"],
+        error=m["error"],
+        state=JobState(m["state"]),
+        code=JobStatusCode(m["code"]),
+        message=m["message"],
+        priority=m["priority"],
+        parallel_limit=m["parallel_limit"],
+        environment_group=m["environment_group"],
+        api_key_id=m["api_key_id"],
+        api_key_name=m["api_key_name"],
+        execution_limit_s=m["execution_limit_s"],
+        created_at=_utc(m["created_at"]),  # type: ignore[arg-type]
+        updated_at=_utc(m["updated_at"]),  # type: ignore[arg-type]
+        claimed_at=_utc(m["claimed_at"]),
+        ended_at=_utc(m["ended_at"]),
+        worker_id=m["worker_id"],
+        attempts=m["attempts"],
+    )
+
+
+def _status_values(status: Status, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "state": status.state.value,
+        "code": status.code.value,
+        "message": status.message,
+        "updated_at": now,
+    }
+    if status.state in (JobState.COMPLETED, JobState.CANCELED, JobState.ERROR):
+        values["ended_at"] = now
+        values["lease_expires_at"] = None
+    return values
+
+
+class SqlStore:
+    """The store over SQLAlchemy Core; one instance per process."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._engine = _make_engine(
+            self.url, begin="IMMEDIATE" if self.is_sqlite else None, pool_size=pool_size
+        )
+        self._read_engine = (
+            _make_engine(self.url, begin="DEFERRED", pool_size=pool_size)
+            if self.is_sqlite
+            else self._engine
+        )
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+        if self._read_engine is not self._engine:
+            await self._read_engine.dispose()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise AlreadyExistsError(str(exc.orig).splitlines()[0]) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc.orig or exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._read_engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc).__name__}") from exc
+
+    # ---- spaces and keys -------------------------------------------------
+
+    async def insert_space(self, space: Space, now: datetime) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                spaces.insert().values(
+                    id=space.id,
+                    name=space.name,
+                    parallel_limit=space.parallel_limit,
+                    priority=space.priority,
+                    created_at=now,
+                )
+            )
+
+    async def find_space(self, id_or_name: str) -> Space | None:
+        query = spaces.select().where(
+            sa.or_(spaces.c.id == id_or_name, spaces.c.name == id_or_name)
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Space(row.id, row.name, row.parallel_limit, row.priority)
+
+    async def list_spaces(self) -> list[Space]:
+        async with self._read() as conn:
+            rows = (await conn.execute(spaces.select().order_by(spaces.c.created_at))).all()
+        return [Space(r.id, r.name, r.parallel_limit, r.priority) for r in rows]
+
+    async def insert_key(self, key: ApiKey, key_hash: str, now: datetime) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                api_keys.insert().values(
+                    id=key.id,
+                    space_id=key.space_id,
+                    name=key.name,
+                    kind=key.kind.value,
+                    key_hash=key_hash,
+                    created_at=now,
+                )
+            )
+
+    async def find_key(self, key_hash: str) -> ApiKey | None:
+        query = api_keys.select().where(
+            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.space_id, row.name, KeyKind(row.kind))
+
+    # ---- rules -------------------------------------------------------------
+
+    async def find_rule_versions(self, space_id: str, identifier: str) -> list[RuleVersion]:
+        """All versions of the rule whose baseId or alias is ``identifier``, oldest first."""
+        query = (
+            sa.select(
+                rules, rule_versions.c.version, rule_versions.c.status, rule_versions.c.document
+            )
+            .join(rule_versions, rule_versions.c.base_id == rules.c.base_id)
+            .where(
+                rules.c.space_id == space_id,
+                sa.or_(rules.c.base_id == identifier, rules.c.alias == identifier),
+            )
+            .order_by(rule_versions.c.version)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            RuleVersion(
+                base_id=r.base_id,
+                space_id=r.space_id,
+                alias=r.alias,
+                name=r.name,
+                description=r.description,
+                type=r.type,
+                version=r.version,
+                status=RuleStatus(r.status),
+                document=r.document,
+            )
+            for r in rows
+        ]
+
+    async def insert_rule_version(
+        self, rule: RuleVersion, now: datetime, *, new_rule: bool
+    ) -> None:
+        async with self._write() as conn:
+            if new_rule:
+                await conn.execute(
+                    rules.insert().values(
+                        base_id=rule.base_id,
+                        space_id=rule.space_id,
+                        alias=rule.alias,
+                        name=rule.name,
+                        description=rule.description,
+                        type=rule.type,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                await conn.execute(
+                    rules.update()
+                    .where(rules.c.base_id == rule.base_id)
+                    .values(name=rule.name, description=rule.description, updated_at=now)
+                )
+            await conn.execute(
+                rule_versions.insert().values(
+                    base_id=rule.base_id,
+                    version=rule.version,
+                    status=rule.status.value,
+                    document=rule.document,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+    async def set_rule_status(
+        self, base_id: str, version: int, status: RuleStatus, now: datetime
+    ) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                rule_versions.update()
+                .where(rule_versions.c.base_id == base_id, rule_versions.c.version == version)
+                .values(status=status.value, updated_at=now)
+            )
+
+    # ---- jobs: the API side ---------------------------------------------------
+
+    async def insert_job(self, new: NewJob, now: datetime, status: Status) -> JobRecord:
+        values = {
+            "id": new.id,
+            "space_id": new.space.id,
+            "base_id": new.rule.base_id,
+            "version": new.rule.version,
+            "rule_type": new.rule.type,
+            "correlation_id": new.correlation_id,
+            "input": new.input,
+            "output": None,
+            "error": None,
+            "state": status.state.value,
+            "code": status.code.value,
+            "message": status.message,
+            "priority": new.priority,
+            "parallel_limit": new.space.parallel_limit,
+            "environment_group": new.environment_group,
+            "api_key_id": new.api_key.id,
+            "api_key_name": new.api_key.name,
+            "execution_limit_s": new.execution_limit_s,
+            "created_at": now,
+            "updated_at": now,
+            "claimed_at": None,
+            "ended_at": None,
+            "worker_id": None,
+            "attempts": 0,
+        }
+        async with self._write() as conn:
+            await conn.execute(jobs.insert().values(**values))
+        return _job_from_row(values)
+
+    async def get_job(self, job_id: str, space_id: str | None = None) -> JobRecord | None:
+        query = jobs.select().where(jobs.c.id == job_id)
+        if space_id is not None:
+            query = query.where(jobs.c.space_id == space_id)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _job_from_row(row)
+
+    async def transition(
+        self,
+        job_id: str,
+        expect: Iterable[JobState],
+        status: Status,
+        now: datetime,
+        *,
+        space_id: str | None = None,
+        worker_id: str | None = None,
+        output: Any = _UNSET,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move one job to ``status`` if it is in one of ``expect`` (and, when
+        given, in that space and held by that worker). True if it moved."""
+        query = jobs.update().where(
+            jobs.c.id == job_id, jobs.c.state.in_([s.value for s in expect])
+        )
+        if space_id is not None:
+            query = query.where(jobs.c.space_id == space_id)
+        if worker_id is not None:
+            query = query.where(jobs.c.worker_id == worker_id)
+        values = _status_values(status, now)
+        if output is not _UNSET:
+            values["output"] = output
+        if error is not None:
+            values["error"] = error
+        async with self._write() as conn:
+            result = await conn.execute(query.values(**values))
+        return result.rowcount == 1
+
+    async def cancel_many(
+        self,
+        filters: Mapping[str, Any],
+        now: datetime,
+        *,
+        canceled: Status,
+        canceling: Status | None,
+    ) -> CancelCounts:
+        """Set-based cancel of every waiting (and optionally running) job
+        matching ``filters`` (column name -> value): two UPDATEs, one transaction."""
+        where = [jobs.c[name] == value for name, value in filters.items()]
+        async with self._write() as conn:
+            waiting = await conn.execute(
+                jobs.update()
+                .where(*where, jobs.c.state == JobState.WAITING.value)
+                .values(**_status_values(canceled, now))
+            )
+            running_count = 0
+            if canceling is not None:
+                running = await conn.execute(
+                    jobs.update()
+                    .where(*where, jobs.c.state == JobState.RUNNING.value)
+                    .values(**_status_values(canceling, now))
+                )
+                running_count = running.rowcount
+        return CancelCounts(canceled=waiting.rowcount, canceling=running_count)
+
+    # ---- jobs: the worker side ------------------------------------------------
+
+    async def claim(
+        self, worker_id: str, limit: int, now: datetime, lease_s: float, status: Status
+    ) -> list[ClaimedJob]:
+        """Take up to ``limit`` waiting jobs, highest priority then oldest first,
+        only from spaces under their parallel limit, in one transaction."""
+        async with self._write() as conn:
+            free = await self._free_slots(conn)
+            claimed: list[ClaimedJob] = []
+            while len(claimed) < limit and free:
+                picked = await self._claim_one(conn, free, worker_id, now, lease_s, status)
+                if picked is None:
+                    break
+                claimed.append(picked)
+        return claimed
+
+    async def _free_slots(self, conn: AsyncConnection) -> dict[str, int]:
+        running = (
+            sa.select(jobs.c.space_id, sa.func.count().label("n"))
+            .where(jobs.c.state.in_(_ACTIVE))
+            .group_by(jobs.c.space_id)
+            .subquery()
+        )
+        query = sa.select(
+            spaces.c.id, spaces.c.parallel_limit, sa.func.coalesce(running.c.n, 0)
+        ).outerjoin(running, running.c.space_id == spaces.c.id)
+        rows = (await conn.execute(query)).all()
+        return {r[0]: r[1] - r[2] for r in rows if r[1] - r[2] > 0}
+
+    async def _claim_one(
+        self,
+        conn: AsyncConnection,
+        free: dict[str, int],
+        worker_id: str,
+        now: datetime,
+        lease_s: float,
+        status: Status,
+    ) -> ClaimedJob | None:
+        pick = (
+            sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
+            .where(jobs.c.state == JobState.WAITING.value, jobs.c.space_id.in_(list(free)))
+            .order_by(jobs.c.priority.desc(), jobs.c.created_at)
+            .limit(1)
+        )
+        if not self.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True, of=jobs)
+        row = (await conn.execute(pick)).first()
+        if row is None:
+            return None
+        running, limit = await self._space_load(conn, row.space_id)
+        if running >= limit:  # another process took the last slot meanwhile
+            free.pop(row.space_id, None)
+            return await self._claim_one(conn, free, worker_id, now, lease_s, status)
+        values = _status_values(status, now) | {
+            "worker_id": worker_id,
+            "claimed_at": now,
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+            "deadline_at": now + timedelta(seconds=row.execution_limit_s),
+            "attempts": jobs.c.attempts + 1,
+        }
+        result = await conn.execute(
+            jobs.update()
+            .where(jobs.c.id == row.id, jobs.c.state == JobState.WAITING.value)
+            .values(**values)
+            .returning(*jobs.c)
+        )
+        job = _job_from_row(result.one())
+        free[row.space_id] -= 1
+        if free[row.space_id] <= 0:
+            del free[row.space_id]
+        document = (
+            await conn.execute(
+                sa.select(rule_versions.c.document).where(
+                    rule_versions.c.base_id == job.base_id,
+                    rule_versions.c.version == job.version,
+                )
+            )
+        ).scalar_one()
+        return ClaimedJob(job=job, document=document, running_in_space=running + 1)
+
+    async def _space_load(self, conn: AsyncConnection, space_id: str) -> tuple[int, int]:
+        """(running jobs, parallel limit) of a space, inside the claim transaction."""
+        limit_query = sa.select(spaces.c.parallel_limit).where(spaces.c.id == space_id)
+        if not self.is_sqlite:
+            # Serialise claims per space: the count below is then exact.
+            limit_query = limit_query.with_for_update()
+        limit = int((await conn.execute(limit_query)).scalar_one())
+        count_query = sa.select(sa.func.count()).where(
+            jobs.c.space_id == space_id, jobs.c.state.in_(_ACTIVE)
+        )
+        return int((await conn.execute(count_query)).scalar_one()), limit
+
+    async def heartbeat(
+        self, worker_id: str, job_ids: list[str], now: datetime, lease_s: float
+    ) -> Heartbeat:
+        """Renew the leases of a worker's jobs in one statement."""
+        if not job_ids:
+            return Heartbeat(canceling=[], lost=[])
+        async with self._write() as conn:
+            result = await conn.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id.in_(job_ids),
+                    jobs.c.worker_id == worker_id,
+                    jobs.c.state.in_(_ACTIVE),
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_s))
+                .returning(jobs.c.id, jobs.c.state)
+            )
+            held = {r.id: r.state for r in result.all()}
+        return Heartbeat(
+            canceling=[i for i, s in held.items() if s == JobState.CANCELING.value],
+            lost=[i for i in job_ids if i not in held],
+        )
+
+    async def canceling_jobs(self, worker_id: str) -> list[str]:
+        query = sa.select(jobs.c.id).where(
+            jobs.c.worker_id == worker_id, jobs.c.state == JobState.CANCELING.value
+        )
+        async with self._read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def expired_leases(self, now: datetime) -> list[tuple[str, JobState]]:
+        query = sa.select(jobs.c.id, jobs.c.state).where(
+            jobs.c.state.in_(_ACTIVE), jobs.c.lease_expires_at < now
+        )
+        async with self._read() as conn:
+            return [(r.id, JobState(r.state)) for r in (await conn.execute(query)).all()]
+
+    async def past_deadline(self, now: datetime) -> list[tuple[str, float]]:
+        query = sa.select(jobs.c.id, jobs.c.execution_limit_s).where(
+            jobs.c.state == JobState.RUNNING.value, jobs.c.deadline_at < now
+        )
+        async with self._read() as conn:
+            return [(r.id, r.execution_limit_s) for r in (await conn.execute(query)).all()]
+
+    async def reap(self, job_id: str, expect: JobState, status: Status, now: datetime) -> bool:
+        """End a job whose lease expired, if it is still expired and in ``expect``."""
+        query = (
+            jobs.update()
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.state == expect.value,
+                jobs.c.lease_expires_at < now,
+            )
+            .values(**_status_values(status, now))
+        )
+        async with self._write() as conn:
+            return (await conn.execute(query)).rowcount == 1

@@ -1,0 +1,101 @@
+"""Table definitions (SQLAlchemy Core). The Alembic migrations create these;
+tests/integration/test_migrations.py checks that the two agree."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+# JSON documents: JSONB on PostgreSQL, TEXT holding JSON on SQLite.
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+spaces = sa.Table(
+    "spaces",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("parallel_limit", sa.Integer, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("space_id", sa.String(36), sa.ForeignKey("spaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    # SHA-256 of the secret: keys are 256-bit random, so a fast hash is enough.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("base_id", sa.String(36), primary_key=True),
+    sa.Column("space_id", sa.String(36), sa.ForeignKey("spaces.id"), nullable=False),
+    sa.Column("alias", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("space_id", "alias", name="uq_rules_space_alias"),
+)
+
+rule_versions = sa.Table(
+    "rule_versions",
+    metadata,
+    sa.Column("base_id", sa.String(36), sa.ForeignKey("rules.base_id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("document", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("space_id", sa.String(36), sa.ForeignKey("spaces.id"), nullable=False),
+    sa.Column("base_id", sa.String(36), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("rule_type", sa.String(40), nullable=False),
+    sa.Column("correlation_id", sa.String(200), nullable=False),
+    sa.Column("input", Json, nullable=True),
+    sa.Column("output", Json, nullable=True),
+    sa.Column("error", Json, nullable=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("parallel_limit", sa.Integer, nullable=False),
+    sa.Column("environment_group", sa.String(100), nullable=False),
+    sa.Column("api_key_id", sa.String(36), nullable=False),
+    sa.Column("api_key_name", sa.String(200), nullable=False),
+    sa.Column("execution_limit_s", sa.Float, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("claimed_at", Timestamp, nullable=True),
+    sa.Column("ended_at", Timestamp, nullable=True),
+    sa.Column("worker_id", sa.String(100), nullable=True),
+    sa.Column("lease_expires_at", Timestamp, nullable=True),
+    sa.Column("deadline_at", Timestamp, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # The claim query: waiting jobs by priority, then age.
+    sa.Index("ix_jobs_claim", "state", sa.text("priority DESC"), "created_at"),
+    # Running count per space, cancel-all per space.
+    sa.Index("ix_jobs_space_state", "space_id", "state"),
+    # Cancel-all per rule version.
+    sa.Index("ix_jobs_rule_state", "base_id", "version", "state"),
+    # A worker's own jobs (heartbeat, cancel watch) and the lease reaper.
+    sa.Index("ix_jobs_worker_state", "worker_id", "state"),
+    sa.Index("ix_jobs_state_lease", "state", "lease_expires_at"),
+)

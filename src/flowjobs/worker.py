@@ -1,0 +1,303 @@
+"""The worker: claims jobs, runs their flows, renews leases, stops canceled
+jobs, reaps dead workers' jobs, and shuts down without losing any.
+
+A job's life is four steps: claim (in the store, one transaction), run (the
+engine, inside a timeout), finish (one conditional update), notify (wake the
+claim loop). Three loops run beside the jobs: claim, watch (cancels and
+heartbeats) and reap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from flowjobs import domain
+from flowjobs.config import Settings
+from flowjobs.domain import ClaimedJob, JobRecord
+from flowjobs.engine import EngineLimits, Flow, JobRef, RunContext, compile_flow, run_flow
+from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
+from flowjobs.manager import JobManager
+
+log = logging.getLogger("flowjobs.worker")
+
+StopReason = Literal["user", "shutdown", "lost"]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class RunningJob:
+    job: JobRecord
+    ctx: RunContext
+    task: asyncio.Task[None] | None = None
+    stop_reason: StopReason | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    def __init__(
+        self,
+        manager: JobManager,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        burst: bool = False,
+        worker_id: str | None = None,
+    ) -> None:
+        self.manager = manager
+        self.settings = settings
+        self.events = manager.events
+        self.concurrency = concurrency or settings.concurrency
+        self.burst = burst
+        self.id = worker_id or new_worker_id()
+        self.running: dict[str, RunningJob] = {}
+        self.limits = EngineLimits(settings.expression_timeout_ms, settings.expression_max_depth)
+        self._stopping = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._done = asyncio.Event()
+        self._burst_end: asyncio.Task[None] | None = None
+
+    # ---- life cycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info(
+            "worker started",
+            extra={"action": "start", "worker": self.id, "concurrency": self.concurrency},
+        )
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="claim"),
+            asyncio.create_task(self._watch_loop(), name="watch"),
+            asyncio.create_task(self._reap_loop(), name="reap"),
+        ]
+
+    async def wait_stopped(self) -> None:
+        await self._done.wait()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop claiming, give running jobs ``grace`` seconds, release the rest."""
+        if self._stopping.is_set():
+            await self._done.wait()
+            return
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        self._stopping.set()
+        self.events.notify_waiting()
+        log.info(
+            "worker stopping",
+            extra={
+                "action": "stop",
+                "worker": self.id,
+                "running": len(self.running),
+                "grace": grace,
+            },
+        )
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        for job_id in list(self.running):
+            self._stop_job(job_id, "shutdown")
+        leftover = [r.task for r in self.running.values() if r.task is not None]
+        if leftover:
+            await asyncio.wait(leftover)
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._done.set()
+        log.info("worker stopped", extra={"action": "stopped", "worker": self.id})
+
+    # ---- claim ---------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            self.events.job_waiting.clear()
+            claimed = await self._claim_free_slots()
+            if self.burst and not claimed and not self.running:
+                self._burst_end = asyncio.create_task(self.shutdown())
+                return
+            if claimed and len(self.running) < self.concurrency:
+                continue  # the queue may hold more: look again at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.events.job_waiting.wait(), self.settings.poll_interval)
+
+    async def _claim_free_slots(self) -> list[ClaimedJob]:
+        free = self.concurrency - len(self.running)
+        if free <= 0:
+            return []
+        try:
+            claimed = await self.manager.claim(self.id, free)
+        except StoreError:
+            log.exception("claim failed", extra={"action": "claim", "worker": self.id})
+            return []
+        for item in claimed:
+            self._launch(item)
+        return claimed
+
+    def _launch(self, claimed: ClaimedJob) -> None:
+        job = claimed.job
+        log.info(
+            "job claimed",
+            extra={
+                "action": "claim",
+                "jobId": job.id,
+                "worker": self.id,
+                "spaceId": job.space_id,
+                "runningInSpace": claimed.running_in_space,
+                "parallelLimit": job.parallel_limit,
+            },
+        )
+        ctx = RunContext(
+            job.input,
+            JobRef(job.id, job.correlation_id, job.space_id),
+            on_log=lambda message, fields: log.info(
+                message, extra={"action": "flow-log", "jobId": job.id, "fields": fields}
+            ),
+        )
+        running = RunningJob(job, ctx)
+        self.running[job.id] = running
+        running.task = asyncio.create_task(self._run_job(claimed, running), name=job.id)
+
+    # ---- run and finish -----------------------------------------------------------
+
+    async def _run_job(self, claimed: ClaimedJob, running: RunningJob) -> None:
+        job = claimed.job
+        try:
+            await self._execute(claimed, running)
+        finally:
+            self.running.pop(job.id, None)
+            self.events.notify_waiting()  # a slot is free
+
+    async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
+        job = claimed.job
+        try:
+            flow = compile_flow(
+                claimed.document,
+                handler_prefixes=self.settings.handler_prefixes,
+                limits=self.limits,
+            )
+        except FlowValidationError as exc:
+            await self._fail(job, domain.validation_error(exc.message), exc, None)
+            return
+        try:
+            output = await self._run_with_deadline(flow, running)
+        except asyncio.CancelledError:
+            await self._after_stop(job, running.stop_reason)
+        except TimeoutError:
+            await self._fail(job, domain.timed_out(job.execution_limit_s), None, None)
+        except FlowExecutionError as exc:
+            await self._fail(job, domain.execution_error(exc.message), exc, exc.node_id)
+        except Exception as exc:  # the job boundary: a bad flow must not kill the worker
+            reference = uuid.uuid4().hex[:12]
+            log.exception(
+                "job crashed", extra={"action": "crash", "jobId": job.id, "reference": reference}
+            )
+            await self._fail(job, domain.internal_error(reference), exc, None)
+        else:
+            await self._persist(self.manager.complete, job.id, self.id, output)
+            log.info(
+                "job completed",
+                extra={
+                    "action": "complete",
+                    "jobId": job.id,
+                    "seconds": round(time.monotonic() - running.started, 3),
+                },
+            )
+
+    async def _run_with_deadline(self, flow: Flow, running: RunningJob) -> Any:
+        claimed_at = running.job.claimed_at or datetime.now(UTC)
+        elapsed = (datetime.now(UTC) - claimed_at).total_seconds()
+        async with asyncio.timeout(max(0.0, running.job.execution_limit_s - elapsed)):
+            return await run_flow(flow, running.ctx, limits=self.limits)
+
+    async def _after_stop(self, job: JobRecord, reason: StopReason | None) -> None:
+        if reason == "shutdown":
+            message = (
+                "The worker shut down before the job finished "
+                f"(grace period {self.settings.shutdown_grace_seconds:g} s)"
+            )
+            await self._persist(self.manager.release, job.id, self.id, message)
+        elif reason == "user":
+            await self._persist(self.manager.mark_canceled, job.id, self.id)
+        log.info("job stopped", extra={"action": "stopped", "jobId": job.id, "reason": reason})
+
+    async def _fail(
+        self, job: JobRecord, status: domain.Status, exc: BaseException | None, node_id: str | None
+    ) -> None:
+        error = {
+            "message": status.message,
+            "nodeId": node_id,
+            "type": getattr(exc, "error_type", None)
+            or (type(exc).__name__ if exc else status.code.value),
+        }
+        await self._persist(self.manager.fail, job.id, self.id, status, error)
+        log.info("job failed", extra={"action": "fail", "jobId": job.id, "code": status.code.value})
+
+    async def _persist(self, operation: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Write a job's end, retrying a briefly unavailable database; if it stays
+        down, the lease runs out and the reaper ends the job instead."""
+        for attempt in range(5):
+            try:
+                await operation(*args)
+                return
+            except StoreError:
+                log.warning(
+                    "store unavailable", extra={"action": "persist", "attempt": attempt + 1}
+                )
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    # ---- watch: cancels and heartbeats ------------------------------------------------
+
+    def _stop_job(self, job_id: str, reason: StopReason) -> None:
+        running = self.running.get(job_id)
+        if running is None or running.task is None or running.stop_reason is not None:
+            return
+        running.stop_reason = reason
+        running.ctx.cancel()
+        running.task.cancel()
+
+    async def _watch_loop(self) -> None:
+        next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.events.cancel_requested.wait(), self.settings.cancel_poll_interval
+                )
+            self.events.cancel_requested.clear()
+            if not self.running:
+                continue
+            try:
+                for job_id in await self.manager.canceling_jobs(self.id):
+                    self._stop_job(job_id, "user")
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
+                    await self._heartbeat()
+            except StoreError:
+                log.exception("watch failed", extra={"action": "watch", "worker": self.id})
+
+    async def _heartbeat(self) -> None:
+        beat = await self.manager.heartbeat(self.id, list(self.running))
+        for job_id in beat.canceling:
+            self._stop_job(job_id, "user")
+        for job_id in beat.lost:
+            log.warning("lease lost", extra={"action": "lost", "jobId": job_id})
+            self._stop_job(job_id, "lost")
+
+    async def _reap_loop(self) -> None:
+        while True:
+            try:
+                reaped = await self.manager.reap()
+                if reaped:
+                    log.info("jobs reaped", extra={"action": "reap", "count": reaped})
+            except StoreError:
+                log.exception("reap failed", extra={"action": "reap", "worker": self.id})
+            await asyncio.sleep(self.settings.reap_interval)
