@@ -1,0 +1,3 @@
+from flowjobs.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real ``flowjobs`` CLI and server, driven over HTTP."""

@@ -1,0 +1,237 @@
+"""Fixtures for the end-to-end tests.
+
+Two SQLite databases, each prepared with the real ``flowjobs`` CLI:
+
+* ``live``: spaces A and B, served by ``flowjobs serve`` WITH the embedded worker,
+  plus a second ``flowjobs serve --no-worker`` process on the same file (jobs it
+  accepts are run by the other process's worker).
+* ``idle``: spaces A and B of their own, served only by ``flowjobs serve
+  --no-worker``; nothing ever runs there, so jobs stay WAITING.
+
+Every CLI call costs a Python start-up (~2.5 s here), so tenants are built with
+only the flows the tests use, and independent calls run in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+import httpx
+import pytest
+
+from support.processes import FLOWS, Proc, Tenant, flowjobs, serving
+
+from .helpers import Api
+
+LIVE_FLOWS = (
+    "echo",
+    "sleeper",
+    "failing",
+    "quick-timeout",
+    "array-output",
+    "decision-table",
+    "handler",
+)
+IDLE_FLOWS = ("echo", "sleeper")
+PARALLEL_LIMIT = 8
+ENVIRONMENT_GROUP = "e2e-staging"
+
+WORKER_ENV = {
+    "FLOWJOBS_CANCEL_POLL_INTERVAL": "0.05",
+    "FLOWJOBS_POLL_INTERVAL": "0.1",
+    "FLOWJOBS_SHUTDOWN_GRACE_SECONDS": "0",
+    "FLOWJOBS_ENVIRONMENT_GROUP": ENVIRONMENT_GROUP,
+}
+API_ONLY_ENV = {"FLOWJOBS_ENVIRONMENT_GROUP": ENVIRONMENT_GROUP}
+
+
+@dataclass
+class Database:
+    url: str
+    a: Tenant
+    b: Tenant
+
+
+@dataclass
+class Servers:
+    live: Database
+    idle: Database
+    worker: Proc  # live database, embedded worker
+    live_api_only: Proc  # live database, --no-worker
+    idle_api_only: Proc  # idle database, --no-worker
+    tmp: Path
+
+    @property
+    def secrets(self) -> list[str]:
+        return [
+            t.key if kind == "solver" else t.management_key
+            for t in (self.live.a, self.live.b, self.idle.a, self.idle.b)
+            for kind in ("solver", "management")
+            if (t.key if kind == "solver" else t.management_key)
+        ]
+
+
+def _build_database(
+    pool: ThreadPoolExecutor, url: str, prefix: str, flows: tuple[str, ...]
+) -> Database:
+    """``init``, spaces A and B, a Solver key each, a Management key for A, and
+    ``flows`` pushed and published in A (B has no rules at all)."""
+    flowjobs(url, "init")
+    space = {
+        side: pool.submit(
+            flowjobs,
+            url,
+            "space",
+            "create",
+            f"{prefix}-{side}",
+            "--parallel-limit",
+            str(PARALLEL_LIMIT),
+            "--json",
+        )
+        for side in ("a", "b")
+    }
+    spaces = {side: future.result() for side, future in space.items()}
+    name_a, name_b = f"{prefix}-a", f"{prefix}-b"
+    key_a = pool.submit(flowjobs, url, "key", "create", "--space", name_a, "--json")
+    mkey_a = pool.submit(
+        flowjobs, url, "key", "create", "--space", name_a, "--kind", "management", "--json"
+    )
+    key_b = pool.submit(flowjobs, url, "key", "create", "--space", name_b, "--json")
+    pushes = [
+        pool.submit(
+            flowjobs,
+            url,
+            "rule",
+            "push",
+            str(FLOWS / f"{flow}.yaml"),
+            "--space",
+            name_a,
+            "--publish",
+            "--json",
+        )
+        for flow in flows
+    ]
+    a = Tenant(spaces["a"]["id"], key_a.result()["key"], mkey_a.result()["key"])
+    for push in pushes:
+        rule = push.result()
+        a.rules[rule["ruleAlias"]] = rule
+    b = Tenant(spaces["b"]["id"], key_b.result()["key"], "")
+    return Database(url, a, b)
+
+
+def _enter(stack: ExitStack, manager: AbstractContextManager[Proc]) -> Proc:
+    proc = manager.__enter__()
+    stack.push(manager.__exit__)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    live_url = f"sqlite:///{tmp / 'e2e.db'}"
+    idle_url = f"sqlite:///{tmp / 'e2e-idle.db'}"
+    with ExitStack() as stack, ThreadPoolExecutor(6) as pool:
+        live_future = pool.submit(_build_database, pool, live_url, "live", LIVE_FLOWS)
+        idle_future = pool.submit(_build_database, pool, idle_url, "idle", IDLE_FLOWS)
+        live, idle = live_future.result(), idle_future.result()
+        starts: list[Callable[[], AbstractContextManager[Proc]]] = [
+            lambda: serving(live_url, tmp, worker=True, name="worker", extra_env=WORKER_ENV),
+            lambda: serving(
+                live_url, tmp, worker=False, name="live-api-only", extra_env=API_ONLY_ENV
+            ),
+            lambda: serving(
+                idle_url, tmp, worker=False, name="idle-api-only", extra_env=API_ONLY_ENV
+            ),
+        ]
+        managers = [make() for make in starts]
+        procs = list(pool.map(lambda m: _enter(stack, m), managers))
+        yield Servers(live, idle, procs[0], procs[1], procs[2], tmp)
+
+
+@pytest.fixture(scope="session")
+def responses() -> list[httpx.Response]:
+    """Every response any e2e test received (checked for leaked secrets)."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def client(servers: Servers, responses: list[httpx.Response]) -> Iterator[httpx.Client]:
+    secrets = servers.secrets
+
+    def no_secret(response: httpx.Response) -> None:
+        response.read()
+        responses.append(response)
+        exposed = response.text + "\n" + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        for secret in secrets:
+            assert secret not in exposed, f"an API key secret leaked in {response.url}"
+
+    assert all(p.base_url and p.base_url.startswith("http://127.0.0.1:") for p in (
+        servers.worker, servers.live_api_only, servers.idle_api_only
+    ))
+    with httpx.Client(timeout=15, event_hooks={"response": [no_secret]}) as http:
+        yield http
+
+
+def _api(client: httpx.Client, proc: Proc, tenant: Tenant) -> Api:
+    assert proc.base_url is not None
+    return Api(client, proc.base_url, tenant)
+
+
+@pytest.fixture(scope="session")
+def live(client: httpx.Client, servers: Servers) -> Api:
+    """Space A of the live database, on the server with the embedded worker."""
+    return _api(client, servers.worker, servers.live.a)
+
+
+@pytest.fixture(scope="session")
+def live_b(client: httpx.Client, servers: Servers) -> Api:
+    """Space B of the live database, on the server with the embedded worker."""
+    return _api(client, servers.worker, servers.live.b)
+
+
+@pytest.fixture(scope="session")
+def live_api_only(client: httpx.Client, servers: Servers) -> Api:
+    """Space A of the live database, on the API-only server (same file)."""
+    return _api(client, servers.live_api_only, servers.live.a)
+
+
+@pytest.fixture(scope="session")
+def idle(client: httpx.Client, servers: Servers) -> Api:
+    """Space A of the idle database: an API-only server, jobs stay WAITING."""
+    return _api(client, servers.idle_api_only, servers.idle.a)
+
+
+@pytest.fixture(scope="session")
+def idle_b(client: httpx.Client, servers: Servers) -> Api:
+    """Space B of the idle database (no rules), same API-only server."""
+    return _api(client, servers.idle_api_only, servers.idle.b)
+
+
+@pytest.fixture
+def sleepers(live: Api) -> Iterator[list[str]]:
+    """Job ids of sleeper jobs a test starts; whatever is still active at the end is
+    canceled, so that no test leaves a running job behind for the next one."""
+    started: list[str] = []
+    yield started
+    for job_id in started:
+        if live.job(job_id)["status"]["state"] in {"WAITING", "RUNNING"}:
+            live.cancel(job_id)
+    for job_id in started:
+        live.wait_final(job_id)
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Callable[[str, str, str], Path]:
+    """Write a modified copy of a test flow into tmp_path."""
+
+    def write(flow: str, replace_from: str, replace_to: str = "") -> Path:
+        text = (FLOWS / f"{flow}.yaml").read_text()
+        assert replace_from in text
+        target = tmp_path / f"{flow}.yaml"
+        target.write_text(text.replace(replace_from, replace_to))
+        return target
+
+    return write

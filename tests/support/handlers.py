@@ -1,0 +1,36 @@
+"""Code-first flows for the tests (``handler: support.handlers:...``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def double(ctx: Any) -> dict[str, Any]:
+    ctx.progress(0.5, "halfway")
+    await asyncio.sleep(0)
+    return {"doubled": 2 * ctx.input["n"]}
+
+
+def tracked(ctx: Any) -> dict[str, int]:
+    """Count how many tracked jobs run at once, in a file shared by every worker
+    process (flock), so a test can check a space's parallel limit from outside."""
+    import fcntl
+    import time
+    from pathlib import Path
+
+    path = Path(ctx.input["counter"])
+
+    def bump(delta: int) -> int:
+        with path.open("a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            lines = handle.read().split()
+            current = int(lines[-1]) if lines else 0
+            handle.write(f"{current + delta}\n")
+            return current + delta
+
+    now = bump(+1)
+    time.sleep(float(ctx.input.get("seconds", 0.1)))
+    bump(-1)
+    return {"concurrent": now}
