@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,9 +20,8 @@ from flowjobs.domain import KeyKind, RuleVersion
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
 from flowjobs.logs import setup_logging
-from flowjobs.manager import JobManager, LocalEvents
-from flowjobs.store import SqlStore, upgrade
-from flowjobs.worker import Worker
+from flowjobs.runtime import build_services
+from flowjobs.store import upgrade
 
 T = TypeVar("T")
 
@@ -38,6 +38,8 @@ app.add_typer(key_app, name="key")
 app.add_typer(rule_app, name="rule")
 
 DEMO_FLOWS = Path(__file__).parent / "demo_flows"
+DEFAULT_DB = Settings.model_fields["database_url"].default
+DEFAULT_DB = Settings.model_fields["database_url"].default
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 SpaceOpt = Annotated[str, typer.Option("--space", help="the space's id or name")]
 
@@ -60,11 +62,11 @@ def _with_catalog(ctx: typer.Context, action: Callable[[Catalog], Awaitable[T]])
     settings: Settings = ctx.obj
 
     async def run() -> T:
-        store = SqlStore(settings.database_url, pool_size=2)
+        services = build_services(settings, pool_size=2)
         try:
-            return await action(Catalog(store, settings))
+            return await action(services.catalog)
         finally:
-            await store.close()
+            await services.close()
 
     try:
         return asyncio.run(run())
@@ -197,10 +199,8 @@ def worker(
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
-    store = SqlStore(settings.database_url)
-    the_worker = Worker(
-        JobManager(store, settings, LocalEvents()), settings, concurrency=concurrency, burst=burst
-    )
+    services = build_services(settings)
+    the_worker = services.worker(concurrency=concurrency, burst=burst)
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -211,17 +211,14 @@ async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) 
     try:
         await the_worker.wait_stopped()
     finally:
-        await store.close()
+        await services.close()
 
 
 @app.command()
 def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     """Set up a demo space, key and flows, then serve them with a worker."""
     settings: Settings = ctx.obj
-    if (
-        "FLOWJOBS_DATABASE_URL" not in _environ()
-        and settings.database_url == Settings.model_fields["database_url"].default
-    ):
+    if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
     upgrade(settings.database_url)
     secret, aliases = asyncio.run(_prepare_demo(settings))
@@ -236,17 +233,11 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     )
 
 
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
-
-
 async def _prepare_demo(settings: Settings) -> tuple[str, list[str]]:
-    store = SqlStore(settings.database_url, pool_size=2)
-    catalog = Catalog(store, settings)
+    services = build_services(settings, pool_size=2)
+    catalog = services.catalog
     try:
-        space = await store.find_space("demo") or await catalog.create_space(
+        space = await services.store.find_space("demo") or await catalog.create_space(
             "demo", parallel_limit=4
         )
         created = await catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
@@ -256,7 +247,7 @@ async def _prepare_demo(settings: Settings) -> tuple[str, list[str]]:
             aliases.append(rule.alias)
         return created.secret, aliases
     finally:
-        await store.close()
+        await services.close()
 
 
 def _print_demo(secret: str, aliases: list[str], base: str) -> None:

@@ -19,8 +19,9 @@ FAST = {
 TRACKED = {"name": "tracked", "alias": "tracked", "handler": "support.handlers:tracked"}
 
 
-async def wait_state(env: Env, key: object, job_id: str, *states: JobState,
-                     timeout: float = 30) -> object:
+async def wait_state(
+    env: Env, key: object, job_id: str, *states: JobState, timeout: float = 30
+) -> object:
     async def poll() -> object:
         while True:
             job = await env.manager.info(key, job_id)  # type: ignore[arg-type]
@@ -44,16 +45,20 @@ async def test_parallel_limit_holds_across_three_worker_processes(
     await env.push(space, TRACKED)
     counter = tmp_path / "counter"
     workers = [
-        running(db_url, "worker", "--concurrency", "4", log_dir=tmp_path, name=f"w{i}",
-                extra_env=FAST)
+        running(
+            db_url, "worker", "--concurrency", "4", log_dir=tmp_path, name=f"w{i}", extra_env=FAST
+        )
         for i in range(3)
     ]
     with workers[0] as w0, workers[1] as w1, workers[2] as w2:
         for w in (w0, w1, w2):  # all three are polling before the first job exists
             await asyncio.wait_for(_started(w), 30)
-        jobs = [await env.manager.start(key, "tracked", None,
-                                        {"counter": str(counter), "seconds": 0.15})
-                for _ in range(24)]
+        jobs = [
+            await env.manager.start(
+                key, "tracked", None, {"counter": str(counter), "seconds": 0.15}
+            )
+            for _ in range(24)
+        ]
         for job in jobs:
             done = await wait_state(env, key, job.id, JobState.COMPLETED, JobState.ERROR)
             assert done.state is JobState.COMPLETED, done  # type: ignore[attr-defined]
@@ -98,19 +103,20 @@ async def test_sigterm_finishes_short_jobs_releases_long_ones_and_loses_none(
     long = await env.manager.start(key, "long", None, {}, priority=9)
     queued = await env.manager.start(key, "short", None, {"n": 3}, priority=0)
     grace = FAST | {"FLOWJOBS_SHUTDOWN_GRACE_SECONDS": "2"}
-    with running(db_url, "worker", "--concurrency", "2", log_dir=tmp_path, name="w",
-                 extra_env=grace) as worker:
+    with running(
+        db_url, "worker", "--concurrency", "2", log_dir=tmp_path, name="w", extra_env=grace
+    ) as worker:
         await wait_state(env, key, short.id, JobState.RUNNING)
         await wait_state(env, key, long.id, JobState.RUNNING)
         assert worker.stop(signal.SIGTERM, timeout=20) == 0
     assert (await env.manager.info(key, short.id)).state is JobState.COMPLETED
     released = await env.manager.info(key, long.id)
-    assert (released.state, released.code) == (JobState.CANCELED,
-                                                JobStatusCode.JOB_SYSTEM_CANCELED)
+    assert (released.state, released.code) == (JobState.CANCELED, JobStatusCode.JOB_SYSTEM_CANCELED)
     assert "shut down" in released.message
     assert (await env.manager.info(key, queued.id)).state is JobState.WAITING
-    with running(db_url, "worker", "--burst", log_dir=tmp_path, name="burst",
-                 extra_env=FAST) as burst:
+    with running(
+        db_url, "worker", "--burst", log_dir=tmp_path, name="burst", extra_env=FAST
+    ) as burst:
         assert burst.process.wait(timeout=30) == 0  # exits by itself once the queue is empty
     drained = await env.manager.info(key, queued.id)
     assert drained.state is JobState.COMPLETED and drained.output == [{"n": 3}]

@@ -9,13 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from flowjobs import __version__
-from flowjobs.api import problems
+from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.routes import jobs
 from flowjobs.config import Settings
-from flowjobs.manager import JobManager, LocalEvents
-from flowjobs.store import SqlStore
-from flowjobs.worker import Worker
+from flowjobs.runtime import build_services
 
 log = logging.getLogger("flowjobs.api")
 
@@ -27,10 +25,9 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = SqlStore(settings.database_url)
-        manager = JobManager(store, settings, LocalEvents())
-        app.state.flowjobs = AppState(settings=settings, manager=manager)
-        worker = Worker(manager, settings) if embedded else None
+        services = build_services(settings)
+        app.state.flowjobs = AppState(settings=settings, manager=services.manager)
+        worker = services.worker() if embedded else None
         if worker is not None:
             worker.start()
         try:
@@ -38,7 +35,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
         finally:
             if worker is not None:
                 await worker.shutdown()
-            await store.close()
+            await services.close()
 
     app = FastAPI(
         title="flowjobs Jobs API",
@@ -48,6 +45,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app)
     app.include_router(jobs.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness")

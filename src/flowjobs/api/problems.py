@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -26,7 +27,7 @@ def problem_response(
     detail: str,
     *,
     problems: list[str] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = Problem(
         type=f"https://flowjobs.dev/problems/{code.lower().replace('_', '-')}",
@@ -40,7 +41,7 @@ def problem_response(
         body.model_dump(exclude_none=True),
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers=dict(headers) if headers else None,
     )
 
 

@@ -179,7 +179,8 @@ class SqlStore:
         except IntegrityError as exc:
             raise AlreadyExistsError(str(exc.orig).splitlines()[0]) from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {type(exc.orig or exc).__name__}") from exc
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}") from exc
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:

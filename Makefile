@@ -1,0 +1,42 @@
+# The contributor's entry point. `make run` and `make test` are the two
+# commands of the README; both set everything up on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test unit lint typecheck format latency clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## the demo: a space, a key, example flows, the server with its worker
+	$(BIN)/flowjobs demo
+
+test: install lint typecheck  ## lint, types, then every test (PostgreSQL ones when reachable)
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+latency: install  ## start-to-running and cancel-to-canceled on the embedded SQLite setup
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db*

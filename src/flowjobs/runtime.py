@@ -1,0 +1,39 @@
+"""Wiring: build the store, the manager and a worker from the settings.
+
+The one place (besides the CLI) that knows every part, so that the HTTP layer
+can get a manager without importing the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowjobs.catalog import Catalog
+from flowjobs.config import Settings
+from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.store import SqlStore
+from flowjobs.worker import Worker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: SqlStore
+    manager: JobManager
+    catalog: Catalog
+
+    def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
+        return Worker(self.manager, self.settings, concurrency=concurrency, burst=burst)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def build_services(settings: Settings, *, pool_size: int = 10) -> Services:
+    store = SqlStore(settings.database_url, pool_size=pool_size)
+    return Services(
+        settings=settings,
+        store=store,
+        manager=JobManager(store, settings, LocalEvents()),
+        catalog=Catalog(store, settings),
+    )

@@ -1,0 +1,57 @@
+"""Keep the import arrows of docs/ARCHITECTURE.md true."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).parents[2] / "src" / "flowjobs"
+
+# part -> parts of flowjobs it may import (a part is a module or a subpackage)
+ALLOWED = {
+    "errors": set(),
+    "domain": set(),
+    "config": set(),
+    "keys": {"domain"},
+    "logs": set(),
+    "engine": {"errors"},
+    "store": {"domain", "errors"},
+    "manager": {"config", "domain", "errors", "keys", "store"},
+    "catalog": {"config", "domain", "engine", "errors", "keys", "manager", "store"},
+    "worker": {"config", "domain", "engine", "errors", "manager"},
+    "runtime": {"catalog", "config", "manager", "store", "worker"},
+    "api": {"config", "domain", "errors", "manager", "runtime"},
+    "cli": {"api", "catalog", "config", "domain", "engine", "errors", "logs", "runtime", "store"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+
+
+def _part(path: Path) -> str:
+    relative = path.relative_to(SRC)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _imported_parts(path: Path) -> set[str]:
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            pieces = name.split(".")
+            if pieces[0] == "flowjobs" and len(pieces) > 1:
+                parts.add(pieces[1])
+    return parts
+
+
+def test_imports_point_one_way() -> None:
+    violations = []
+    for path in SRC.rglob("*.py"):
+        part = _part(path)
+        assert part in ALLOWED, f"new part {part}: add it to ALLOWED and ARCHITECTURE.md"
+        for imported in _imported_parts(path) - ALLOWED[part] - {part}:
+            violations.append(f"{path.relative_to(SRC)} imports flowjobs.{imported}")
+    assert violations == []
