@@ -220,6 +220,8 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     settings: Settings = ctx.obj
     if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
+    if "FLOWJOBS_LOG_JSON" not in os.environ:  # a person reads the demo's log
+        setup_logging(settings.log_level, as_json=False)
     upgrade(settings.database_url)
     secret, aliases = asyncio.run(_prepare_demo(settings))
     _print_demo(secret, aliases, f"http://{host}:{port}")

@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end tests.
 
-Two SQLite databases, each prepared with the real ``flowjobs`` CLI:
+Two SQLite databases, each created with ``flowjobs init`` and provisioned with
+the ``flowjobs`` command line (spaces, keys, ``rule push --publish``):
 
 * ``live``: spaces A and B, served by ``flowjobs serve`` WITH the embedded worker,
   plus a second ``flowjobs serve --no-worker`` process on the same file (jobs it
@@ -8,19 +9,25 @@ Two SQLite databases, each prepared with the real ``flowjobs`` CLI:
 * ``idle``: spaces A and B of their own, served only by ``flowjobs serve
   --no-worker``; nothing ever runs there, so jobs stay WAITING.
 
-Every CLI call costs a Python start-up (~2.5 s here), so tenants are built with
-only the flows the tests use, and independent calls run in parallel.
+Servers and ``init`` are real subprocesses. A Python start-up costs ~2.5 s of CPU
+here, so the twenty-odd provisioning commands run the same Typer app in this
+process instead (one import, a few ms per command), while the servers boot.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from support.processes import FLOWS, Proc, Tenant, flowjobs, serving
 
@@ -66,60 +73,38 @@ class Servers:
 
     @property
     def secrets(self) -> list[str]:
-        return [
-            t.key if kind == "solver" else t.management_key
-            for t in (self.live.a, self.live.b, self.idle.a, self.idle.b)
-            for kind in ("solver", "management")
-            if (t.key if kind == "solver" else t.management_key)
-        ]
+        tenants = (self.live.a, self.live.b, self.idle.a, self.idle.b)
+        return [s for t in tenants for s in (t.key, t.management_key) if s]
 
 
-def _build_database(
-    pool: ThreadPoolExecutor, url: str, prefix: str, flows: tuple[str, ...]
-) -> Database:
-    """``init``, spaces A and B, a Solver key each, a Management key for A, and
-    ``flows`` pushed and published in A (B has no rules at all)."""
-    flowjobs(url, "init")
-    space = {
-        side: pool.submit(
-            flowjobs,
-            url,
-            "space",
-            "create",
-            f"{prefix}-{side}",
-            "--parallel-limit",
-            str(PARALLEL_LIMIT),
-            "--json",
-        )
-        for side in ("a", "b")
-    }
-    spaces = {side: future.result() for side, future in space.items()}
-    name_a, name_b = f"{prefix}-a", f"{prefix}-b"
-    key_a = pool.submit(flowjobs, url, "key", "create", "--space", name_a, "--json")
-    mkey_a = pool.submit(
-        flowjobs, url, "key", "create", "--space", name_a, "--kind", "management", "--json"
-    )
-    key_b = pool.submit(flowjobs, url, "key", "create", "--space", name_b, "--json")
-    pushes = [
-        pool.submit(
-            flowjobs,
-            url,
-            "rule",
-            "push",
-            str(FLOWS / f"{flow}.yaml"),
-            "--space",
-            name_a,
-            "--publish",
-            "--json",
-        )
-        for flow in flows
-    ]
-    a = Tenant(spaces["a"]["id"], key_a.result()["key"], mkey_a.result()["key"])
-    for push in pushes:
-        rule = push.result()
-        a.rules[rule["ruleAlias"]] = rule
-    b = Tenant(spaces["b"]["id"], key_b.result()["key"], "")
-    return Database(url, a, b)
+def cli(database_url: str, *args: str) -> Any:
+    """Run one ``flowjobs`` command in this process; its stdout parsed as JSON."""
+    from flowjobs.cli import app  # imported once, after the servers were launched
+
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("FLOWJOBS_")}
+    env["FLOWJOBS_HANDLER_PREFIXES"] = json.dumps(["support"])
+    result = CliRunner().invoke(app, ["--database-url", database_url, *args], env=env)
+    assert result.exit_code == 0, f"flowjobs {' '.join(args)} failed: {result.output}"
+    return json.loads(result.stdout)
+
+
+def _provision(url: str, prefix: str, flows: tuple[str, ...]) -> Database:
+    """Spaces A and B, a Solver key each, a Management key for A, and ``flows``
+    pushed and published in A (B has no rules at all)."""
+    tenants = {}
+    for side in ("a", "b"):
+        name = f"{prefix}-{side}"
+        space = cli(url, "space", "create", name, "--parallel-limit", str(PARALLEL_LIMIT), "--json")
+        key = cli(url, "key", "create", "--space", name, "--json")
+        tenants[side] = Tenant(space["id"], key["key"], "")
+    name_a = f"{prefix}-a"
+    mkey = cli(url, "key", "create", "--space", name_a, "--kind", "management", "--json")
+    tenants["a"].management_key = mkey["key"]
+    for flow in flows:
+        path = str(FLOWS / f"{flow}.yaml")
+        rule = cli(url, "rule", "push", path, "--space", name_a, "--publish", "--json")
+        tenants["a"].rules[rule["ruleAlias"]] = rule
+    return Database(url, tenants["a"], tenants["b"])
 
 
 def _enter(stack: ExitStack, manager: AbstractContextManager[Proc]) -> Proc:
@@ -133,21 +118,21 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     tmp = tmp_path_factory.mktemp("e2e")
     live_url = f"sqlite:///{tmp / 'e2e.db'}"
     idle_url = f"sqlite:///{tmp / 'e2e-idle.db'}"
-    with ExitStack() as stack, ThreadPoolExecutor(6) as pool:
-        live_future = pool.submit(_build_database, pool, live_url, "live", LIVE_FLOWS)
-        idle_future = pool.submit(_build_database, pool, idle_url, "idle", IDLE_FLOWS)
-        live, idle = live_future.result(), idle_future.result()
-        starts: list[Callable[[], AbstractContextManager[Proc]]] = [
-            lambda: serving(live_url, tmp, worker=True, name="worker", extra_env=WORKER_ENV),
-            lambda: serving(
-                live_url, tmp, worker=False, name="live-api-only", extra_env=API_ONLY_ENV
-            ),
-            lambda: serving(
-                idle_url, tmp, worker=False, name="idle-api-only", extra_env=API_ONLY_ENV
-            ),
+    with ExitStack() as stack, ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda url: flowjobs(url, "init"), [live_url, idle_url]))
+        managers = [
+            serving(live_url, tmp, worker=True, name="worker", extra_env=WORKER_ENV),
+            serving(live_url, tmp, worker=False, name="live-api-only", extra_env=API_ONLY_ENV),
+            serving(idle_url, tmp, worker=False, name="idle-api-only", extra_env=API_ONLY_ENV),
         ]
-        managers = [make() for make in starts]
-        procs = list(pool.map(lambda m: _enter(stack, m), managers))
+        booting = [pool.submit(_enter, stack, manager) for manager in managers]
+        # the servers read the database per request: provision while they boot
+        live = _provision(live_url, "live", LIVE_FLOWS)
+        idle = _provision(idle_url, "idle", IDLE_FLOWS)
+        procs = [future.result() for future in booting]
+        for proc in procs:
+            assert proc.base_url is not None
+            assert proc.base_url.startswith("http://127.0.0.1:")
         yield Servers(live, idle, procs[0], procs[1], procs[2], tmp)
 
 
@@ -168,9 +153,6 @@ def client(servers: Servers, responses: list[httpx.Response]) -> Iterator[httpx.
         for secret in secrets:
             assert secret not in exposed, f"an API key secret leaked in {response.url}"
 
-    assert all(p.base_url and p.base_url.startswith("http://127.0.0.1:") for p in (
-        servers.worker, servers.live_api_only, servers.idle_api_only
-    ))
     with httpx.Client(timeout=15, event_hooks={"response": [no_secret]}) as http:
         yield http
 

@@ -23,7 +23,11 @@ def test_echo_job_completes_with_its_output_as_a_one_element_array(live: Api) ->
     job = live.wait_final(started["jobId"])
 
     assert_job_shape(job)
-    assert job["status"] == {"state": "COMPLETED", "code": "JOB_SUCCESS", "message": "Job completed"}
+    assert job["status"] == {
+        "state": "COMPLETED",
+        "code": "JOB_SUCCESS",
+        "message": "Job completed",
+    }
     assert job["output"] == [
         {"input": {"name": "Ada"}, "jobId": started["jobId"], "correlationId": "corr-echo"}
     ]
@@ -51,7 +55,11 @@ def test_code_first_handler_job_completes(live: Api) -> None:
 
     job = live.wait_final(started["jobId"])
 
-    assert job["status"] == {"state": "COMPLETED", "code": "JOB_SUCCESS", "message": "Job completed"}
+    assert job["status"] == {
+        "state": "COMPLETED",
+        "code": "JOB_SUCCESS",
+        "message": "Job completed",
+    }
     assert job["output"] == [{"doubled": 4}]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from .helpers import PROBLEM_JSON, Api, assert_problem
 
 ANY_JOB = "6f1e2d3c-0000-4000-8000-000000000000"
 
-ENDPOINTS: dict[str, Callable[[Api, dict[str, str]], httpx.Response]] = {
+ENDPOINTS: dict[str, Callable[[Api, dict[str, Any]], httpx.Response]] = {
     "start": lambda api, kw: api.start("echo", **kw),
     "start-version": lambda api, kw: api.start("echo", "1", **kw),
     "cancel": lambda api, kw: api.cancel(ANY_JOB, **kw),
@@ -33,7 +34,7 @@ def test_missing_or_unknown_key_is_unauthorized(
 ) -> None:
     headers = {} if credentials is None else {"Authorization": credentials}
 
-    response = ENDPOINTS[endpoint](idle, {"key": None, "headers": headers})  # type: ignore[dict-item]
+    response = ENDPOINTS[endpoint](idle, {"key": None, "headers": headers})
 
     assert_problem(response, 401, "UNAUTHORIZED")
     assert response.headers["www-authenticate"].startswith("Bearer")

@@ -239,10 +239,42 @@ def test_pending_version_cannot_be_started(
     assert_problem(live.start(pushed["baseId"], "2"), 404, "RULE_VERSION_NOT_FOUND")
 
     for version in ("latest", None):
-        job = live.start_ok("array-output") if version is None else live.start(
-            "array-output", version
-        ).json()
+        job = (
+            live.start_ok("array-output")
+            if version is None
+            else live.start("array-output", version).json()
+        )
         assert job["ruleReference"]["version"] == 1
         done = live.wait_final(job["jobId"])
         assert done["status"]["state"] == "COMPLETED"
         assert done["output"] == [1, 2, 3]
+
+
+# ---- inputs Python accepts but JSON does not ---------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["²", "³"], ids=["superscript-two", "superscript-three"])
+def test_version_of_non_ascii_digits_is_an_invalid_version(idle: Api, version: str) -> None:
+    assert_problem(idle.start("echo", version), 400, "INVALID_VERSION")
+    assert_problem(idle.cancel_rule("echo", version), 400, "INVALID_VERSION")
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"x": NaN}', b"[Infinity]", b"-Infinity"], ids=["nan", "infinity", "-infinity"]
+)
+def test_nan_and_infinity_are_not_json(idle: Api, content: bytes) -> None:
+    response = idle.start("echo", content=content, headers={"Content-Type": "application/json"})
+
+    assert_problem(response, 400, "INVALID_JSON")
+
+
+def test_lone_surrogate_is_refused_and_starts_no_job(idle: Api) -> None:
+    assert idle.cancel_space(idle.tenant.space_id).status_code == 200  # nothing WAITING now
+
+    response = idle.start(
+        "echo", content=b'{"a": "\\ud800"}', headers={"Content-Type": "application/json"}
+    )
+
+    assert_problem(response, 400, "INVALID_JSON")
+    leftover = idle.cancel_space(idle.tenant.space_id).json()
+    assert leftover["canceledCount"] == 0, "a job was stored although the start was refused"

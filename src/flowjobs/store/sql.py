@@ -7,8 +7,9 @@ Driver errors are wrapped here, so no sqlite3 or psycopg error leaks upward.
 SQLite: every write transaction starts with ``BEGIN IMMEDIATE``, which takes
 the database's single writer lock up front. Claims are therefore serialised
 across every process that opens the file, which is what keeps a space's
-``parallelLimit`` exact. Reads use a second engine with deferred transactions,
-so that they never wait for a writer (WAL mode).
+``parallelLimit`` exact. Reads use a second engine in autocommit mode (each
+read is one statement, so one implicit snapshot), so that they never wait for
+a writer (WAL mode).
 
 PostgreSQL: a claim locks the space's row (``FOR UPDATE``) and counts its
 running jobs again before taking one, so two workers claiming for the same
@@ -95,15 +96,16 @@ def _make_engine(url: str, *, begin: str | None, pool_size: int) -> AsyncEngine:
     kwargs: dict[str, Any] = {} if is_sqlite else {"pool_size": pool_size, "max_overflow": 4}
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite, **kwargs)
     if is_sqlite:
-        mode = begin or "DEFERRED"
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             _sqlite_pragmas(dbapi_connection)
 
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+        if begin is not None:
+
+            @event.listens_for(engine.sync_engine, "begin")
+            def _on_begin(conn: Any) -> None:
+                conn.exec_driver_sql(f"BEGIN {begin}")
 
     return engine
 
@@ -161,7 +163,7 @@ class SqlStore:
             self.url, begin="IMMEDIATE" if self.is_sqlite else None, pool_size=pool_size
         )
         self._read_engine = (
-            _make_engine(self.url, begin="DEFERRED", pool_size=pool_size)
+            _make_engine(self.url, begin=None, pool_size=pool_size)
             if self.is_sqlite
             else self._engine
         )
