@@ -39,7 +39,6 @@ app.add_typer(rule_app, name="rule")
 
 DEMO_FLOWS = Path(__file__).parent / "demo_flows"
 DEFAULT_DB = Settings.model_fields["database_url"].default
-DEFAULT_DB = Settings.model_fields["database_url"].default
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 SpaceOpt = Annotated[str, typer.Option("--space", help="the space's id or name")]
 

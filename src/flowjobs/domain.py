@@ -2,10 +2,14 @@
 
 Pure: no I/O. The state machine (see docs/api.md for the drawing)::
 
-    WAITING ──claim──▶ RUNNING ──finish──▶ COMPLETED | ERROR
-       │                  │  └─cancel─▶ CANCELING ──worker stops it──▶ CANCELED
-       └──cancel──▶ CANCELED                  └──lease lost / timeout──▶ ERROR
-    RUNNING ──released on shutdown / worker lost (opt-in retry)──▶ WAITING
+    WAITING ──claim──▶ RUNNING ──flow returns──▶ COMPLETED
+       │                  ├──flow fails / timeout / lease lost──▶ ERROR
+       │                  ├──shutdown past the grace period──▶ CANCELED (system)
+       │                  └──cancel──▶ CANCELING ──stopped, or lease lost──▶ CANCELED
+       └──cancel──▶ CANCELED
+
+``REQUEUED`` (WAITING / JOB_WAITING) is reserved for jobs put back in the queue
+(opt-in retry after a worker loss, a later feature).
 """
 
 from __future__ import annotations
@@ -78,6 +82,13 @@ def timed_out(limit_seconds: float) -> Status:
         JobStatusCode.JOB_TIMEOUT,
         f"Job exceeded its execution limit of {limit_seconds:g} s",
     )
+
+
+def error_detail(
+    status: Status, *, node_id: str | None = None, error_type: str | None = None
+) -> dict[str, Any]:
+    """The ``error`` object of a job in ERROR: message, node and kind of failure."""
+    return {"message": status.message, "nodeId": node_id, "type": error_type or status.code.value}
 
 
 def internal_error(reference: str) -> Status:

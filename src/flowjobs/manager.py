@@ -86,7 +86,7 @@ def resolve_version(versions: list[RuleVersion], spec: str | None) -> RuleVersio
 
 
 def parse_version(spec: str) -> int:
-    if not spec.isdigit() or len(spec) > 9:
+    if not spec.isdigit() or len(spec) > 9 or int(spec) < 1:
         raise InvalidVersionError(
             f"version must be a positive integer or 'latest', not {spec[:40]!r}"
         )
@@ -297,12 +297,16 @@ class JobManager:
         now = utcnow()
         reaped = 0
         for job_id, state in await self.store.expired_leases(now):
-            status = domain.ZOMBIE if state is JobState.RUNNING else domain.USER_CANCELED
-            reaped += await self.store.reap(job_id, state, status, now)
+            if state is JobState.RUNNING:
+                error = domain.error_detail(domain.ZOMBIE)
+                reaped += await self.store.reap(job_id, state, domain.ZOMBIE, now, error)
+            else:
+                reaped += await self.store.reap(job_id, state, domain.USER_CANCELED, now)
         # Give a live worker's own timeout a lease period to act first.
         late = now - timedelta(seconds=self.settings.lease_seconds)
         for job_id, limit in await self.store.past_deadline(late):
+            status = domain.timed_out(limit)
             reaped += await self.store.transition(
-                job_id, [JobState.RUNNING], domain.timed_out(limit), now
+                job_id, [JobState.RUNNING], status, now, error=domain.error_detail(status)
             )
         return reaped

@@ -162,6 +162,15 @@ class Worker:
             on_log=lambda message, fields: log.info(
                 message, extra={"action": "flow-log", "jobId": job.id, "fields": fields}
             ),
+            on_progress=lambda fraction, message: log.debug(
+                "job progress",
+                extra={
+                    "action": "progress",
+                    "jobId": job.id,
+                    "progress": fraction,
+                    "note": message,
+                },
+            ),
         )
         running = RunningJob(job, ctx)
         self.running[job.id] = running
@@ -233,12 +242,8 @@ class Worker:
     async def _fail(
         self, job: JobRecord, status: domain.Status, exc: BaseException | None, node_id: str | None
     ) -> None:
-        error = {
-            "message": status.message,
-            "nodeId": node_id,
-            "type": getattr(exc, "error_type", None)
-            or (type(exc).__name__ if exc else status.code.value),
-        }
+        error_type = getattr(exc, "error_type", None) or (type(exc).__name__ if exc else None)
+        error = domain.error_detail(status, node_id=node_id, error_type=error_type)
         await self._persist(self.manager.fail, job.id, self.id, status, error)
         log.info("job failed", extra={"action": "fail", "jobId": job.id, "code": status.code.value})
 

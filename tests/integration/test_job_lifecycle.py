@@ -239,6 +239,11 @@ async def test_expired_lease_ends_as_zombie(make_env: MakeEnv) -> None:
     assert await env.manager.reap() == 2
     zombie = await env.manager.info(key, running.id)
     assert (zombie.state, zombie.code) == (JobState.ERROR, JobStatusCode.ZOMBIE_PROCESS)
+    assert zombie.error == {
+        "message": "The process running the job stopped",
+        "nodeId": None,
+        "type": "ZOMBIE_PROCESS",
+    }
     assert (await env.manager.info(key, canceling.id)).state is JobState.CANCELED
     # The dead worker, should it come back, can no longer finish either job.
     assert await env.manager.complete(running.id, "dead-worker", 1) is JobState.ERROR
@@ -258,6 +263,7 @@ async def test_job_past_its_deadline_is_timed_out_by_the_reaper(make_env: MakeEn
     timed_out = await env.manager.info(key, job.id)
     assert (timed_out.state, timed_out.code) == (JobState.ERROR, JobStatusCode.JOB_TIMEOUT)
     assert timed_out.message == "Job exceeded its execution limit of 0.05 s"
+    assert timed_out.error is not None and timed_out.error["type"] == "JOB_TIMEOUT"
 
 
 async def test_heartbeat_reports_cancels_and_renews(env: Env) -> None:

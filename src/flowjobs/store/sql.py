@@ -555,7 +555,14 @@ class SqlStore:
         async with self._read() as conn:
             return [(r.id, r.execution_limit_s) for r in (await conn.execute(query)).all()]
 
-    async def reap(self, job_id: str, expect: JobState, status: Status, now: datetime) -> bool:
+    async def reap(
+        self,
+        job_id: str,
+        expect: JobState,
+        status: Status,
+        now: datetime,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
         """End a job whose lease expired, if it is still expired and in ``expect``."""
         query = (
             jobs.update()
@@ -564,7 +571,7 @@ class SqlStore:
                 jobs.c.state == expect.value,
                 jobs.c.lease_expires_at < now,
             )
-            .values(**_status_values(status, now))
+            .values(**_status_values(status, now), **({"error": error} if error else {}))
         )
         async with self._write() as conn:
             return (await conn.execute(query)).rowcount == 1
