@@ -86,7 +86,7 @@ def resolve_version(versions: list[RuleVersion], spec: str | None) -> RuleVersio
 
 
 def parse_version(spec: str) -> int:
-    if not spec.isdigit() or len(spec) > 9 or int(spec) < 1:
+    if not (spec.isascii() and spec.isdigit()) or len(spec) > 9 or int(spec) < 1:
         raise InvalidVersionError(
             f"version must be a positive integer or 'latest', not {spec[:40]!r}"
         )

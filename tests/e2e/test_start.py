@@ -158,7 +158,7 @@ def test_priority_out_of_range_or_not_an_integer_is_refused(idle: Api, priority:
         ("no-such-rule", "1", 404, "RULE_NOT_FOUND"),
         ("6f1e2d3c-0000-4000-8000-000000000000", None, 404, "RULE_NOT_FOUND"),
         ("echo", "99", 404, "RULE_VERSION_NOT_FOUND"),
-        ("echo", "0", 404, "RULE_VERSION_NOT_FOUND"),
+        ("echo", "0", 400, "INVALID_VERSION"),
         ("echo", "abc", 400, "INVALID_VERSION"),
         ("echo", "-1", 400, "INVALID_VERSION"),
         ("echo", "1.0", 400, "INVALID_VERSION"),

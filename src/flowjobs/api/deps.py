@@ -69,13 +69,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_json(body: bytes) -> Any:
+    """Strict JSON: no NaN or Infinity, and text that can be stored and sent back
+    as UTF-8 (no lone surrogates)."""
     if not body.strip():
         return {}  # a start without a body runs with an empty input object
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        value = json.loads(body, parse_constant=_reject_constant)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError) as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
+    return value
 
 
 def unwrap_input(body: Any) -> Any:
