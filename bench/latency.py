@@ -79,9 +79,15 @@ def ts(value: str) -> float:
 
 
 def measure(client: httpx.Client, runs: int) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {k: [] for k in (
-        "start: server claimedAt - createdAt", "start: client sees RUNNING",
-        "cancel: client sees CANCELED", "cancel: server endedAt - cancel sent")}
+    results: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "start: server claimedAt - createdAt",
+            "start: client sees RUNNING",
+            "cancel: client sees CANCELED",
+            "cancel: server endedAt - cancel sent",
+        )
+    }
     for _ in range(runs):
         started = client.post("/job/start/bench-sleeper", json={})
         returned = time.perf_counter()
@@ -89,7 +95,8 @@ def measure(client: httpx.Client, runs: int) -> dict[str, list[float]]:
         seen = wait_state(client, job_id, "RUNNING")
         job = client.get(f"/job/{job_id}").json()
         results["start: server claimedAt - createdAt"].append(
-            ts(job["claimedAt"]) - ts(job["createdAt"]))
+            ts(job["claimedAt"]) - ts(job["createdAt"])
+        )
         results["start: client sees RUNNING"].append(seen - returned)
         time.sleep(0.02)  # the first node is running now
         cancel_wall = time.time()
@@ -108,7 +115,7 @@ def report(results: dict[str, list[float]], runs: int) -> None:
     print(f"|{'-' * 44}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     for name, values in results.items():
         ms = sorted(v * 1000 for v in values)
-        p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
         print(f"| {name:42} | {statistics.median(ms):8.1f} | {p95:8.1f} | {ms[-1]:8.1f} |")
 
 
@@ -126,8 +133,9 @@ def main() -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"},
-                              timeout=10) as client:
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=10
+            ) as client:
                 for _ in range(100):
                     try:
                         client.get("/health")
