@@ -246,7 +246,7 @@ class JobManager:
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
         return await self.store.claim(
-            worker_id, limit, utcnow(), self.settings.lease_seconds, domain.RUNNING
+            worker_id, limit, utcnow, self.settings.lease_seconds, domain.RUNNING
         )
 
     async def heartbeat(self, worker_id: str, job_ids: list[str]) -> Heartbeat:

@@ -19,7 +19,7 @@ space queue behind each other; waiting jobs are picked with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -421,12 +421,21 @@ class SqlStore:
     # ---- jobs: the worker side ------------------------------------------------
 
     async def claim(
-        self, worker_id: str, limit: int, now: datetime, lease_s: float, status: Status
+        self,
+        worker_id: str,
+        limit: int,
+        clock: Callable[[], datetime],
+        lease_s: float,
+        status: Status,
     ) -> list[ClaimedJob]:
         """Take up to ``limit`` waiting jobs, highest priority then oldest first,
-        only from spaces under their parallel limit, in one transaction."""
+        only from spaces under their parallel limit, in one transaction.
+
+        The clock is read once the transaction holds its locks, so ``claimedAt``
+        and the lease start when the claim really happens."""
         async with self._write() as conn:
             free = await self._free_slots(conn)
+            now = clock()
             claimed: list[ClaimedJob] = []
             while len(claimed) < limit and free:
                 picked = await self._claim_one(conn, free, worker_id, now, lease_s, status)
