@@ -13,11 +13,15 @@ from flowjobs.engine.context import RunContext
 from flowjobs.engine.limits import EngineLimits, JobRef
 from flowjobs.engine.loader import load_flow_file
 from flowjobs.engine.runner import run_flow
+from flowjobs.engine.services import EngineServices, FlowResolver, RestPolicy
 
 __all__ = [
     "EngineLimits",
+    "EngineServices",
     "Flow",
+    "FlowResolver",
     "JobRef",
+    "RestPolicy",
     "RunContext",
     "compile_flow",
     "load_flow_file",

@@ -7,10 +7,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EngineLimits:
-    """Bounds applied to every JSONata evaluation."""
+    """Bounds on what one flow run may use. Each one, when passed, fails the
+    job with a message naming the limit, never the process."""
 
-    expression_timeout_ms: int = 1000
-    expression_max_depth: int = 100
+    expression_timeout_ms: int = 1000  # one JSONata evaluation
+    expression_max_depth: int = 100  # JSONata recursion depth
+    max_nodes: int = 150  # nodes in one flow document, nested ones included
+    max_foreach_items: int = 100_000  # iterations of one foreach
+    max_parallel: int = 64  # the largest `parallel:` a foreach may ask for
+    max_call_depth: int = 5  # flows calling flows
+    trace_max_entries: int = 500  # trace entries kept per job (older loop rounds summarised)
+    trace_excerpt_bytes: int = 500  # size of a result or error excerpt in the trace
+    max_output_bytes: int = 16 * 1024 * 1024  # the flow's output, serialised as JSON
 
 
 @dataclass(frozen=True)

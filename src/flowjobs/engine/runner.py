@@ -9,11 +9,18 @@ from flowjobs.engine.compiler import Flow
 from flowjobs.engine.context import RunContext
 from flowjobs.engine.handlers import Handler, call_handler
 from flowjobs.engine.limits import EngineLimits
+from flowjobs.engine.services import EngineServices
 from flowjobs.engine.state import RunState
 from flowjobs.errors import FlowExecutionError
 
 
-async def run_flow(flow: Flow, ctx: RunContext, *, limits: EngineLimits | None = None) -> Any:
+async def run_flow(
+    flow: Flow,
+    ctx: RunContext,
+    *,
+    limits: EngineLimits | None = None,
+    services: EngineServices | None = None,
+) -> Any:
     """Run ``flow`` and return its output.
 
     Raises :class:`FlowExecutionError` on failure; any other exception from a
@@ -28,7 +35,9 @@ async def run_flow(flow: Flow, ctx: RunContext, *, limits: EngineLimits | None =
         ctx.raise_if_canceled()
         if flow.handler is not None:
             return await _run_handler(flow.handler, flow.handler_ref or "", ctx)
-        state = RunState(ctx=ctx, limits=limits or flow.limits)
+        state = RunState(
+            ctx=ctx, limits=limits or flow.limits, services=services or EngineServices()
+        )
         await state.run_nodes(flow.nodes, top_level=True)
         return state.output if state.finished else dict(state.vars)
     except asyncio.CancelledError:

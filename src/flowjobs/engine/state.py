@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flowjobs.engine.context import RunContext
 from flowjobs.engine.expressions import Expression, ExpressionRuntimeError
 from flowjobs.engine.limits import EngineLimits
+from flowjobs.engine.services import EngineServices
 from flowjobs.errors import FlowExecutionError
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class RunState:
 
     ctx: RunContext
     limits: EngineLimits
+    services: EngineServices = field(default_factory=EngineServices)
     vars: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     finished: bool = False

@@ -1,0 +1,41 @@
+"""What a running flow may use beyond its input, handed in by the caller
+(the worker): the REST policy, the named SQL connections, and a way to find
+other flows of the same space for ``call`` nodes.
+
+The engine never builds these from configuration itself: it knows nothing of
+settings files, the job store or HTTP servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowjobs.engine.compiler import Flow
+
+# (identifier: baseId or alias, version: a number or None for the latest
+# published) -> the compiled flow. Raises FlowExecutionError when not found.
+FlowResolver = Callable[[str, "int | None"], Awaitable["Flow"]]
+
+
+@dataclass(frozen=True)
+class RestPolicy:
+    """Rules for the ``rest`` node. Loopback, link-local, private and other
+    non-public addresses are refused unless ``allow`` names the host, the IP
+    address or a CIDR range that contains it (e.g. ``"127.0.0.1"``,
+    ``"10.0.0.0/8"``, ``"api.internal"``)."""
+
+    allow: tuple[str, ...] = ()
+    default_timeout: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+
+
+@dataclass
+class EngineServices:
+    rest: RestPolicy = field(default_factory=RestPolicy)
+    sql: Any = None  # flowjobs.engine.sql.SqlConnections, or None when none are configured
+    resolve_flow: FlowResolver | None = None
+    call_depth: int = 0  # how many `call` nodes deep this run is
