@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -9,8 +10,9 @@ from typing import Any
 
 from flowjobs.config import Settings
 from flowjobs.domain import RULE_TYPE_FLOW, ApiKey, KeyKind, RuleStatus, RuleVersion, Space
-from flowjobs.engine import EngineLimits, compile_flow
+from flowjobs.engine import Flow, called_flows
 from flowjobs.errors import FlowValidationError, SpaceNotFoundError
+from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
 from flowjobs.store import SqlStore
@@ -51,26 +53,66 @@ class Catalog:
         await self.store.insert_key(key, hash_secret(secret), utcnow())
         return CreatedKey(key, secret)
 
-    def validate(self, document: dict[str, Any]) -> None:
-        """Reject a document with every problem listed."""
-        problems = []
+    async def problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
+        """Every problem of a document, as pushed into ``space_id``: its shape,
+        the engine's checks, calls to missing flows and call cycles."""
+        problems: list[str] = []
         alias = document.get("alias")
         if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
             problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")
         if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:
             if not isinstance(document.get("name"), str) or not document["name"].strip():
                 problems.append("name: required, a non-empty string")
-        else:
-            try:
-                compile_flow(
-                    document,
-                    handler_prefixes=self.settings.handler_prefixes,
-                    limits=EngineLimits(
-                        self.settings.expression_timeout_ms, self.settings.expression_max_depth
-                    ),
-                )
-            except FlowValidationError as exc:
-                problems.extend(p for p in exc.problems if p not in problems)
+            return problems
+        try:
+            flow = compile_document(self.settings, document)
+        except FlowValidationError as exc:
+            return problems + [p for p in exc.problems if p not in problems]
+        own = {alias or slug(str(document.get("name", "")))}
+        existing = await self.store.find_rule_versions(space_id, next(iter(own)))
+        own |= {v.base_id for v in existing}
+        return problems + await self._call_problems(space_id, flow, own)
+
+    async def _call_problems(self, space_id: str, flow: Flow, own: set[str]) -> list[str]:
+        problems: list[str] = []
+        stack = [(flow, [next(iter(sorted(own)))])]
+        seen: set[tuple[str, int | None]] = set()
+        while stack:
+            current, path = stack.pop()
+            for identifier, version in called_flows(current):
+                chain = " -> ".join([*path, identifier])
+                if identifier in own:
+                    problems.append(f"call cycle: {chain}")
+                    continue
+                if (identifier, version) in seen or len(path) > self.settings.max_call_depth:
+                    continue
+                seen.add((identifier, version))
+                target = await self._called_version(space_id, identifier, version)
+                if target is None:
+                    problems.append(
+                        f"calls a missing flow: {chain}"
+                        + (f" version {version}" if version is not None else "")
+                    )
+                    continue
+                with contextlib.suppress(FlowValidationError):
+                    stack.append(
+                        (compile_document(self.settings, target.document), [*path, identifier])
+                    )
+        return problems
+
+    async def _called_version(
+        self, space_id: str, identifier: str, version: int | None
+    ) -> RuleVersion | None:
+        versions = await self.store.find_rule_versions(space_id, identifier)
+        if version is not None:
+            return next((v for v in versions if v.version == version), None)
+        published = [v for v in versions if v.status is RuleStatus.PUBLISHED]
+        candidates = published or versions
+        return candidates[-1] if candidates else None
+
+    async def validate(self, space_id: str, document: dict[str, Any]) -> None:
+        """Reject a document with every problem listed."""
+        problems = await self.problems(space_id, document)
         if problems:
             raise FlowValidationError(problems)
 
@@ -79,8 +121,8 @@ class Catalog:
     ) -> RuleVersion:
         """Store a flow: a new rule, a new version of a changed one, or the same
         version again when nothing changed (publishing it if asked)."""
-        self.validate(document)
         space = await self.space(space_ref)
+        await self.validate(space.id, document)
         alias = document.get("alias") or slug(document["name"])
         versions = await self.store.find_rule_versions(space.id, alias)
         latest = versions[-1] if versions else None

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 
-from flowjobs.api.app import create_app
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import KeyKind, RuleVersion
@@ -164,6 +162,23 @@ def rule_push(
     )
 
 
+def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
+    # Imported here: the HTTP stack is half of the start-up time of every
+    # other command.
+    import uvicorn
+
+    from flowjobs.api.app import create_app
+
+    uvicorn.run(
+        create_app(settings, run_worker=run_worker),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -175,14 +190,7 @@ def serve(
     settings: Settings = ctx.obj
     upgrade(settings.database_url)
     run_worker = not (no_worker or settings.jobs_server_disabled)
-    uvicorn.run(
-        create_app(settings, run_worker=run_worker),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    _serve_http(settings, host, port, run_worker=run_worker)
 
 
 @app.command()
@@ -224,14 +232,7 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     upgrade(settings.database_url)
     secret, aliases = asyncio.run(_prepare_demo(settings))
     _print_demo(secret, aliases, f"http://{host}:{port}")
-    uvicorn.run(
-        create_app(settings, run_worker=True),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    _serve_http(settings, host, port, run_worker=True)
 
 
 async def _prepare_demo(settings: Settings) -> tuple[str, list[str]]:

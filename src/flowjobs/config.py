@@ -47,8 +47,28 @@ class Settings(BaseSettings):
         default_factory=list,
         description="module prefixes that code-first flows may name as handler",
     )
-    expression_timeout_ms: int = Field(1000, gt=0)
-    expression_max_depth: int = Field(100, gt=0)
+    expression_timeout_ms: int = Field(1000, gt=0, description="one JSONata evaluation")
+    expression_max_depth: int = Field(100, gt=0, description="JSONata recursion depth")
+    max_nodes: int = Field(150, gt=0, description="nodes in one flow document")
+    max_foreach_items: int = Field(100_000, gt=0, description="iterations of one foreach")
+    max_parallel: int = Field(64, gt=0, description="largest parallel: of a foreach")
+    max_call_depth: int = Field(5, ge=0, description="flows calling flows")
+    max_output_bytes: int = Field(16 * 1024 * 1024, gt=0, description="a job's output as JSON")
+    trace_max_entries: int = Field(500, gt=0, description="trace entries kept per job")
+    trace_excerpt_bytes: int = Field(500, gt=0, description="result excerpt per trace entry")
+    job_log_max_lines: int = Field(1000, gt=0, description="log lines kept per job")
+    sql_connections: dict[str, str] = Field(
+        default_factory=dict,
+        description='named SQL connections for sql nodes, JSON: {"crm": "postgresql://..."}',
+    )
+    sql_pool_size: int = Field(5, gt=0, description="connections per named SQL connection")
+    rest_allow: list[str] = Field(
+        default_factory=list,
+        description="hosts, IPs or CIDR ranges rest nodes may reach although not public",
+    )
+    details_flush_interval: float = Field(
+        1.0, gt=0, description="how often a running job's trace, logs and progress are saved"
+    )
 
     # Logging
     log_level: str = Field("INFO")

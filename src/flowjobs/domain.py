@@ -167,6 +167,7 @@ class JobRecord:
     ended_at: datetime | None
     worker_id: str | None
     attempts: int
+    progress: dict[str, int] | None = None
 
     @property
     def is_final(self) -> bool:
@@ -209,3 +210,12 @@ class Heartbeat:
 
     canceling: list[str]  # jobs a user asked to cancel
     lost: list[str]  # jobs this worker no longer holds (reaped or ended elsewhere)
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    """A run's trace and log lines, saved while it runs and when it ends."""
+
+    trace: dict[str, Any] | None
+    logs: list[dict[str, Any]]
+    logs_dropped: int = 0

@@ -21,6 +21,7 @@ from flowjobs.domain import (
     CancelCounts,
     ClaimedJob,
     Heartbeat,
+    JobDetails,
     JobRecord,
     JobState,
     NewJob,
@@ -166,6 +167,25 @@ class JobManager:
                 "only integration flows can be started as jobs"
             )
         return resolve_version(versions, version)
+
+    async def flow_for_call(
+        self, space_id: str, identifier: str, version: int | None
+    ) -> RuleVersion:
+        """The published flow a ``call`` node names, in the calling job's space."""
+        return await self._find_flow(
+            space_id, identifier, None if version is None else str(version)
+        )
+
+    async def details(self, key: ApiKey, job_id: str) -> JobDetails:
+        """A job's trace and log lines (empty until its worker first saves them)."""
+        await self.info(key, job_id)  # 404 for jobs of other spaces
+        found = await self.store.get_details(job_id)
+        return found or JobDetails(trace=None, logs=[])
+
+    async def save_details(
+        self, job_id: str, details: JobDetails, progress: dict[str, int] | None
+    ) -> None:
+        await self.store.save_details(job_id, details, progress, utcnow())
 
     async def info(self, key: ApiKey, job_id: str) -> JobRecord:
         job = await self.store.get_job(job_id, key.space_id) if is_uuid(job_id) else None

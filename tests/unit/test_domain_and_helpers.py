@@ -168,6 +168,7 @@ def test_job_json_has_every_reference_field() -> None:
         "endedAt",
         "apiKey",
         "error",
+        "progress",
     }
     assert set(body["context"]) == {
         "spaceId",

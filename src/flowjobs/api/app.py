@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs
+from flowjobs.api.routes import jobs, rules
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
 
@@ -26,7 +26,9 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
-        app.state.flowjobs = AppState(settings=settings, manager=services.manager)
+        app.state.flowjobs = AppState(
+            settings=settings, manager=services.manager, catalog=services.catalog
+        )
         worker = services.worker() if embedded else None
         if worker is not None:
             worker.start()
@@ -47,6 +49,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     problems.install(app)
     openapi.install(app)
     app.include_router(jobs.router)
+    app.include_router(rules.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness")
     async def health() -> dict[str, str]:

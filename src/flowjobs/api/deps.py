@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, KeyKind
 from flowjobs.errors import (
@@ -24,6 +25,7 @@ from flowjobs.manager import JobManager
 class AppState:
     settings: Settings
     manager: JobManager
+    catalog: Catalog
 
 
 def get_state(request: Request) -> AppState:
@@ -36,6 +38,13 @@ def get_manager(state: Annotated[AppState, Depends(get_state)]) -> JobManager:
 
 
 ManagerDep = Annotated[JobManager, Depends(get_manager)]
+
+
+def get_catalog(state: Annotated[AppState, Depends(get_state)]) -> Catalog:
+    return state.catalog
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 
@@ -52,6 +61,21 @@ async def solver_key(
 
 
 SolverKeyDep = Annotated[ApiKey, Depends(solver_key)]
+
+
+async def management_key(
+    manager: ManagerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    if credentials is None or not credentials.credentials:
+        raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
+    key = await manager.authenticate(credentials.credentials)
+    if key.kind is not KeyKind.MANAGEMENT:
+        raise WrongKeyKindError("The Management API needs a Management API key")
+    return key
+
+
+ManagementKeyDep = Annotated[ApiKey, Depends(management_key)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -45,6 +45,11 @@ class JobError(BaseModel):
     type: str | None = None
 
 
+class JobProgress(BaseModel):
+    done: int
+    total: int
+
+
 class Job(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -84,6 +89,9 @@ class Job(BaseModel):
     endedAt: datetime | None = None
     apiKey: ApiKeyReference
     error: JobError | None = Field(None, description="set when the job is in ERROR")
+    progress: JobProgress | None = Field(
+        None, description="items done of total while a flow loops (last value after it ends)"
+    )
 
     @classmethod
     def from_record(cls, job: JobRecord) -> Job:
@@ -111,6 +119,7 @@ class Job(BaseModel):
             endedAt=job.ended_at,
             apiKey=ApiKeyReference(id=job.api_key_id, name=job.api_key_name),
             error=JobError(**job.error) if job.error else None,
+            progress=JobProgress(**job.progress) if job.progress else None,
         )
 
 
@@ -135,3 +144,25 @@ class Problem(BaseModel):
     detail: str
     code: str = Field(description="stable machine-readable error code", examples=["RULE_NOT_FOUND"])
     problems: list[str] | None = Field(None, description="every problem, when there are several")
+
+
+class JobTrace(BaseModel):
+    """One entry per node execution; older loop iterations are summarised."""
+
+    jobId: str
+    entries: list[dict[str, Any]]
+    summarised: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per node id: executions folded out of entries"
+    )
+    totalEntries: int = Field(0, description="executions recorded, summarised ones included")
+
+
+class JobLogs(BaseModel):
+    jobId: str
+    lines: list[dict[str, Any]] = Field(description="time, level, message, nodeId")
+    dropped: int = Field(0, description="oldest lines dropped over the per-job limit")
+
+
+class FlowValidation(BaseModel):
+    valid: bool
+    problems: list[str]

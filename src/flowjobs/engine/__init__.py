@@ -12,8 +12,12 @@ from flowjobs.engine.compiler import Flow, compile_flow
 from flowjobs.engine.context import RunContext
 from flowjobs.engine.limits import EngineLimits, JobRef
 from flowjobs.engine.loader import load_flow_file
+from flowjobs.engine.nodes.base import iter_nodes
 from flowjobs.engine.runner import run_flow
 from flowjobs.engine.services import EngineServices, FlowResolver, RestPolicy
+from flowjobs.engine.sql import SqlConnections
+from flowjobs.engine.trace import Trace
+from flowjobs.engine.walk import called_flows, sql_connections_used
 
 __all__ = [
     "EngineLimits",
@@ -23,7 +27,12 @@ __all__ = [
     "JobRef",
     "RestPolicy",
     "RunContext",
+    "SqlConnections",
+    "Trace",
+    "called_flows",
     "compile_flow",
+    "iter_nodes",
     "load_flow_file",
     "run_flow",
+    "sql_connections_used",
 ]

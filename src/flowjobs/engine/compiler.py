@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from flowjobs.engine.expressions import Expression, ExpressionSyntaxError
 from flowjobs.engine.handlers import Handler, resolve_handler
 from flowjobs.engine.limits import EngineLimits
 from flowjobs.engine.nodes import NODE_TYPES
-from flowjobs.engine.nodes.base import IDENTIFIER, Node
+from flowjobs.engine.nodes.base import IDENTIFIER, Node, iter_nodes
 from flowjobs.errors import FlowValidationError
 
 INTEGRATION_FLOW = "integration-flow"
@@ -45,6 +45,10 @@ class Flow:
     handler: Handler | None = field(default=None, repr=False, compare=False)
     handler_ref: str | None = None
     limits: EngineLimits = field(default=EngineLimits(), repr=False)
+
+    def walk_nodes(self) -> Iterator[Node]:
+        """Every node of the flow, nested ones included, depth first."""
+        return iter_nodes(self.nodes)
 
 
 class _FlowShape(BaseModel):
@@ -81,9 +85,14 @@ def format_validation_error(
 class _Compiler:
     """Collects every problem in a document; implements ``CompileContext``."""
 
-    def __init__(self, limits: EngineLimits) -> None:
+    def __init__(
+        self, limits: EngineLimits, sql_connections: Collection[str] | None = None
+    ) -> None:
         self.limits = limits
+        # the configured SQL connection names (None: not checked); read by sql nodes
+        self.sql_connections = sql_connections
         self.problems: list[str] = []
+        self.node_count = 0  # nodes seen in every list, nested ones included
         self._seen_ids: dict[str, str] = {}
 
     # -- CompileContext ---------------------------------------------------------
@@ -108,8 +117,24 @@ class _Compiler:
         if not raw:
             self.problems.append(f"{location}: must contain at least one node")
             return []
+        self.node_count += len(raw)
         nodes = [self._parse_node(item, f"{location}[{index}]") for index, item in enumerate(raw)]
-        return [node for node in nodes if node is not None]
+        parsed = [node for node in nodes if node is not None]
+        sibling_ids = {item.get("id") for item in raw if isinstance(item, Mapping)}
+        for node in parsed:
+            self._check_goto(node, sibling_ids)
+        return parsed
+
+    def _check_goto(self, node: Node, sibling_ids: set[Any]) -> None:
+        target = node.on_error.target if node.on_error is not None else None
+        if target is None:
+            return
+        if target == node.id:
+            self.problem(node, "onError.goto: a node cannot jump to itself")
+        elif target not in sibling_ids:
+            self.problem(
+                node, f'onError.goto: unknown node "{target}" (it must be in the same node list)'
+            )
 
     # -- one node ---------------------------------------------------------------
 
@@ -198,6 +223,11 @@ class _Compiler:
         nodes: list[Node] = []
         if isinstance(raw_nodes, list):  # anything else is reported by the shape check
             nodes = self.parse_nodes(raw_nodes, "nodes")
+        if self.node_count > self.limits.max_nodes:
+            self.problems.append(
+                f"the flow has {self.node_count} nodes (nested ones included), over the "
+                f"limit of {self.limits.max_nodes} (max_nodes)"
+            )
         handler = None
         if isinstance(reference, str):
             handler, problems = resolve_handler(reference, handler_prefixes)
@@ -210,15 +240,17 @@ def compile_flow(
     *,
     handler_prefixes: Sequence[str] = (),
     limits: EngineLimits = EngineLimits(),
+    sql_connections: Collection[str] | None = None,
 ) -> Flow:
     """Validate ``document`` and compile it into a :class:`Flow`.
 
     Raises :class:`FlowValidationError` listing every problem found. ``limits``
-    become the flow's default limits for :func:`run_flow`.
+    become the flow's default limits for :func:`run_flow`. With
+    ``sql_connections``, a ``sql`` node naming any other connection is a problem.
     """
     if not isinstance(document, Mapping):
         raise FlowValidationError(["the flow document must be a mapping"])
-    compiler = _Compiler(limits)
+    compiler = _Compiler(limits, sql_connections)
     shape: _FlowShape | None = None
     try:
         shape = _FlowShape.model_validate(dict(document))

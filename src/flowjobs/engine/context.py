@@ -9,9 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flowjobs.engine.limits import JobRef
+from flowjobs.engine.trace import Trace
 
 LogCallback = Callable[[str, dict[str, Any]], None]
 ProgressCallback = Callable[[float, str | None], None]
+ItemsCallback = Callable[[int, int], None]  # (iterations done, iterations in all)
 
 
 class RunContext:
@@ -21,6 +23,10 @@ class RunContext:
     handlers run in a worker thread); once :func:`run_flow` has bound the
     context to its event loop, the callbacks are always invoked on that loop's
     thread.
+
+    :attr:`trace` records every node run (see :class:`Trace`); :meth:`log` is
+    for user-facing lines (``log`` nodes and handlers), and :meth:`items`
+    reports the progress of a ``foreach`` loop.
     """
 
     def __init__(
@@ -30,11 +36,15 @@ class RunContext:
         *,
         on_log: LogCallback | None = None,
         on_progress: ProgressCallback | None = None,
+        on_items: ItemsCallback | None = None,
+        trace: Trace | None = None,
     ) -> None:
         self.input = input
         self.job = job
+        self.trace = trace if trace is not None else Trace()
         self._on_log = on_log
         self._on_progress = on_progress
+        self._on_items = on_items
         self._canceled = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -62,6 +72,11 @@ class RunContext:
         value = float(fraction)
         value = 0.0 if math.isnan(value) else min(1.0, max(0.0, value))
         self._dispatch(self._on_progress, value, message)
+
+    def items(self, done: int, total: int) -> None:
+        """Report that ``done`` of ``total`` iterations of a loop have finished."""
+        if self._on_items is not None:
+            self._dispatch(self._on_items, done, total)
 
     def _dispatch(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self._loop

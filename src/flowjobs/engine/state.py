@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,14 +17,27 @@ if TYPE_CHECKING:
     from flowjobs.engine.nodes.base import Node
 
 _MAX_SOURCE_IN_MESSAGE = 200
+MAX_JUMPS = 1000  # onError gotos per run of one node list
+
+
+@dataclass
+class RunEnding:
+    """The end signal, shared by a run's state and all its child states."""
+
+    finished: bool = False
+    output: Any = None
 
 
 @dataclass
 class RunState:
     """Variables, node results and the end signal of a running flow.
 
-    Nodes read and change it; container nodes (added later) run their nested
-    node lists with :meth:`run_nodes` and stop as soon as :attr:`finished` is set.
+    Nodes read and change it; container nodes run their nested node lists in a
+    :meth:`child` state with :meth:`run_nodes`, which stops as soon as
+    :attr:`finished` is set. ``path`` locates the node list this state runs
+    (``nodes``, ``nodes[1].cases[0].nodes``, ``nodes[2].foreach[5].nodes``);
+    ``node_path`` is the path of the node it is running now, and
+    ``last_result`` the result of the node it ran last.
     """
 
     ctx: RunContext
@@ -32,13 +45,41 @@ class RunState:
     services: EngineServices = field(default_factory=EngineServices)
     vars: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
-    finished: bool = False
-    output: Any = None
+    path: str = "nodes"
+    node_path: str = ""
+    last_result: Any = None
+    ending: RunEnding = field(default_factory=RunEnding, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.ending.finished
+
+    @property
+    def output(self) -> Any:
+        return self.ending.output
 
     def finish(self, output: Any) -> None:
-        """End the flow with ``output`` (used by the ``end`` node)."""
-        self.finished = True
-        self.output = output
+        """End the flow with ``output`` (used by the ``end`` node); the first end wins."""
+        if not self.ending.finished:
+            self.ending.output = output
+            self.ending.finished = True
+
+    def child(self, path: str, *, isolated: bool = False) -> RunState:
+        """A state for the nested node list at ``path``.
+
+        It shares the variables and the end signal. Its results are this
+        state's own dict, or with ``isolated`` a copy of it (for a loop
+        iteration, so that parallel iterations do not see each other's results).
+        """
+        return RunState(
+            ctx=self.ctx,
+            limits=self.limits,
+            services=self.services,
+            vars=self.vars,
+            results=dict(self.results) if isolated else self.results,
+            path=path,
+            ending=self.ending,
+        )
 
     def scope(self) -> dict[str, Any]:
         """What expressions see: earlier node results by id, then input, vars and job."""
@@ -65,43 +106,95 @@ class RunState:
             ) from exc
 
     async def run_nodes(self, nodes: Sequence[Node], *, top_level: bool = False) -> None:
-        """Run ``nodes`` in order until they run out or the flow ends."""
-        total = len(nodes)
-        for index, node in enumerate(nodes):
+        """Run ``nodes`` in order (following onError jumps) until they run out
+        or the flow ends."""
+        positions = {node.id: index for index, node in enumerate(nodes)}
+        index = jumps = 0
+        while index < len(nodes) and not self.finished:
             self.ctx.raise_if_canceled()
-            await self.run_node(node)
+            node = nodes[index]
+            target = await self._run_step(node, f"{self.path}[{index}]")
             if top_level:
-                fraction = 1.0 if self.finished else (index + 1) / total
+                fraction = 1.0 if self.finished else (index + 1) / len(nodes)
                 self.ctx.progress(fraction, f'node "{node.id}" done')
-            if self.finished:
-                return
+            if target is None:
+                index += 1
+                continue
+            jumps += 1
+            _check_jump(node, target, jumps, positions)
+            index = positions[target]
 
-    async def run_node(self, node: Node) -> Any:
-        """Run one node, record its result under its id, and log start and end."""
-        self.ctx.log(f'node "{node.id}" started', nodeId=node.id, type=node.type)
-        started = time.monotonic()
+    async def run_node(self, node: Node, *, path: str | None = None) -> Any:
+        """Run one node (with its timeout, trace entry and onError handling),
+        record its result under its id and return it (null if an error was
+        caught). onError jumps are only followed by :meth:`run_nodes`."""
+        await self._run_step(node, path or f"{self.path}[{node.id}]")
+        return self.last_result
+
+    async def _run_step(self, node: Node, path: str) -> str | None:
+        """Run ``node``; returns the id of the node to jump to, if any."""
+        handle = self.ctx.trace.start(node.id, node.type, path)
+        self.node_path = path
         try:
-            result = await node.run(self)
+            result = await _run_with_timeout(node, self)
         except Exception as exc:
             error = _as_execution_error(node, exc)
-            self.ctx.log(
-                f'node "{node.id}" failed: {error.message}',
-                nodeId=node.id,
-                type=node.type,
-                errorType=error.error_type,
-            )
-            if error is exc:
-                raise
-            raise error from exc
+            if node.on_error is None:
+                self.ctx.trace.finish(handle, "error", error=error_record(node, error))
+                if error is exc:
+                    raise
+                raise error from exc
+            self.ctx.trace.finish(handle, "caught", error=error_record(node, error))
+            return self._caught(node, error)
         self.results[node.id] = result
-        duration_ms = round((time.monotonic() - started) * 1000, 3)
-        self.ctx.log(
-            f'node "{node.id}" finished',
-            nodeId=node.id,
-            type=node.type,
-            durationMs=duration_ms,
+        self.last_result = result
+        self.ctx.trace.finish(handle, "ok", result)
+        return None
+
+    def _caught(self, node: Node, error: FlowExecutionError) -> str | None:
+        assert node.on_error is not None
+        if node.on_error.as_ is not None:
+            self.vars[node.on_error.as_] = error_record(node, error)
+        self.results[node.id] = None
+        self.last_result = None
+        return node.on_error.target
+
+
+def error_record(node: Node, error: FlowExecutionError) -> dict[str, Any]:
+    """The JSON form of a node failure: ``{"message", "nodeId", "type"}``."""
+    return {"message": error.message, "nodeId": error.node_id or node.id, "type": error.error_type}
+
+
+async def _run_with_timeout(node: Node, state: RunState) -> Any:
+    if node.timeout is None:
+        return await node.run(state)
+    scope = asyncio.timeout(node.timeout)
+    try:
+        async with scope:
+            return await node.run(state)
+    except TimeoutError as exc:
+        if not scope.expired():
+            raise
+        raise FlowExecutionError(
+            f'node "{node.id}" timed out after {node.timeout:g} seconds (its timeout)',
+            node_id=node.id,
+            error_type="NodeTimeout",
+        ) from exc
+
+
+def _check_jump(node: Node, target: str, jumps: int, positions: Mapping[str, int]) -> None:
+    if target not in positions:  # the compiler checks this; be safe anyway
+        raise FlowExecutionError(
+            f'node "{node.id}": onError.goto names "{target}", which is not in its node list',
+            node_id=node.id,
         )
-        return result
+    if jumps > MAX_JUMPS:
+        raise FlowExecutionError(
+            f'node "{node.id}": more than {MAX_JUMPS} onError jumps in one run of its node '
+            "list; stopping what looks like an endless loop",
+            node_id=node.id,
+            error_type="LimitExceeded",
+        )
 
 
 def _as_execution_error(node: Node, exc: Exception) -> FlowExecutionError:

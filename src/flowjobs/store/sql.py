@@ -26,6 +26,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -36,6 +38,7 @@ from flowjobs.domain import (
     CancelCounts,
     ClaimedJob,
     Heartbeat,
+    JobDetails,
     JobRecord,
     JobState,
     JobStatusCode,
@@ -47,7 +50,7 @@ from flowjobs.domain import (
     Status,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
-from flowjobs.store.tables import api_keys, jobs, rule_versions, rules, spaces
+from flowjobs.store.tables import api_keys, job_details, jobs, rule_versions, rules, spaces
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 _UNSET: Any = object()
@@ -137,6 +140,7 @@ def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
         ended_at=_utc(m["ended_at"]),
         worker_id=m["worker_id"],
         attempts=m["attempts"],
+        progress=m.get("progress"),
     )
 
 
@@ -542,6 +546,45 @@ class SqlStore:
             canceling=[i for i, s in held.items() if s == JobState.CANCELING.value],
             lost=[i for i in job_ids if i not in held],
         )
+
+    async def save_details(
+        self,
+        job_id: str,
+        details: JobDetails,
+        progress: dict[str, int] | None,
+        now: datetime,
+    ) -> None:
+        """Upsert a job's trace and logs, and set its progress, in one transaction."""
+        values = {
+            "job_id": job_id,
+            "trace": details.trace,
+            "logs": {"lines": details.logs, "dropped": details.logs_dropped},
+            "updated_at": now,
+        }
+        insert = (
+            sqlite_insert(job_details) if self.is_sqlite else postgresql_insert(job_details)
+        ).values(**values)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[job_details.c.job_id],
+            set_={k: insert.excluded[k] for k in ("trace", "logs", "updated_at")},
+        )
+        async with self._write() as conn:
+            await conn.execute(upsert)
+            if progress is not None:
+                await conn.execute(
+                    jobs.update().where(jobs.c.id == job_id).values(progress=progress)
+                )
+
+    async def get_details(self, job_id: str) -> JobDetails | None:
+        query = sa.select(job_details.c.trace, job_details.c.logs).where(
+            job_details.c.job_id == job_id
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        logs = row.logs or {}
+        return JobDetails(row.trace, logs.get("lines", []), logs.get("dropped", 0))
 
     async def canceling_jobs(self, worker_id: str) -> list[str]:
         query = sa.select(jobs.c.id).where(

@@ -89,6 +89,7 @@ jobs = sa.Table(
     sa.Column("lease_expires_at", Timestamp, nullable=True),
     sa.Column("deadline_at", Timestamp, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress", Json, nullable=True),  # {"done", "total"} while a flow loops
     # The claim query: waiting jobs by priority, then age.
     sa.Index("ix_jobs_claim", "state", sa.text("priority DESC"), "created_at"),
     # Running count per space, cancel-all per space.
@@ -98,4 +99,16 @@ jobs = sa.Table(
     # A worker's own jobs (heartbeat, cancel watch) and the lease reaper.
     sa.Index("ix_jobs_worker_state", "worker_id", "state"),
     sa.Index("ix_jobs_state_lease", "state", "lease_expires_at"),
+)
+
+# What a job run produced besides its output, kept apart from the hot jobs table.
+job_details = sa.Table(
+    "job_details",
+    metadata,
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("trace", Json, nullable=True),
+    sa.Column("logs", Json, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )

@@ -26,6 +26,24 @@ def recorder() -> Recorder:
 @pytest.fixture
 def make_ctx(recorder: Recorder) -> Any:
     def make(input_data: Any = None) -> RunContext:
-        return RunContext(input_data, JOB, on_log=recorder.on_log, on_progress=recorder.on_progress)
+        return RunContext(
+            input_data,
+            JOB,
+            on_log=recorder.on_log,
+            on_progress=recorder.on_progress,
+            on_items=recorder.on_items,
+        )
 
     return make
+
+
+@pytest.fixture
+def probe(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Register the test-only ``probe`` node type; returns its stats."""
+    from engine_test_nodes import ProbeNode, ProbeStats
+
+    from flowjobs.engine.nodes import NODE_TYPES
+
+    monkeypatch.setitem(NODE_TYPES, "probe", ProbeNode)
+    ProbeStats.reset()
+    return ProbeStats

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Header, Query, Response
 
 from flowjobs.api.deps import JobInputDep, ManagerDep, SolverKeyDep
 from flowjobs.api.problems import problem_responses
-from flowjobs.api.schemas import Job, JobRuleReference, RuleCancelResult, SpaceCancelResult
+from flowjobs.api.schemas import (
+    Job,
+    JobLogs,
+    JobRuleReference,
+    JobTrace,
+    RuleCancelResult,
+    SpaceCancelResult,
+)
 from flowjobs.domain import JobRecord
 
 router = APIRouter(prefix="/job", tags=["jobs"])
@@ -142,6 +149,34 @@ async def cancel_all_of_rule(
         canceledCount=result.counts.canceled,
         cancelingCount=result.counts.canceling,
     )
+
+
+@router.get(
+    "/{jobId}/trace",
+    response_model=JobTrace,
+    summary="The job's node trace, while it runs and after",
+    responses=problem_responses(400, 401, 403, 404),
+)
+async def trace(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobTrace:
+    details = await manager.details(key, jobId)
+    snapshot = details.trace or {}
+    return JobTrace(
+        jobId=jobId,
+        entries=snapshot.get("entries", []),
+        summarised=snapshot.get("summarised", {}),
+        totalEntries=snapshot.get("totalEntries", 0),
+    )
+
+
+@router.get(
+    "/{jobId}/logs",
+    response_model=JobLogs,
+    summary="Log lines of the job's log nodes and handler",
+    responses=problem_responses(400, 401, 403, 404),
+)
+async def logs(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobLogs:
+    details = await manager.details(key, jobId)
+    return JobLogs(jobId=jobId, lines=details.logs, dropped=details.logs_dropped)
 
 
 @router.get(

@@ -3,8 +3,8 @@ jobs, reaps dead workers' jobs, and shuts down without losing any.
 
 A job's life is four steps: claim (in the store, one transaction), run (the
 engine, inside a timeout), finish (one conditional update), notify (wake the
-claim loop). Three loops run beside the jobs: claim, watch (cancels and
-heartbeats) and reap.
+claim loop). Four loops run beside the jobs: claim, watch (cancels and
+heartbeats), reap, and flush (trace, logs and progress of running jobs).
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from typing import Any, Literal
 from flowjobs import domain
 from flowjobs.config import Settings
 from flowjobs.domain import ClaimedJob, JobRecord
-from flowjobs.engine import EngineLimits, Flow, JobRef, RunContext, compile_flow, run_flow
+from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
+from flowjobs.flowsetup import engine_limits
 from flowjobs.manager import JobManager
+from flowjobs.worker.flows import FlowLoader
+from flowjobs.worker.recorder import JobRecorder
 
 log = logging.getLogger("flowjobs.worker")
 
@@ -41,6 +44,7 @@ def new_worker_id() -> str:
 class RunningJob:
     job: JobRecord
     ctx: RunContext
+    recorder: JobRecorder
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     started: float = field(default_factory=time.monotonic)
@@ -63,7 +67,8 @@ class Worker:
         self.burst = burst
         self.id = worker_id or new_worker_id()
         self.running: dict[str, RunningJob] = {}
-        self.limits = EngineLimits(settings.expression_timeout_ms, settings.expression_max_depth)
+        self.limits = engine_limits(settings)
+        self.flows = FlowLoader(manager, settings)
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
@@ -80,6 +85,7 @@ class Worker:
             asyncio.create_task(self._claim_loop(), name="claim"),
             asyncio.create_task(self._watch_loop(), name="watch"),
             asyncio.create_task(self._reap_loop(), name="reap"),
+            asyncio.create_task(self._flush_loop(), name="flush"),
         ]
 
     async def wait_stopped(self) -> None:
@@ -113,6 +119,7 @@ class Worker:
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.flows.close()
         self._done.set()
         log.info("worker stopped", extra={"action": "stopped", "worker": self.id})
 
@@ -156,23 +163,19 @@ class Worker:
                 "parallelLimit": job.parallel_limit,
             },
         )
+        recorder = JobRecorder(
+            max_lines=self.settings.job_log_max_lines,
+            trace=Trace(self.limits.trace_max_entries, self.limits.trace_excerpt_bytes),
+        )
         ctx = RunContext(
             job.input,
             JobRef(job.id, job.correlation_id, job.space_id),
-            on_log=lambda message, fields: log.info(
-                message, extra={"action": "flow-log", "jobId": job.id, "fields": fields}
-            ),
-            on_progress=lambda fraction, message: log.debug(
-                "job progress",
-                extra={
-                    "action": "progress",
-                    "jobId": job.id,
-                    "progress": fraction,
-                    "note": message,
-                },
-            ),
+            on_log=recorder.log,
+            on_progress=recorder.fraction,
+            on_items=recorder.items,
+            trace=recorder.trace,
         )
-        running = RunningJob(job, ctx)
+        running = RunningJob(job, ctx, recorder)
         self.running[job.id] = running
         running.task = asyncio.create_task(self._run_job(claimed, running), name=job.id)
 
@@ -189,21 +192,20 @@ class Worker:
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
         try:
-            flow = compile_flow(
-                claimed.document,
-                handler_prefixes=self.settings.handler_prefixes,
-                limits=self.limits,
-            )
+            flow = self.flows.compile(job.base_id, job.version, claimed.document)
         except FlowValidationError as exc:
             await self._fail(job, domain.validation_error(exc.message), exc, None)
             return
         try:
             output = await self._run_with_deadline(flow, running)
         except asyncio.CancelledError:
+            await self._save_details(running)
             await self._after_stop(job, running.stop_reason)
         except TimeoutError:
+            await self._save_details(running)
             await self._fail(job, domain.timed_out(job.execution_limit_s), None, None)
         except FlowExecutionError as exc:
+            await self._save_details(running)
             await self._fail(job, domain.execution_error(exc.message), exc, exc.node_id)
         except Exception as exc:  # the job boundary: a bad flow must not kill the worker
             reference = uuid.uuid4().hex[:12]
@@ -212,6 +214,7 @@ class Worker:
             )
             await self._fail(job, domain.internal_error(reference), exc, None)
         else:
+            await self._save_details(running)
             await self._persist(self.manager.complete, job.id, self.id, output)
             log.info(
                 "job completed",
@@ -226,7 +229,20 @@ class Worker:
         claimed_at = running.job.claimed_at or datetime.now(UTC)
         elapsed = (datetime.now(UTC) - claimed_at).total_seconds()
         async with asyncio.timeout(max(0.0, running.job.execution_limit_s - elapsed)):
-            return await run_flow(flow, running.ctx, limits=self.limits)
+            return await run_flow(
+                flow,
+                running.ctx,
+                limits=self.limits,
+                services=self.flows.services(running.job.space_id),
+            )
+
+    async def _save_details(self, running: RunningJob) -> None:
+        """Save the run's trace, logs and progress if they changed."""
+        if running.recorder.changed:
+            details = running.recorder.take()
+            await self._persist(
+                self.manager.save_details, running.job.id, details, running.recorder.progress
+            )
 
     async def _after_stop(self, job: JobRecord, reason: StopReason | None) -> None:
         if reason == "shutdown":
@@ -296,6 +312,23 @@ class Worker:
         for job_id in beat.lost:
             log.warning("lease lost", extra={"action": "lost", "jobId": job_id})
             self._stop_job(job_id, "lost")
+
+    async def _flush_loop(self) -> None:
+        """Save running jobs' trace, logs and progress so that they can be
+        watched while the jobs run."""
+        while True:
+            await asyncio.sleep(self.settings.details_flush_interval)
+            for running in list(self.running.values()):
+                if not running.recorder.changed:
+                    continue
+                try:
+                    await self.manager.save_details(
+                        running.job.id, running.recorder.take(), running.recorder.progress
+                    )
+                except StoreError:
+                    log.exception(
+                        "flush failed", extra={"action": "flush", "jobId": running.job.id}
+                    )
 
     async def _reap_loop(self) -> None:
         while True:

@@ -1,0 +1,64 @@
+"""What one running job produces besides its output: log lines, progress and
+the engine's trace. Buffered in memory and saved every flush interval and at
+the end, so a flow that logs in a tight loop does not write per line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flowjobs.domain import JobDetails
+from flowjobs.engine import Trace
+
+
+class JobRecorder:
+    def __init__(self, *, max_lines: int, trace: Trace) -> None:
+        self.trace = trace
+        self.max_lines = max_lines
+        self.lines: list[dict[str, Any]] = []
+        self.dropped = 0
+        self.progress: dict[str, int] | None = None
+        self._dirty = False
+        self._saved_revision = -1
+
+    def log(self, message: str, fields: dict[str, Any]) -> None:
+        line = {
+            "time": datetime.now(UTC).isoformat(),
+            "level": fields.get("level", "info"),
+            "message": message,
+        }
+        line |= {k: _json_safe(v) for k, v in fields.items() if k != "level"}
+        self.lines.append(line)
+        if len(self.lines) > self.max_lines:  # keep the newest; count what went
+            del self.lines[0]
+            self.dropped += 1
+        self._dirty = True
+
+    def items(self, done: int, total: int) -> None:
+        self.progress = {"done": done, "total": total}
+        self._dirty = True
+
+    def fraction(self, fraction: float, _message: str | None) -> None:
+        # Handlers report a fraction; shown as percent so that the shape stays {done, total}.
+        self.items(round(fraction * 100), 100)
+
+    @property
+    def changed(self) -> bool:
+        return self._dirty or self.trace.revision != self._saved_revision
+
+    def take(self) -> JobDetails:
+        """A snapshot to save; marks everything up to now as saved."""
+        self._dirty = False
+        self._saved_revision = self.trace.revision
+        return JobDetails(
+            trace=self.trace.snapshot(), logs=list(self.lines), logs_dropped=self.dropped
+        )
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
