@@ -29,6 +29,7 @@ JOB_FIELDS = {
     "endedAt",
     "apiKey",
     "error",
+    "progress",
 }
 CONTEXT_FIELDS = {
     "spaceId",

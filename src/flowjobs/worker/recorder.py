@@ -19,6 +19,7 @@ class JobRecorder:
         self.lines: list[dict[str, Any]] = []
         self.dropped = 0
         self.progress: dict[str, int] | None = None
+        self._counted = False
         self._dirty = False
         self._saved_revision = -1
 
@@ -36,12 +37,16 @@ class JobRecorder:
         self._dirty = True
 
     def items(self, done: int, total: int) -> None:
+        self._counted = True
         self.progress = {"done": done, "total": total}
         self._dirty = True
 
     def fraction(self, fraction: float, _message: str | None) -> None:
-        # Handlers report a fraction; shown as percent so that the shape stays {done, total}.
-        self.items(round(fraction * 100), 100)
+        # A fraction (handlers, or nodes done of a flow) shows as percent so the
+        # shape stays {done, total}; a foreach's item count takes precedence.
+        if not self._counted:
+            self.progress = {"done": round(fraction * 100), "total": 100}
+            self._dirty = True
 
     @property
     def changed(self) -> bool:
