@@ -46,6 +46,8 @@ Call = Callable[[Api, dict[str, Any]], httpx.Response]
 ISOLATION: dict[str, tuple[Call, int, str]] = {
     "info-job": (lambda b, a: b.info(a["jobId"]), 404, "JOB_NOT_FOUND"),
     "cancel-job": (lambda b, a: b.cancel(a["jobId"]), 404, "JOB_NOT_FOUND"),
+    "trace-job": (lambda b, a: b.get(f"/job/{a['jobId']}/trace"), 404, "JOB_NOT_FOUND"),
+    "logs-job": (lambda b, a: b.get(f"/job/{a['jobId']}/logs"), 404, "JOB_NOT_FOUND"),
     "start-alias": (lambda b, a: b.start("echo"), 404, "RULE_NOT_FOUND"),
     "start-alias-latest": (lambda b, a: b.start("echo", "latest"), 404, "RULE_NOT_FOUND"),
     "start-baseId": (lambda b, a: b.start(a["baseId"]), 404, "RULE_NOT_FOUND"),
