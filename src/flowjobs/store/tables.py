@@ -90,6 +90,8 @@ jobs = sa.Table(
     sa.Column("deadline_at", Timestamp, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("progress", Json, nullable=True),  # {"done", "total"} while a flow loops
+    # settings.retryOnWorkerLoss of the flow: re-queue this many times if the worker dies
+    sa.Column("retry_on_loss", sa.Integer, nullable=False, server_default="0"),
     # The claim query: waiting jobs by priority, then age.
     sa.Index("ix_jobs_claim", "state", sa.text("priority DESC"), "created_at"),
     # Running count per space, cancel-all per space.
@@ -111,4 +113,19 @@ job_details = sa.Table(
     sa.Column("trace", Json, nullable=True),
     sa.Column("logs", Json, nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+# Every worker process records itself; a worker that stops beating is dead,
+# and its jobs' leases run out and are reaped by any live one.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("running", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("last_heartbeat_at", Timestamp, nullable=False),
+    sa.Column("stopped_at", Timestamp, nullable=True),
 )
