@@ -60,6 +60,7 @@ DEFAULT_MAX_FOREACH_ITEMS = 100_000
 DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 OUTPUT_BYTES_PER_ROW = 64  # {"id": 1234567, "tier": "A"}, with room to spare
 POLL_SECONDS = 0.05
+MAX_POLLS = 1_000_000  # bounds the poll loop besides its deadline
 FINAL_STATES = ("COMPLETED", "ERROR", "CANCELED")
 
 
@@ -71,6 +72,7 @@ class BenchError(RuntimeError):
 class Result:
     backend: str
     rows: int
+    batch: int
     rates: list[float] = field(default_factory=list)  # rows / (endedAt - claimedAt)
     server_seconds: list[float] = field(default_factory=list)
     wall_seconds: list[float] = field(default_factory=list)  # start call -> end seen
@@ -293,30 +295,60 @@ def ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def run_job(client: httpx.Client, rows: int, timeout: float) -> tuple[dict[str, Any], float]:
-    """Starts credit-tiers over all rows; returns the ended job and the wall seconds."""
+def run_job(client: httpx.Client, batch: int, deadline: float) -> tuple[dict[str, Any], float]:
+    """Starts credit-tiers over ``batch`` untiered rows; returns the ended job and the
+    wall seconds. The worker runs in the server's event loop and a long foreach does
+    not yield, so a GET may hang until the job ends: a GET that times out is retried
+    (until ``deadline``, a ``time.perf_counter()`` value)."""
     sent = time.perf_counter()
-    started = client.post("/job/start/credit-tiers", json={"batchSize": rows})
+    started = client.post("/job/start/credit-tiers", json={"batchSize": batch}, timeout=60)
     if started.status_code != 200:
         raise BenchError(f"start answered {started.status_code}: {started.text[:500]}")
     job_id = started.json()["jobId"]
-    deadline = sent + timeout
-    polls = int(timeout / POLL_SECONDS) + 1
-    for _ in range(polls):
-        answer = client.get(f"/job/{job_id}")
+    job: dict[str, Any] = started.json()
+    for _ in range(MAX_POLLS):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            break
+        try:
+            answer = client.get(f"/job/{job_id}", timeout=max(1.0, min(remaining, 60)))
+        except httpx.TimeoutException:
+            continue  # the server is busy running the flow; ask again
         if answer.status_code != 200:
             raise BenchError(f"GET /job/{job_id} answered {answer.status_code}")
-        job: dict[str, Any] = answer.json()
+        job = answer.json()
         if job["status"]["state"] in FINAL_STATES:
             return job, time.perf_counter() - sent
-        if time.perf_counter() > deadline:
-            break
         time.sleep(POLL_SECONDS)
-    client.post(f"/job/cancel/{job_id}")
-    raise BenchError(f"job {job_id} did not end within {timeout:g} s (canceled)")
+    raise BenchError(
+        f"job {job_id} did not end in time; last seen {job['status']['state']}, "
+        f"progress {job.get('progress')}"
+    )
 
 
-def check(job: dict[str, Any], crm: Crm, rows: int) -> None:
+def run_all(
+    client: httpx.Client, crm: Crm, rows: int, batch: int, timeout: float
+) -> tuple[float, float]:
+    """Jobs of ``batch`` rows, one after the other, until every row has a tier;
+    returns the sum of ``endedAt - claimedAt`` and the wall seconds."""
+    deadline = time.perf_counter() + timeout
+    server = wall = 0.0
+    jobs = -(-rows // batch)
+    for index in range(jobs):
+        job, seconds = run_job(client, batch, deadline)
+        expected = min(batch, rows - index * batch)
+        check(job, expected)
+        server += ts(job["endedAt"]) - ts(job["claimedAt"])
+        wall += seconds
+    tiers = crm.tiers()
+    if tiers.get(None) or sum(tiers.values()) != rows:
+        raise BenchError(f"not every row got a tier: {tiers}")
+    if set(tiers) != {"A", "B", "C", "D"}:
+        raise BenchError(f"expected all four tiers, found {tiers}")
+    return server, wall
+
+
+def check(job: dict[str, Any], rows: int) -> None:
     state = job["status"]["state"]
     if state != "COMPLETED":
         raise BenchError(
@@ -328,15 +360,10 @@ def check(job: dict[str, Any], crm: Crm, rows: int) -> None:
         raise BenchError(
             f"decided {output['decided']}, updated {output['updated']}, expected {rows}"
         )
-    tiers = crm.tiers()
-    if tiers.get(None) or sum(tiers.values()) != rows:
-        raise BenchError(f"not every row got a tier: {tiers}")
-    if set(tiers) != {"A", "B", "C", "D"}:
-        raise BenchError(f"expected all four tiers, found {tiers}")
 
 
-def measure(name: str, rows: int, repeat: int, timeout: float) -> Result:
-    result = Result(name, rows)
+def measure(name: str, rows: int, batch: int, repeat: int, timeout: float) -> Result:
+    result = Result(name, rows, batch)
     with (
         tempfile.TemporaryDirectory(prefix="flowjobs-bench-") as tmp_dir,
         backend(name, Path(tmp_dir), rows) as (jobs_url, crm),
@@ -352,9 +379,7 @@ def measure(name: str, rows: int, repeat: int, timeout: float) -> Result:
         ):
             for run in range(1, repeat + 1):
                 crm.reset()
-                job, wall = run_job(client, rows, timeout)
-                check(job, crm, rows)
-                seconds = ts(job["endedAt"]) - ts(job["claimedAt"])
+                seconds, wall = run_all(client, crm, rows, batch, timeout)
                 result.rates.append(rows / seconds)
                 result.server_seconds.append(seconds)
                 result.wall_seconds.append(wall)
@@ -376,15 +401,17 @@ def report(results: list[Result], repeat: int) -> None:
         "rows/s = rows / (endedAt - claimedAt), wall = start call to end seen"
     )
     print(
-        f"| {'backend':10} | {'rows':>7} | {'median rows/s':>13} | {'min rows/s':>10} | "
-        f"{'max rows/s':>10} | {'median s':>8} | {'median wall s':>13} |"
+        f"| {'backend':10} | {'rows':>7} | {'rows/job':>8} | {'median rows/s':>13} | "
+        f"{'min rows/s':>10} | {'max rows/s':>10} | {'median s':>8} | {'median wall s':>13} |"
     )
-    print(f"|{'-' * 12}|{'-' * 9}|{'-' * 15}|{'-' * 12}|{'-' * 12}|{'-' * 10}|{'-' * 15}|")
+    print(
+        f"|{'-' * 12}|{'-' * 9}|{'-' * 10}|{'-' * 15}|{'-' * 12}|{'-' * 12}|{'-' * 10}|{'-' * 15}|"
+    )
     for r in results:
         print(
-            f"| {r.backend:10} | {r.rows:>7} | {statistics.median(r.rates):>13,.0f} | "
-            f"{min(r.rates):>10,.0f} | {max(r.rates):>10,.0f} | "
-            f"{statistics.median(r.server_seconds):>8.2f} | "
+            f"| {r.backend:10} | {r.rows:>7} | {r.batch:>8} | "
+            f"{statistics.median(r.rates):>13,.0f} | {min(r.rates):>10,.0f} | "
+            f"{max(r.rates):>10,.0f} | {statistics.median(r.server_seconds):>8.2f} | "
             f"{statistics.median(r.wall_seconds):>13.2f} |"
         )
 
@@ -397,11 +424,19 @@ def parse_args() -> argparse.Namespace:
         "--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
     )
     parser.add_argument(
-        "--timeout", type=float, default=600, help="longest one job may take (seconds)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="rows per job (default: all rows in one job); smaller runs several jobs",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="longest one run may take (seconds)"
     )
     args = parser.parse_args()
-    if args.rows < 1 or args.repeat < 1 or args.timeout <= 0:
-        parser.error("--rows and --repeat must be at least 1, --timeout positive")
+    if args.batch_size is None:
+        args.batch_size = args.rows
+    if min(args.rows, args.repeat, args.batch_size) < 1 or args.timeout <= 0:
+        parser.error("--rows, --repeat, --batch-size must be at least 1, --timeout positive")
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(names) - {"sqlite", "postgresql"}
     if not names or unknown:
@@ -417,7 +452,7 @@ def main() -> None:
         if name == "postgresql" and (why := postgres_reachable()) is not None:
             print(f"skipping postgresql: {PG_ADMIN} unreachable ({why})", file=sys.stderr)
             continue
-        results.append(measure(name, args.rows, args.repeat, args.timeout))
+        results.append(measure(name, args.rows, args.batch_size, args.repeat, args.timeout))
     if results:
         report(results, args.repeat)
     else:

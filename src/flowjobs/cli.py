@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -14,11 +16,11 @@ import typer
 
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
-from flowjobs.domain import KeyKind, RuleVersion
+from flowjobs.domain import KeyKind, RuleVersion, WorkerInfo
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
 from flowjobs.logs import setup_logging
-from flowjobs.runtime import build_services
+from flowjobs.runtime import Services, build_services
 from flowjobs.store import upgrade
 
 T = TypeVar("T")
@@ -86,6 +88,14 @@ def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema."""
     upgrade(ctx.obj.database_url)
     typer.echo(f"schema is up to date in {ctx.obj.database_url}")
+
+
+@app.command("flow-schema")
+def flow_schema() -> None:
+    """Print the JSON Schema of flow documents (docs/flow-schema.json)."""
+    from flowjobs.engine.schema import flow_json_schema_text
+
+    typer.echo(flow_json_schema_text(), nl=False)
 
 
 @space_app.command("create")
@@ -275,6 +285,103 @@ A job that fails with a clear error:
 
 API document: {base}/docs   (Ctrl-C stops the server)
 """)
+
+
+# ---- workers and prune ------------------------------------------------------------
+
+
+def _with_services(ctx: typer.Context, action: Callable[[Services], Awaitable[T]]) -> T:
+    settings: Settings = ctx.obj
+
+    async def run() -> T:
+        services = build_services(settings, pool_size=2)
+        try:
+            return await action(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(run())
+    except FlowjobsError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _worker_json(w: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "host": w.host,
+        "pid": w.pid,
+        "concurrency": w.concurrency,
+        "running": w.running,
+        "startedAt": _iso(w.started_at),
+        "lastHeartbeatAt": _iso(w.last_heartbeat_at),
+        "stoppedAt": _iso(w.stopped_at),
+        "alive": w.alive,
+    }
+
+
+def _worker_line(w: WorkerInfo) -> str:
+    state = "alive" if w.alive else ("stopped" if w.stopped_at else "dead")
+    return (
+        f"{w.host:<20} {w.pid:>7}  {w.started_at:%Y-%m-%d %H:%M:%S}  "
+        f"{w.last_heartbeat_at:%Y-%m-%d %H:%M:%S}  "
+        f"{w.running:>4}/{w.concurrency:<4} {state:<7} {w.id}"
+    )
+
+
+@app.command("workers")
+def workers_command(
+    ctx: typer.Context,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="include stopped and dead workers")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the worker processes (live ones unless --all); times are UTC."""
+    found = _with_services(ctx, lambda s: s.manager.list_workers(include_dead=include_all))
+    header = (
+        f"{'HOST':<20} {'PID':>7}  {'STARTED':<19}  {'LAST HEARTBEAT':<19}  "
+        f"{'RUN/CONC':<9} {'STATE':<7} ID"
+    )
+    text = "\n".join([header, *(_worker_line(w) for w in found)])
+    _emit(as_json, {"workers": [_worker_json(w) for w in found]}, text)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d``, ``12h`` or ``90m`` as a timedelta."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise typer.BadParameter(f"{text!r}: expected a number and d, h or m, like 30d")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+@app.command()
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="age of finished jobs to delete: 30d, 12h, 90m")
+    ],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete finished jobs (COMPLETED, CANCELED, ERROR) that ended before the cutoff."""
+    age = parse_age(older_than)
+    before = datetime.now(UTC) - age
+    deleted = _with_services(ctx, lambda s: s.manager.prune(age, batch_size=batch_size))
+    _emit(
+        as_json,
+        {"deleted": deleted, "endedBefore": before.isoformat()},
+        f"deleted {deleted} finished jobs that ended before {before:%Y-%m-%d %H:%M:%S} UTC",
+    )
 
 
 def main() -> None:

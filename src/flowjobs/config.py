@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         30.0, ge=0, description="on SIGTERM, how long running jobs may go on before release"
     )
+    retention_days: float | None = Field(
+        None, gt=0, description="workers delete finished jobs older than this (None: keep all)"
+    )
 
     # Flow engine
     handler_prefixes: list[str] = Field(

@@ -219,3 +219,19 @@ class JobDetails:
     trace: dict[str, Any] | None
     logs: list[dict[str, Any]]
     logs_dropped: int = 0
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker process's row in the registry. ``alive`` is derived by the
+    manager: not stopped, and a heartbeat within three heartbeat intervals."""
+
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    running: int
+    started_at: datetime
+    last_heartbeat_at: datetime
+    stopped_at: datetime | None
+    alive: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -272,6 +272,11 @@ class JobManager:
     async def heartbeat(self, worker_id: str, job_ids: list[str]) -> Heartbeat:
         return await self.store.heartbeat(worker_id, job_ids, utcnow(), self.settings.lease_seconds)
 
+    async def listen(self) -> None:
+        """Wake this process's worker on other processes' starts, ends and
+        cancels (PostgreSQL LISTEN/NOTIFY); a no-op on SQLite."""
+        await self.store.listen(self.events.notify_waiting, self.events.notify_cancel)
+
     async def canceling_jobs(self, worker_id: str) -> list[str]:
         return await self.store.canceling_jobs(worker_id)
 
@@ -330,3 +335,36 @@ class JobManager:
                 job_id, [JobState.RUNNING], status, now, error=domain.error_detail(status)
             )
         return reaped
+
+    # ---- worker registry and retention ---------------------------------------------
+
+    WORKER_ROWS_KEPT = timedelta(days=1)  # rows of stopped or silent workers
+
+    async def register_worker(self, worker_id: str, host: str, pid: int, concurrency: int) -> None:
+        await self.store.register_worker(worker_id, host, pid, concurrency, utcnow())
+
+    async def worker_heartbeat(self, worker_id: str, running: int) -> bool:
+        """Renew a worker's registry row; False if the row is gone (register again)."""
+        return await self.store.worker_heartbeat(worker_id, running, utcnow())
+
+    async def worker_stopped(self, worker_id: str) -> None:
+        await self.store.worker_stopped(worker_id, utcnow())
+
+    async def list_workers(self, *, include_dead: bool = False) -> list[domain.WorkerInfo]:
+        """Registered workers with ``alive`` set: not stopped, and a heartbeat
+        within three heartbeat intervals. Only live ones unless ``include_dead``."""
+        silent_since = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_interval)
+        found = [
+            replace(w, alive=w.stopped_at is None and w.last_heartbeat_at >= silent_since)
+            for w in await self.store.list_workers()
+        ]
+        return found if include_dead else [w for w in found if w.alive]
+
+    async def prune_workers(self) -> int:
+        """Forget workers stopped, or silent, for more than a day."""
+        return await self.store.prune_workers(utcnow() - self.WORKER_ROWS_KEPT)
+
+    async def prune(self, older_than: timedelta, *, batch_size: int = 5000) -> int:
+        """Delete finished jobs (and their details) that ended more than
+        ``older_than`` ago; the number deleted."""
+        return await self.store.prune_finished(utcnow() - older_than, batch_size)

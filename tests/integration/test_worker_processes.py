@@ -8,8 +8,9 @@ import signal
 from pathlib import Path
 
 from flowjobs.domain import JobState, JobStatusCode
-from support.env import Env, MakeEnv, flow
-from support.processes import Proc, running
+from support.env import MakeEnv, flow
+from support.processes import running
+from support.waiting import started, wait_state
 
 FAST = {
     "FLOWJOBS_POLL_INTERVAL": "0.05",
@@ -17,24 +18,6 @@ FAST = {
     "FLOWJOBS_REAP_INTERVAL": "0.2",
 }
 TRACKED = {"name": "tracked", "alias": "tracked", "handler": "support.handlers:tracked"}
-
-
-async def wait_state(
-    env: Env, key: object, job_id: str, *states: JobState, timeout: float = 30
-) -> object:
-    async def poll() -> object:
-        while True:
-            job = await env.manager.info(key, job_id)  # type: ignore[arg-type]
-            if job.state in states:
-                return job
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(poll(), timeout)
-
-
-async def _started(proc: Proc) -> None:
-    while not any(line.get("action") == "start" for line in proc.log_lines()):
-        await asyncio.sleep(0.05)
 
 
 async def test_parallel_limit_holds_across_three_worker_processes(
@@ -52,7 +35,7 @@ async def test_parallel_limit_holds_across_three_worker_processes(
     ]
     with workers[0] as w0, workers[1] as w1, workers[2] as w2:
         for w in (w0, w1, w2):  # all three are polling before the first job exists
-            await asyncio.wait_for(_started(w), 30)
+            await asyncio.wait_for(started(w), 30)
         jobs = [
             await env.manager.start(
                 key, "tracked", None, {"counter": str(counter), "seconds": 0.15}

@@ -19,11 +19,14 @@ space queue behind each other; waiting jobs are picked with
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -34,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from flowjobs.domain import (
     ACTIVE_STATES,
+    FINAL_STATES,
     ApiKey,
     CancelCounts,
     ClaimedJob,
@@ -48,11 +52,26 @@ from flowjobs.domain import (
     RuleVersion,
     Space,
     Status,
+    WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
-from flowjobs.store.tables import api_keys, job_details, jobs, rule_versions, rules, spaces
+from flowjobs.store.tables import (
+    api_keys,
+    job_details,
+    jobs,
+    rule_versions,
+    rules,
+    spaces,
+    workers,
+)
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+_FINAL = sorted(s.value for s in FINAL_STATES)
+# What a worker that registers again resets (its started_at stays).
+_WORKER_REVIVE = ("host", "pid", "concurrency", "running", "last_heartbeat_at", "stopped_at")
+WAITING_CHANNEL = "flowjobs_waiting"  # a job was queued or a slot was freed
+CANCEL_CHANNEL = "flowjobs_cancel"  # a running job was asked to cancel
+log = logging.getLogger("flowjobs.store")
 _UNSET: Any = object()
 
 
@@ -355,6 +374,7 @@ class SqlStore:
         }
         async with self._write() as conn:
             await conn.execute(jobs.insert().values(**values))
+            await self._notify(conn, WAITING_CHANNEL)
         return _job_from_row(values)
 
     async def get_job(self, job_id: str, space_id: str | None = None) -> JobRecord | None:
@@ -393,6 +413,8 @@ class SqlStore:
             values["error"] = error
         async with self._write() as conn:
             result = await conn.execute(query.values(**values))
+            if result.rowcount == 1:
+                await self._notify_change(conn, status)
         return result.rowcount == 1
 
     async def cancel_many(
@@ -420,7 +442,54 @@ class SqlStore:
                     .values(**_status_values(canceling, now))
                 )
                 running_count = running.rowcount
+                if running_count:
+                    await self._notify(conn, CANCEL_CHANNEL)
         return CancelCounts(canceled=waiting.rowcount, canceling=running_count)
+
+    # ---- notifications (PostgreSQL) ---------------------------------------------
+
+    async def _notify_change(self, conn: AsyncConnection, status: Status) -> None:
+        """Tell other processes what a state change means to them: a cancel to
+        carry out, or a slot (or a job) that may now be claimed."""
+        if status.state is JobState.CANCELING:
+            await self._notify(conn, CANCEL_CHANNEL)
+        elif status.state in (JobState.WAITING, *FINAL_STATES):
+            await self._notify(conn, WAITING_CHANNEL)
+
+    async def _notify(self, conn: AsyncConnection, channel: str) -> None:
+        # Sent at commit, only if the transaction commits; a lost notification
+        # only delays a worker until its next poll.
+        if not self.is_sqlite:
+            await conn.execute(sa.select(sa.func.pg_notify(channel, "")))
+
+    async def listen(self, on_waiting: Callable[[], None], on_cancel: Callable[[], None]) -> None:
+        """Call back on every notification until cancelled, reconnecting after
+        errors. Returns at once on SQLite, where there is nothing to listen to."""
+        if self.is_sqlite:
+            return
+        url = sa.engine.make_url(self.url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        callbacks = {WAITING_CHANNEL: on_waiting, CANCEL_CHANNEL: on_cancel}
+        delay = 0.1
+        while True:
+            try:
+                await self._listen_once(dsn, callbacks, on_waiting)
+                delay = 0.1
+            except (psycopg.Error, OSError):
+                log.warning("listen connection lost", extra={"action": "listen"})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    @staticmethod
+    async def _listen_once(
+        dsn: str, callbacks: Mapping[str, Callable[[], None]], on_connected: Callable[[], None]
+    ) -> None:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            for channel in callbacks:
+                await conn.execute(f"LISTEN {channel}")
+            on_connected()  # jobs may have arrived while we were not listening
+            async for notification in conn.notifies():
+                callbacks[notification.channel]()
 
     # ---- jobs: the worker side ------------------------------------------------
 
@@ -627,3 +696,100 @@ class SqlStore:
         )
         async with self._write() as conn:
             return (await conn.execute(query)).rowcount == 1
+
+    # ---- worker registry ---------------------------------------------------------
+
+    async def register_worker(
+        self, worker_id: str, host: str, pid: int, concurrency: int, now: datetime
+    ) -> None:
+        """Insert this worker's row (or revive it, if it was pruned or marked stopped)."""
+        values = {
+            "id": worker_id,
+            "host": host,
+            "pid": pid,
+            "concurrency": concurrency,
+            "running": 0,
+            "started_at": now,
+            "last_heartbeat_at": now,
+            "stopped_at": None,
+        }
+        insert = (sqlite_insert(workers) if self.is_sqlite else postgresql_insert(workers)).values(
+            **values
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[workers.c.id],
+            set_={k: insert.excluded[k] for k in _WORKER_REVIVE},
+        )
+        async with self._write() as conn:
+            await conn.execute(upsert)
+
+    async def worker_heartbeat(self, worker_id: str, running: int, now: datetime) -> bool:
+        """Record that a live worker runs ``running`` jobs; False if its row is gone."""
+        query = (
+            workers.update()
+            .where(workers.c.id == worker_id, workers.c.stopped_at.is_(None))
+            .values(running=running, last_heartbeat_at=now)
+        )
+        async with self._write() as conn:
+            return (await conn.execute(query)).rowcount == 1
+
+    async def worker_stopped(self, worker_id: str, now: datetime) -> None:
+        query = (
+            workers.update()
+            .where(workers.c.id == worker_id)
+            .values(running=0, stopped_at=now, last_heartbeat_at=now)
+        )
+        async with self._write() as conn:
+            await conn.execute(query)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every registered worker, oldest first (``alive`` left for the manager)."""
+        query = workers.select().order_by(workers.c.started_at, workers.c.id)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            WorkerInfo(
+                id=r.id,
+                host=r.host,
+                pid=r.pid,
+                concurrency=r.concurrency,
+                running=r.running,
+                started_at=_utc(r.started_at),  # type: ignore[arg-type]
+                last_heartbeat_at=_utc(r.last_heartbeat_at),  # type: ignore[arg-type]
+                stopped_at=_utc(r.stopped_at),
+            )
+            for r in rows
+        ]
+
+    async def prune_workers(self, before: datetime) -> int:
+        """Delete the rows of workers stopped, or silent, since before ``before``."""
+        query = workers.delete().where(
+            sa.or_(workers.c.stopped_at < before, workers.c.last_heartbeat_at < before)
+        )
+        async with self._write() as conn:
+            return int((await conn.execute(query)).rowcount)
+
+    # ---- retention ------------------------------------------------------------------
+
+    def prune_batch(self, before: datetime, batch_size: int) -> sa.Delete:
+        """One batch of :meth:`prune_finished`: finished jobs that ended before
+        ``before``, picked by primary key (index ix_jobs_state_ended)."""
+        pick = (
+            sa.select(jobs.c.id)
+            .where(jobs.c.state.in_(_FINAL), jobs.c.ended_at < before)
+            .limit(batch_size)
+        )
+        return jobs.delete().where(jobs.c.id.in_(pick.scalar_subquery()))
+
+    async def prune_finished(self, before: datetime, batch_size: int = 5000) -> int:
+        """Delete finished jobs (COMPLETED, CANCELED, ERROR) that ended before
+        ``before``, ``batch_size`` at a time, each batch its own short
+        transaction. Their job_details rows go with them (ON DELETE CASCADE;
+        SQLite enforces it because every connection sets ``foreign_keys=ON``)."""
+        deleted = 0
+        while True:
+            async with self._write() as conn:
+                count = int((await conn.execute(self.prune_batch(before, batch_size))).rowcount)
+            deleted += count
+            if count < batch_size:
+                return deleted

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from flowjobs import domain
@@ -34,6 +34,7 @@ from flowjobs.worker.recorder import JobRecorder
 log = logging.getLogger("flowjobs.worker")
 
 StopReason = Literal["user", "shutdown", "lost"]
+HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of one worker
 
 
 def new_worker_id() -> str:
@@ -86,6 +87,9 @@ class Worker:
             asyncio.create_task(self._watch_loop(), name="watch"),
             asyncio.create_task(self._reap_loop(), name="reap"),
             asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(self._registry_loop(), name="registry"),
+            asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+            asyncio.create_task(self.manager.listen(), name="listen"),
         ]
 
     async def wait_stopped(self) -> None:
@@ -120,6 +124,7 @@ class Worker:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.flows.close()
+        await self._mark_stopped()
         self._done.set()
         log.info("worker stopped", extra={"action": "stopped", "worker": self.id})
 
@@ -339,3 +344,52 @@ class Worker:
             except StoreError:
                 log.exception("reap failed", extra={"action": "reap", "worker": self.id})
             await asyncio.sleep(self.settings.reap_interval)
+
+    # ---- registry and housekeeping ----------------------------------------------------
+
+    async def _registry_loop(self) -> None:
+        """Register this worker, then renew its registry row every heartbeat
+        interval, idle or not (``flowjobs workers`` reads these rows)."""
+        registered = False
+        while True:
+            try:
+                registered = await self._registry_beat(registered)
+            except StoreError:
+                log.exception("registry failed", extra={"action": "registry", "worker": self.id})
+            await asyncio.sleep(self.settings.heartbeat_interval)
+
+    async def _registry_beat(self, registered: bool) -> bool:
+        if registered and await self.manager.worker_heartbeat(self.id, len(self.running)):
+            return True
+        # First beat, or the row was pruned meanwhile (say, after a long outage).
+        await self.manager.register_worker(
+            self.id, socket.gethostname(), os.getpid(), self.concurrency
+        )
+        return True
+
+    async def _mark_stopped(self) -> None:
+        try:
+            await self.manager.worker_stopped(self.id)
+        except StoreError:
+            log.exception("registry failed", extra={"action": "registry", "worker": self.id})
+
+    async def _housekeeping_loop(self) -> None:
+        """Once an hour: forget long-gone workers and, with a retention set,
+        delete old finished jobs. Apart from the reap loop, so that a long prune
+        never delays the reaping of expired leases."""
+        while True:
+            try:
+                await self._housekeeping()
+            except StoreError:
+                log.exception("housekeeping failed", extra={"action": "prune", "worker": self.id})
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+    async def _housekeeping(self) -> None:
+        forgotten = await self.manager.prune_workers()
+        days = self.settings.retention_days
+        pruned = 0 if days is None else await self.manager.prune(timedelta(days=days))
+        if forgotten or pruned:
+            log.info(
+                "pruned",
+                extra={"action": "prune", "jobs": pruned, "workers": forgotten, "worker": self.id},
+            )
