@@ -187,6 +187,7 @@ class NewJob:
     environment_group: str
     api_key: ApiKey
     execution_limit_s: float
+    retry_on_loss: int = 0  # re-queues allowed when the worker dies (flow opt-in)
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,14 @@ class ClaimedJob:
     job: JobRecord
     document: dict[str, Any]
     running_in_space: int  # running jobs of the space right after this claim
+
+
+@dataclass(frozen=True)
+class ExpiredLease:
+    job_id: str
+    state: JobState
+    attempts: int
+    retry_on_loss: int
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from flowjobs.domain import (
     ApiKey,
     CancelCounts,
     ClaimedJob,
+    ExpiredLease,
     Heartbeat,
     JobDetails,
     JobRecord,
@@ -108,6 +109,13 @@ def execution_limit(settings: Settings, document: dict[str, Any]) -> float:
     return settings.execution_limit_seconds
 
 
+def retries_on_loss(document: dict[str, Any]) -> int:
+    """``settings.retryOnWorkerLoss`` of a flow (validated at push), default 0."""
+    flow_settings = document.get("settings") or {}
+    retries = flow_settings.get("retryOnWorkerLoss", 0) if isinstance(flow_settings, dict) else 0
+    return retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+
+
 @dataclass(frozen=True)
 class RuleCancelResult:
     rule: RuleVersion
@@ -152,6 +160,7 @@ class JobManager:
             environment_group=self.settings.environment_group,
             api_key=key,
             execution_limit_s=execution_limit(self.settings, rule.document),
+            retry_on_loss=retries_on_loss(rule.document),
         )
         job = await self.store.insert_job(new, utcnow(), domain.INITIALIZED)
         self.events.notify_waiting()
@@ -316,17 +325,23 @@ class JobManager:
         ):
             await self.mark_canceled(job_id, worker_id)
 
+    async def _end_lost(self, lease: ExpiredLease, now: datetime) -> bool:
+        """A job whose worker died: re-queued if its flow opted in and has
+        retries left, else ERROR / ZOMBIE_PROCESS (CANCELING ones: CANCELED)."""
+        if lease.state is JobState.CANCELING:
+            return await self.store.reap(lease.job_id, lease.state, domain.USER_CANCELED, now)
+        if lease.attempts <= lease.retry_on_loss:
+            return await self.store.requeue(lease.job_id, domain.REQUEUED, now)
+        error = domain.error_detail(domain.ZOMBIE)
+        return await self.store.reap(lease.job_id, lease.state, domain.ZOMBIE, now, error)
+
     async def reap(self) -> int:
         """End jobs whose worker stopped renewing its lease, and jobs past their
         deadline whose worker did not stop them. Any live process may run this."""
         now = utcnow()
         reaped = 0
-        for job_id, state in await self.store.expired_leases(now):
-            if state is JobState.RUNNING:
-                error = domain.error_detail(domain.ZOMBIE)
-                reaped += await self.store.reap(job_id, state, domain.ZOMBIE, now, error)
-            else:
-                reaped += await self.store.reap(job_id, state, domain.USER_CANCELED, now)
+        for lease in await self.store.expired_leases(now):
+            reaped += await self._end_lost(lease, now)
         # Give a live worker's own timeout a lease period to act first.
         late = now - timedelta(seconds=self.settings.lease_seconds)
         for job_id, limit in await self.store.past_deadline(late):

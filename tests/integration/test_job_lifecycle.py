@@ -293,3 +293,33 @@ async def test_keys_authenticate_by_hash_only(env: Env) -> None:
     async with env.store._read() as conn:
         stored = [tuple(r) for r in (await conn.execute(sa.select(api_keys))).all()]
     assert not any(created.secret in str(value) for row in stored for value in row)
+
+
+async def test_opt_in_retry_requeues_a_lost_job_then_gives_up(make_env: MakeEnv) -> None:
+    env = await make_env(lease_seconds=0.1)
+    space, key = await env.space_with_key("s")
+    document = flow("safe") | {"settings": {"retryOnWorkerLoss": 1}}
+    await env.push(space, document)
+    job = await env.manager.start(key, "safe", None, {})
+
+    await env.manager.claim("dies-first", 1)
+    await asyncio.sleep(0.2)
+    assert await env.manager.reap() == 1
+    requeued = await env.manager.info(key, job.id)
+    assert (requeued.state, requeued.code) == (JobState.WAITING, JobStatusCode.JOB_WAITING)
+    assert requeued.worker_id is None
+
+    [again] = await env.manager.claim("dies-too", 1)
+    assert again.job.id == job.id and again.job.attempts == 2
+    await asyncio.sleep(0.2)
+    assert await env.manager.reap() == 1
+    assert (await env.manager.info(key, job.id)).code is JobStatusCode.ZOMBIE_PROCESS
+
+
+async def test_retry_setting_is_validated_at_push(env: Env) -> None:
+    from flowjobs.errors import FlowValidationError
+
+    space, _ = await env.space_with_key("s")
+    with pytest.raises(FlowValidationError) as caught:
+        await env.push(space, flow("bad") | {"settings": {"retryOnWorkerLoss": "often"}})
+    assert any("retryOnWorkerLoss" in p for p in caught.value.problems)

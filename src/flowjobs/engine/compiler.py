@@ -200,6 +200,7 @@ class _Compiler:
         if not isinstance(raw, Mapping):
             return {}, None  # reported by the shape check
         settings = dict(raw)
+        self._check_retries(settings.get("retryOnWorkerLoss"))
         timeout = settings.get("timeoutSeconds")
         if timeout is None:
             return settings, None
@@ -210,6 +211,13 @@ class _Compiler:
             )
             return settings, None
         return settings, float(timeout)
+
+    def _check_retries(self, retries: Any) -> None:
+        valid = isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= 10
+        if retries is not None and not valid:
+            self.problems.append(
+                f"settings.retryOnWorkerLoss: must be an integer from 0 to 10, got {retries!r}"
+            )
 
     def body(
         self, document: Mapping[str, Any], handler_prefixes: Sequence[str]

@@ -41,6 +41,7 @@ from flowjobs.domain import (
     ApiKey,
     CancelCounts,
     ClaimedJob,
+    ExpiredLease,
     Heartbeat,
     JobDetails,
     JobRecord,
@@ -365,6 +366,7 @@ class SqlStore:
             "api_key_id": new.api_key.id,
             "api_key_name": new.api_key.name,
             "execution_limit_s": new.execution_limit_s,
+            "retry_on_loss": new.retry_on_loss,
             "created_at": now,
             "updated_at": now,
             "claimed_at": None,
@@ -662,12 +664,35 @@ class SqlStore:
         async with self._read() as conn:
             return list((await conn.execute(query)).scalars())
 
-    async def expired_leases(self, now: datetime) -> list[tuple[str, JobState]]:
-        query = sa.select(jobs.c.id, jobs.c.state).where(
+    async def expired_leases(self, now: datetime) -> list[ExpiredLease]:
+        query = sa.select(jobs.c.id, jobs.c.state, jobs.c.attempts, jobs.c.retry_on_loss).where(
             jobs.c.state.in_(_ACTIVE), jobs.c.lease_expires_at < now
         )
         async with self._read() as conn:
-            return [(r.id, JobState(r.state)) for r in (await conn.execute(query)).all()]
+            rows = (await conn.execute(query)).all()
+        return [ExpiredLease(r.id, JobState(r.state), r.attempts, r.retry_on_loss) for r in rows]
+
+    async def requeue(self, job_id: str, status: Status, now: datetime) -> bool:
+        """Put a RUNNING job whose lease expired back in the queue."""
+        query = (
+            jobs.update()
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.state == JobState.RUNNING.value,
+                jobs.c.lease_expires_at < now,
+            )
+            .values(
+                **_status_values(status, now),
+                worker_id=None,
+                lease_expires_at=None,
+                deadline_at=None,
+            )
+        )
+        async with self._write() as conn:
+            moved = (await conn.execute(query)).rowcount == 1
+            if moved:
+                await self._notify(conn, WAITING_CHANNEL)
+        return moved
 
     async def past_deadline(self, now: datetime) -> list[tuple[str, float]]:
         query = sa.select(jobs.c.id, jobs.c.execution_limit_s).where(
