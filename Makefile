@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit lint typecheck format latency clean
+.PHONY: install run test unit test-load lint typecheck format latency clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: install lint typecheck  ## lint, types, then every test (PostgreSQL ones w
 
 unit: install
 	$(BIN)/pytest tests/unit -q
+
+test-load: install  ## the PostgreSQL scale tests with 5000 jobs (default run: 600)
+	FLOWJOBS_LOAD_JOBS=5000 $(BIN)/pytest tests/integration/test_scale_postgres.py -q
 
 lint: install
 	$(BIN)/ruff check src tests bench

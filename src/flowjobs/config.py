@@ -18,6 +18,8 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; sqlite:///path (default) or postgresql://...",
     )
     environment_group: str = Field("production", description="context.environmentGroup of jobs")
+    db_pool_size: int = Field(5, gt=0, description="database connections kept per process")
+    db_max_overflow: int = Field(5, ge=0, description="extra connections allowed under load")
 
     # API
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")

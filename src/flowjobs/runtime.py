@@ -29,8 +29,12 @@ class Services:
         await self.store.close()
 
 
-def build_services(settings: Settings, *, pool_size: int = 10) -> Services:
-    store = SqlStore(settings.database_url, pool_size=pool_size)
+def build_services(settings: Settings, *, pool_size: int | None = None) -> Services:
+    store = SqlStore(
+        settings.database_url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=0 if pool_size else settings.db_max_overflow,
+    )
     return Services(
         settings=settings,
         store=store,

@@ -114,9 +114,13 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
     cursor.close()
 
 
-def _make_engine(url: str, *, begin: str | None, pool_size: int) -> AsyncEngine:
+def _make_engine(
+    url: str, *, begin: str | None, pool_size: int, max_overflow: int = 0
+) -> AsyncEngine:
     is_sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {} if is_sqlite else {"pool_size": pool_size, "max_overflow": 4}
+    kwargs: dict[str, Any] = (
+        {} if is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
+    )
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite, **kwargs)
     if is_sqlite:
 
@@ -180,11 +184,14 @@ def _status_values(status: Status, now: datetime) -> dict[str, Any]:
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 5) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self._engine = _make_engine(
-            self.url, begin="IMMEDIATE" if self.is_sqlite else None, pool_size=pool_size
+            self.url,
+            begin="IMMEDIATE" if self.is_sqlite else None,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         self._read_engine = (
             _make_engine(self.url, begin=None, pool_size=pool_size)
@@ -796,12 +803,16 @@ class SqlStore:
 
     # ---- retention ------------------------------------------------------------------
 
-    def prune_batch(self, before: datetime, batch_size: int) -> sa.Delete:
-        """One batch of :meth:`prune_finished`: finished jobs that ended before
-        ``before``, picked by primary key (index ix_jobs_state_ended)."""
+    @staticmethod
+    def prune_batch(before: datetime, batch_size: int) -> sa.Delete:
+        """One batch of :meth:`prune_finished`: the oldest finished jobs that
+        ended before ``before``, deleted by primary key. The ORDER BY makes
+        PostgreSQL walk ix_jobs_ended and stop after ``batch_size`` rows; without
+        it, it chose a sequential scan (docs/operations.md, query plans)."""
         pick = (
             sa.select(jobs.c.id)
             .where(jobs.c.state.in_(_FINAL), jobs.c.ended_at < before)
+            .order_by(jobs.c.ended_at)
             .limit(batch_size)
         )
         return jobs.delete().where(jobs.c.id.in_(pick.scalar_subquery()))

@@ -101,8 +101,9 @@ jobs = sa.Table(
     # A worker's own jobs (heartbeat, cancel watch) and the lease reaper.
     sa.Index("ix_jobs_worker_state", "worker_id", "state"),
     sa.Index("ix_jobs_state_lease", "state", "lease_expires_at"),
-    # Retention: finished jobs by end time (prune_finished).
-    sa.Index("ix_jobs_state_ended", "state", "ended_at"),
+    # Retention: the oldest finished jobs first (prune_finished). Only finished
+    # jobs have an ended_at, so the state needs no column here.
+    sa.Index("ix_jobs_ended", "ended_at"),
 )
 
 # What a job run produced besides its output, kept apart from the hot jobs table.

@@ -13,8 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_jobs_state_ended", "jobs", ["state", "ended_at"], unique=False)
+    op.create_index("ix_jobs_ended", "jobs", ["ended_at"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_jobs_state_ended", table_name="jobs")
+    op.drop_index("ix_jobs_ended", table_name="jobs")

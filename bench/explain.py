@@ -1,0 +1,264 @@
+"""Query plans of the hot queries on a PostgreSQL database with a million jobs.
+
+Creates a uniquely named database on the server (dropped at the end), builds
+the schema with the migrations, fills it with ``--finished`` finished jobs
+(ended over the last 90 days) plus a few thousand waiting and running ones
+across ``--spaces`` spaces (``INSERT ... SELECT generate_series``), runs
+``VACUUM ANALYZE`` and prints ``EXPLAIN (ANALYZE, BUFFERS)`` of each hot query.
+Writes are explained inside a transaction that is rolled back.
+
+The statements are built here with the same SQLAlchemy Core expressions as
+``flowjobs/store/sql.py`` (the prune batch is the store's own
+``SqlStore.prune_batch``), compiled for PostgreSQL with literal values.
+
+Usage: ``python bench/explain.py [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from flowjobs.domain import ACTIVE_STATES, JobState
+from flowjobs.store import SqlStore, upgrade
+from flowjobs.store.tables import jobs, spaces
+
+ACTIVE = sorted(s.value for s in ACTIVE_STATES)
+NOW = datetime.now(UTC)
+
+FILL = """
+INSERT INTO spaces (id, name, parallel_limit, priority, created_at)
+SELECT 'space-' || g, 'space ' || g, 8, 0, now() - interval '1 year'
+FROM generate_series(0, %(spaces)s - 1) AS g;
+
+-- Finished jobs: 80 %% COMPLETED, 10 %% ERROR, 10 %% CANCELED, ended over 90 days.
+INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input, output,
+                  state, code, message, priority, parallel_limit, environment_group,
+                  api_key_id, api_key_name, execution_limit_s, created_at, updated_at,
+                  claimed_at, ended_at, worker_id, lease_expires_at, deadline_at, attempts)
+SELECT md5('f' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
+       'integration-flow', md5('c' || g), '{"n": 1}', '[{"ok": true}]',
+       CASE WHEN g %% 10 = 0 THEN 'ERROR' WHEN g %% 10 = 1 THEN 'CANCELED' ELSE 'COMPLETED' END,
+       CASE WHEN g %% 10 = 0 THEN 'JOB_EXECUTION_ERROR'
+            WHEN g %% 10 = 1 THEN 'JOB_USER_CANCELED' ELSE 'JOB_SUCCESS' END,
+       'done', g %% 3, 8, 'production', 'key', 'key', 86400,
+       e - interval '1 minute', e, e - interval '50 seconds', e,
+       'old-worker', NULL, e + interval '1 day', 1
+FROM (SELECT g, now() - (g::float / %(finished)s) * interval '90 days' AS e
+      FROM generate_series(1, %(finished)s) AS g) AS t;
+
+-- Waiting jobs, and 4 running (plus 1 canceling) per space held by 8 workers.
+INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
+                  state, code, message, priority, parallel_limit, environment_group,
+                  api_key_id, api_key_name, execution_limit_s, created_at, updated_at, attempts)
+SELECT md5('w' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
+       'integration-flow', md5('cw' || g), '{"n": 1}', 'WAITING', 'JOB_INITIALIZED',
+       'Job initialized', g %% 3, 8, 'production', 'key', 'key', 86400,
+       now() - g * interval '1 second', now() - g * interval '1 second', 0
+FROM generate_series(1, %(waiting)s) AS g;
+
+INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
+                  state, code, message, priority, parallel_limit, environment_group,
+                  api_key_id, api_key_name, execution_limit_s, created_at, updated_at,
+                  claimed_at, worker_id, lease_expires_at, deadline_at, attempts)
+SELECT md5('r' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
+       'integration-flow', md5('cr' || g), '{"n": 1}',
+       CASE WHEN g <= %(spaces)s * 4 THEN 'RUNNING' ELSE 'CANCELING' END, 'JOB_RUNNING',
+       'Job is being processed', 0, 8, 'production', 'key', 'key', 86400,
+       now() - interval '1 minute', now(), now() - interval '1 minute', 'worker-' || (g %% 8),
+       now() + interval '30 seconds', now() + interval '1 day', 1
+FROM generate_series(1, %(spaces)s * 5) AS g;
+"""
+
+
+def sql(statement: sa.ClauseElement) -> str:
+    compiled = statement.compile(
+        dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
+        compile_kwargs={"literal_binds": True, "render_postcompile": True},
+    )
+    return str(compiled)
+
+
+def hot_queries(n_spaces: int) -> list[tuple[str, str, bool]]:
+    """(name, SQL, is a write) of every hot query, as store/sql.py builds it."""
+    free_spaces = [f"space-{i}" for i in range(n_spaces)]
+    job_id = str(uuid.UUID(hex=_md5("w7")))
+    running_ids = [str(uuid.UUID(hex=_md5(f"r{g}"))) for g in range(8, n_spaces * 4, 8)][:16]
+    running = (
+        sa.select(jobs.c.space_id, sa.func.count().label("n"))
+        .where(jobs.c.state.in_(ACTIVE))
+        .group_by(jobs.c.space_id)
+        .subquery()
+    )
+    waiting = {"state": "CANCELED", "code": "JOB_USER_CANCELED", "message": "Job was canceled"}
+    ended = waiting | {"updated_at": NOW, "ended_at": NOW, "lease_expires_at": None}
+    return [
+        (
+            "claim: free slots of every space (SqlStore._free_slots)",
+            sql(
+                sa.select(
+                    spaces.c.id, spaces.c.parallel_limit, sa.func.coalesce(running.c.n, 0)
+                ).outerjoin(running, running.c.space_id == spaces.c.id)
+            ),
+            False,
+        ),
+        (
+            "claim: pick (SqlStore._claim_one)",
+            sql(
+                sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
+                .where(jobs.c.state == JobState.WAITING.value, jobs.c.space_id.in_(free_spaces))
+                .order_by(jobs.c.priority.desc(), jobs.c.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True, of=jobs)
+            ),
+            True,
+        ),
+        (
+            "claim: running count of one space (SqlStore._space_load)",
+            sql(
+                sa.select(sa.func.count()).where(
+                    jobs.c.space_id == "space-7", jobs.c.state.in_(ACTIVE)
+                )
+            ),
+            False,
+        ),
+        (
+            "GET /job/{id}: by id and space (SqlStore.get_job)",
+            sql(jobs.select().where(jobs.c.id == job_id, jobs.c.space_id == "space-7")),
+            False,
+        ),
+        (
+            "cancel one: conditional update (SqlStore.transition)",
+            sql(
+                jobs.update()
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.state.in_([JobState.WAITING.value]),
+                    jobs.c.space_id == "space-7",
+                )
+                .values(**ended)
+            ),
+            True,
+        ),
+        (
+            "cancelAll: waiting jobs of a space (SqlStore.cancel_many)",
+            sql(
+                jobs.update()
+                .where(jobs.c.space_id == "space-7", jobs.c.state == JobState.WAITING.value)
+                .values(**ended)
+            ),
+            True,
+        ),
+        (
+            "heartbeat: a worker's leases (SqlStore.heartbeat)",
+            sql(
+                jobs.update()
+                .where(
+                    jobs.c.id.in_(running_ids),
+                    jobs.c.worker_id == "worker-0",
+                    jobs.c.state.in_(ACTIVE),
+                )
+                .values(lease_expires_at=NOW + timedelta(seconds=30))
+                .returning(jobs.c.id, jobs.c.state)
+            ),
+            True,
+        ),
+        (
+            "watch: a worker's canceling jobs (SqlStore.canceling_jobs)",
+            sql(
+                sa.select(jobs.c.id).where(
+                    jobs.c.worker_id == "worker-3", jobs.c.state == JobState.CANCELING.value
+                )
+            ),
+            False,
+        ),
+        (
+            "reap: expired leases (SqlStore.expired_leases)",
+            sql(
+                sa.select(jobs.c.id, jobs.c.state).where(
+                    jobs.c.state.in_(ACTIVE), jobs.c.lease_expires_at < NOW
+                )
+            ),
+            False,
+        ),
+        (
+            "reap: past deadline (SqlStore.past_deadline)",
+            sql(
+                sa.select(jobs.c.id, jobs.c.execution_limit_s).where(
+                    jobs.c.state == JobState.RUNNING.value,
+                    jobs.c.deadline_at < NOW - timedelta(seconds=30),
+                )
+            ),
+            False,
+        ),
+        (
+            "prune: one batch of 5000, retention 30 days (SqlStore.prune_batch)",
+            sql(SqlStore.prune_batch(NOW - timedelta(days=30), 5000)),
+            True,
+        ),
+    ]
+
+
+def _md5(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    name = f"flowjobs_explain_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def fill(url: str, params: dict[str, Any]) -> None:
+    started = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '300s'")
+        for statement in FILL.split(";\n\n"):
+            conn.execute(statement, params)
+        conn.execute("VACUUM ANALYZE")
+        count = conn.execute("SELECT count(*) FROM jobs").fetchone()
+    print(f"-- filled {count[0] if count else '?'} jobs in {time.monotonic() - started:.0f} s\n")
+
+
+def explain(url: str, queries: list[tuple[str, str, bool]]) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("SET statement_timeout = '60s'")
+        for name, statement, _write in queries:
+            rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}").fetchall()
+            conn.rollback()  # writes are measured, never kept
+            print(f"== {name}\n{statement}\n")
+            print("\n".join(r[0] for r in rows), end="\n\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--finished", type=int, default=1_000_000)
+    parser.add_argument("--waiting", type=int, default=3_000)
+    parser.add_argument("--spaces", type=int, default=50)
+    args = parser.parse_args()
+    with scratch_database(args.admin_url) as url:
+        upgrade(url)
+        fill(url, {"finished": args.finished, "waiting": args.waiting, "spaces": args.spaces})
+        explain(url, hot_queries(args.spaces))
+
+
+if __name__ == "__main__":
+    main()
