@@ -68,14 +68,18 @@ class Catalog:
             flow = compile_document(self.settings, document)
         except FlowValidationError as exc:
             return problems + [p for p in exc.problems if p not in problems]
-        own = {alias or slug(str(document.get("name", "")))}
-        existing = await self.store.find_rule_versions(space_id, next(iter(own)))
-        own |= {v.base_id for v in existing}
-        return problems + await self._call_problems(space_id, flow, own)
+        name = alias or slug(str(document.get("name", "")))
+        existing = await self.store.find_rule_versions(space_id, name)
+        own = {name} | {v.base_id for v in existing}
+        return problems + await self._call_problems(space_id, flow, name, own)
 
-    async def _call_problems(self, space_id: str, flow: Flow, own: set[str]) -> list[str]:
+    async def _call_problems(
+        self, space_id: str, flow: Flow, name: str, own: set[str]
+    ) -> list[str]:
+        """Calls to flows with no published version, and call cycles back to
+        this flow (``own``: its alias and baseId)."""
         problems: list[str] = []
-        stack = [(flow, [next(iter(sorted(own)))])]
+        stack = [(flow, [name])]
         seen: set[tuple[str, int | None]] = set()
         while stack:
             current, path = stack.pop()
@@ -103,12 +107,12 @@ class Catalog:
     async def _called_version(
         self, space_id: str, identifier: str, version: int | None
     ) -> RuleVersion | None:
+        """The version a call would run: only published versions can run."""
         versions = await self.store.find_rule_versions(space_id, identifier)
-        if version is not None:
-            return next((v for v in versions if v.version == version), None)
         published = [v for v in versions if v.status is RuleStatus.PUBLISHED]
-        candidates = published or versions
-        return candidates[-1] if candidates else None
+        if version is not None:
+            return next((v for v in published if v.version == version), None)
+        return published[-1] if published else None
 
     async def validate(self, space_id: str, document: dict[str, Any]) -> None:
         """Reject a document with every problem listed."""

@@ -55,7 +55,12 @@ class CallNode(Node):
                 "CallDepthExceeded",
             )
         value = None if self._input is None else state.evaluate(self, "input", self._input)
-        flow = await resolver(self.flow, self.version)
+        try:
+            flow = await resolver(self.flow, self.version)
+        except FlowExecutionError as exc:
+            if exc.node_id is not None:
+                raise
+            raise self._fail(exc.message, exc.error_type) from exc
         if flow.type != _INTEGRATION_FLOW:
             raise self._fail(f'"{self.flow}" is a {flow.type}, not an integration flow')
         state.ctx.log(
