@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit test-load lint typecheck format latency clean
+.PHONY: install run test unit test-load lint typecheck format latency bench-scale bench-credit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ format: install
 
 latency: install  ## start-to-running and cancel-to-canceled on the embedded SQLite setup
 	$(BIN)/python bench/latency.py
+
+bench-scale: install  ## PostgreSQL: jobs/s with 1-3 workers, dispatch and cancel latency
+	$(BIN)/python bench/scale.py
+
+bench-credit: install  ## rows/s of examples/credit-tiers.yaml on SQLite and PostgreSQL
+	$(BIN)/python bench/credit_tiers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db*

@@ -75,8 +75,9 @@ async def _prepare(url: str, flows: list[dict[str, Any]], parallel_limit: int) -
     store = SqlStore(url, pool_size=2)
     try:
         catalog = Catalog(store, Settings(database_url=url))
-        space = await catalog.create_space(f"bench-{uuid.uuid4().hex[:6]}",
-                                           parallel_limit=parallel_limit)
+        space = await catalog.create_space(
+            f"bench-{uuid.uuid4().hex[:6]}", parallel_limit=parallel_limit
+        )
         key = await catalog.create_key(space.id, KeyKind.SOLVER, "bench")
         for flow in flows:
             await catalog.push_rule(space.id, flow, publish=True)
@@ -95,8 +96,11 @@ def flowjobs_process(
     url: str, *args: str, env: Mapping[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``flowjobs <args>`` in the background, stopped with SIGTERM afterwards."""
-    full_env = dict(os.environ) | {"FLOWJOBS_DATABASE_URL": url,
-                                   "FLOWJOBS_LOG_LEVEL": "WARNING"} | dict(env or {})
+    full_env = (
+        dict(os.environ)
+        | {"FLOWJOBS_DATABASE_URL": url, "FLOWJOBS_LOG_LEVEL": "WARNING"}
+        | dict(env or {})
+    )
     process = subprocess.Popen([sys.executable, "-m", "flowjobs", *args], env=full_env)
     try:
         yield process
@@ -110,9 +114,7 @@ def flowjobs_process(
 
 
 @contextmanager
-def api_server(
-    url: str, *, worker: bool, env: Mapping[str, str] | None = None
-) -> Iterator[str]:
+def api_server(url: str, *, worker: bool, env: Mapping[str, str] | None = None) -> Iterator[str]:
     """``flowjobs serve`` on a free port; yields its base URL once healthy."""
     port = free_port()
     args = ["serve", "--port", str(port)] + ([] if worker else ["--no-worker"])
@@ -128,6 +130,18 @@ def api_server(
         else:
             raise RuntimeError("the server did not start")
         yield base
+
+
+def poll(
+    client: httpx.Client, job_id: str, state: str, timeout: float = 30, interval: float = 0.005
+) -> float:
+    """``time.perf_counter()`` at the first GET that shows the job in ``state``."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if client.get(f"/job/{job_id}").json()["status"]["state"] == state:
+            return time.perf_counter()
+        time.sleep(interval)
+    raise RuntimeError(f"job {job_id} did not reach {state}")
 
 
 def percentile(values: list[float], fraction: float) -> float:

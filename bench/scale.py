@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 import psycopg
-
 from harness import (
     api_server,
     flowjobs_process,
+    poll,
     postgres_database,
     postgres_reachable,
     prepare_space,
@@ -29,8 +29,11 @@ from harness import (
 )
 
 NOOP = {"name": "noop", "alias": "noop", "nodes": [{"id": "done", "type": "end"}]}
-SLEEPER = {"name": "sleeper", "alias": "sleeper",
-           "nodes": [{"id": "nap", "type": "wait", "seconds": 60}]}
+SLEEPER = {
+    "name": "sleeper",
+    "alias": "sleeper",
+    "nodes": [{"id": "nap", "type": "wait", "seconds": 60}],
+}
 WORKER_ENV = {"FLOWJOBS_CONCURRENCY": "16"}
 
 
@@ -40,8 +43,9 @@ async def start_many(base: str, secret: str, count: int, connections: int) -> in
     limits = httpx.Limits(max_connections=connections)
     started = 0
     queue = iter(range(count))
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
-                                 timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
 
         async def pump() -> None:
             nonlocal started
@@ -56,8 +60,10 @@ async def start_many(base: str, secret: str, count: int, connections: int) -> in
 def wait_all_done(dsn: str, count: int, timeout: float) -> tuple[float, float]:
     """Seconds from the first start to the last end, once all jobs ended."""
     deadline = time.monotonic() + timeout
-    query = ("SELECT count(*) FILTER (WHERE state = 'COMPLETED'), "
-             "extract(epoch FROM max(ended_at) - min(created_at)) FROM jobs")
+    query = (
+        "SELECT count(*) FILTER (WHERE state = 'COMPLETED'), "
+        "extract(epoch FROM max(ended_at) - min(created_at)) FROM jobs"
+    )
     with psycopg.connect(dsn) as conn:
         while time.monotonic() < deadline:
             done, span = conn.execute(query).fetchone()  # type: ignore[misc]
@@ -87,16 +93,21 @@ def latencies(runs: int) -> tuple[list[float], list[float], list[float]]:
         secret = prepare_space(url, [NOOP, SLEEPER])
         base = stack.enter_context(api_server(url, worker=False))
         stack.enter_context(flowjobs_process(url, "worker", env=WORKER_ENV))
-        client = stack.enter_context(httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=30))
+        client = stack.enter_context(
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+        )
         time.sleep(2)  # the worker is up and listening
         for _ in range(runs):
             client.post("/job/start/noop", json={})
             time.sleep(0.02)
         wait_all_done(url, runs, timeout=120)
         with psycopg.connect(url) as conn:
-            dispatch = [float(r[0]) for r in conn.execute(
-                "SELECT extract(epoch FROM claimed_at - created_at) FROM jobs")]
+            dispatch = [
+                float(r[0])
+                for r in conn.execute(
+                    "SELECT extract(epoch FROM claimed_at - created_at) FROM jobs"
+                )
+            ]
         seen, ended = cancels(client, url, max(5, runs // 4))
         return dispatch, seen, ended
 
@@ -111,20 +122,12 @@ def cancels(client: httpx.Client, dsn: str, runs: int) -> tuple[list[float], lis
             sent_wall, sent = time.time(), time.perf_counter()
             client.post(f"/job/cancel/{job_id}")
             seen.append(poll(client, job_id, "CANCELED") - sent)
-            row = conn.execute("SELECT extract(epoch FROM ended_at) FROM jobs WHERE id = %s",
-                               (job_id,)).fetchone()
+            row = conn.execute(
+                "SELECT extract(epoch FROM ended_at) FROM jobs WHERE id = %s", (job_id,)
+            ).fetchone()
             assert row is not None
             ended.append(float(row[0]) - sent_wall)
     return seen, ended
-
-
-def poll(client: httpx.Client, job_id: str, state: str, timeout: float = 30) -> float:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if client.get(f"/job/{job_id}").json()["status"]["state"] == state:
-            return time.perf_counter()
-        time.sleep(0.005)
-    raise RuntimeError(f"job {job_id} did not reach {state}")
 
 
 def main() -> None:
@@ -136,15 +139,22 @@ def main() -> None:
     if not postgres_reachable():
         raise SystemExit("PostgreSQL is not reachable on 127.0.0.1:5432")
     rows = [throughput(args.jobs, int(n)) for n in args.workers.split(",")]
-    print_table(f"End to end on PostgreSQL: {args.jobs} no-op jobs started over HTTP "
-                "(32 connections) into serve --no-worker, workers with --concurrency 16",
-                ["workers", "jobs", "jobs/s (first start to last end)", "wall s"], rows)
+    print_table(
+        f"End to end on PostgreSQL: {args.jobs} no-op jobs started over HTTP "
+        "(32 connections) into serve --no-worker, workers with --concurrency 16",
+        ["workers", "jobs", "jobs/s (first start to last end)", "wall s"],
+        rows,
+    )
     dispatch, seen, ended = latencies(args.latency_runs)
-    print_table("Latency on PostgreSQL (API and one worker in separate processes, NOTIFY)",
-                ["metric", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-                [["dispatch: claimedAt - createdAt", *summary_ms(dispatch)],
-                 ["cancel: client sees CANCELED", *summary_ms(seen)],
-                 ["cancel: endedAt - cancel sent", *summary_ms(ended)]])
+    print_table(
+        "Latency on PostgreSQL (API and one worker in separate processes, NOTIFY)",
+        ["metric", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        [
+            ["dispatch: claimedAt - createdAt", *summary_ms(dispatch)],
+            ["cancel: client sees CANCELED", *summary_ms(seen)],
+            ["cancel: endedAt - cancel sent", *summary_ms(ended)],
+        ],
+    )
 
 
 if __name__ == "__main__":

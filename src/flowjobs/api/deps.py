@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -48,34 +49,25 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 
-async def solver_key(
-    manager: ManagerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiKey:
-    if credentials is None or not credentials.credentials:
-        raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
-    key = await manager.authenticate(credentials.credentials)
-    if key.kind is not KeyKind.SOLVER:
-        raise WrongKeyKindError("The Jobs API needs a Solver API key")
-    return key
+def _key_of_kind(kind: KeyKind, api: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency that authenticates the bearer key and requires its kind."""
+
+    async def dependency(
+        manager: ManagerDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> ApiKey:
+        if credentials is None or not credentials.credentials:
+            raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
+        key = await manager.authenticate(credentials.credentials)
+        if key.kind is not kind:
+            raise WrongKeyKindError(f"The {api} needs a {kind.value.title()} API key")
+        return key
+
+    return dependency
 
 
-SolverKeyDep = Annotated[ApiKey, Depends(solver_key)]
-
-
-async def management_key(
-    manager: ManagerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiKey:
-    if credentials is None or not credentials.credentials:
-        raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
-    key = await manager.authenticate(credentials.credentials)
-    if key.kind is not KeyKind.MANAGEMENT:
-        raise WrongKeyKindError("The Management API needs a Management API key")
-    return key
-
-
-ManagementKeyDep = Annotated[ApiKey, Depends(management_key)]
+SolverKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.SOLVER, "Jobs API"))]
+ManagementKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.MANAGEMENT, "Management API"))]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -29,7 +29,6 @@ BODY_EXCERPT_CHARS = 500
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 _LITERAL_URL = re.compile(r"^https?://", re.IGNORECASE)
-_CANCEL_CHECK_SECONDS = 0.25
 
 ExpressionMap = Expression | dict[str, Expression]
 
@@ -231,7 +230,7 @@ class RestNode(Node):
                     nodeId=self.id,
                     attempt=attempt,
                 )
-                await _sleep(state, delay)
+                await state.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, attempt: int) -> float:
@@ -375,15 +374,3 @@ def _parse_body(response: HttpResponse) -> Any:
         except ValueError:
             return text
     return text
-
-
-async def _sleep(state: RunState, seconds: float) -> None:
-    """Sleep, noticing RunContext.cancel() within a quarter second."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        state.ctx.raise_if_canceled()
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(remaining, _CANCEL_CHECK_SECONDS))

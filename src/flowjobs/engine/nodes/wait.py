@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,10 +13,6 @@ from flowjobs.errors import FlowExecutionError
 
 if TYPE_CHECKING:
     from flowjobs.engine.state import RunState
-
-# Sleep in slices this long so that RunContext.cancel() is noticed even when
-# nobody cancels the asyncio task; a task cancel interrupts the sleep at once.
-_CANCEL_CHECK_SECONDS = 0.25
 
 
 def _is_number(value: Any) -> bool:
@@ -57,16 +52,5 @@ class WaitNode(Node):
         problem = _seconds_problem(seconds)
         if problem is not None:
             raise FlowExecutionError(f'node "{self.id}": {problem}', node_id=self.id)
-        await _sleep(state, float(seconds))
+        await state.sleep(float(seconds))
         return {"waited": seconds}
-
-
-async def _sleep(state: RunState, seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        state.ctx.raise_if_canceled()
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(remaining, _CANCEL_CHECK_SECONDS))
