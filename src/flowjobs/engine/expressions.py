@@ -37,6 +37,10 @@ class Expression:
             raise ExpressionSyntaxError(str(exc)) from exc
         if compiled.get_errors():
             raise ExpressionSyntaxError(str(compiled.get_errors()[0]))
+        # The library would walk the whole scope on every evaluation to check
+        # it is JSON (quadratic over a loop on many rows); everything the
+        # engine puts in a scope is JSON already.
+        compiled.set_validate_input(False)
         self.source = source
         self._compiled = compiled
         self._lock = threading.Lock()

@@ -127,6 +127,9 @@ class RunState:
             self.ctx.raise_if_canceled()
             node = nodes[index]
             target = await self._run_step(node, f"{self.path}[{index}]")
+            # Expressions run on the event loop: let other jobs and the API
+            # in between nodes, so that a long loop never starves them.
+            await asyncio.sleep(0)
             if top_level:
                 fraction = 1.0 if self.finished else (index + 1) / len(nodes)
                 self.ctx.progress(fraction, f'node "{node.id}" done')

@@ -5,6 +5,8 @@ A job's life is four steps: claim (in the store, one transaction), run (the
 engine, inside a timeout), finish (one conditional update), notify (wake the
 claim loop). Four loops run beside the jobs: claim, watch (cancels and
 heartbeats), reap, and flush (trace, logs and progress of running jobs).
+Two more keep the worker's registry row fresh (registry) and prune old rows
+hourly (housekeeping).
 """
 
 from __future__ import annotations
