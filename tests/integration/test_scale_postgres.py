@@ -188,6 +188,7 @@ async def test_parallel_limits_hold_per_space_with_all_workers_competing(
     files = {sid: tmp_path / f"{name}.counter" for name, sid in space_of.items()}
     plan = ["three", "ten", "ten"] * 24  # 24 jobs with limit 3, 48 with limit 10
     job_space: dict[str, str] = {}
+    failed: list[Answer] = []
     with Cluster(db_url, tmp_path) as cluster:
         cluster.start(concurrency=8)  # 24 slots for 13 allowed at once
         async with (
@@ -200,14 +201,16 @@ async def test_parallel_limits_hold_per_space_with_all_workers_competing(
                 name = plan[index]
                 data = {"counter": str(files[space_of[name]]), "seconds": 0.4}
                 answer = await apis[name].start(client, "tracked", data)
-                assert answer.ok, answer
-                job_space[answer.job_id] = space_of[name]
+                if answer.ok:
+                    job_space[answer.job_id] = space_of[name]
+                else:  # asserted last, once the limits are checked
+                    failed.append(answer)
 
             await drive(len(plan), 16, one, timeout=60)
             final = await wait_all_final(db_url, timeout=60)
         lines = claims(cluster)
         errors = error_lines(cluster)
-    assert final == {"COMPLETED": len(plan)}
+    assert final == {"COMPLETED": len(job_space)}
     for space_id, limit in limits.items():
         observed = [int(n) for n in files[space_id].read_text().split()]
         assert max(observed) == limit, (limit, Counter(observed))  # reached, never passed
@@ -219,7 +222,10 @@ async def test_parallel_limits_hold_per_space_with_all_workers_competing(
     assert sorted(line["jobId"] for line in lines) == sorted(job_space)  # each once
     assert len({line["worker"] for line in lines}) == 3  # every worker took part
     print(f"\n[limits] claims per worker: {Counter(line['worker'] for line in lines)}")
-    # Claims of several spaces must not fail either (each failure stalls a worker).
+    # No start and no claim may fail either. (Claims lock the rows of several
+    # spaces in no fixed order: PostgreSQL then detects deadlocks between two
+    # claims, or between claims and a start waiting on its space's row.)
+    assert not failed, f"{len(failed)} of {len(plan)} starts failed, e.g. {failed[:2]}"
     assert not errors, f"{len(errors)} errors in the logs, e.g. {errors[:3]}"
 
 
@@ -380,8 +386,8 @@ async def test_cancels_racing_claims_completions_and_timeouts_have_one_outcome(
     # (0 s), the end of the wait (0.05 to 0.2 s) and the 0.3 s timeout.
     plan: list[tuple[str, dict[str, Any], float]] = [
         ("blink", {"seconds": rng.choice([0, 0.05, 0.1, 0.2])}, rng.choice([0, rng.random() / 3]))
-        for _ in range(200)
-    ] + [("overdue", {}, 0.2 + rng.random() * 0.3) for _ in range(40)]
+        for _ in range(150)
+    ] + [("overdue", {}, 0.2 + rng.random() * 0.3) for _ in range(30)]
     rng.shuffle(plan)
     first: dict[str, Answer] = {}
     with Cluster(db_url, tmp_path) as cluster:
@@ -417,28 +423,36 @@ async def test_cancels_racing_claims_completions_and_timeouts_have_one_outcome(
     outcomes: Counter[tuple[str, str]] = Counter()
     for job, again in zip(final, second, strict=True):
         assert job.ok, job
-        problems += job_problems(job.body)
-        state, job_id = job.body["status"]["state"], job.job_id
-        answer = first[job_id]
+        answer = first[job.job_id]
         answered = answer.body["status"]["state"] if answer.status == 200 else str(answer.status)
-        outcomes[(answered, state)] += 1
-        if claimed[job_id] > 1:
-            problems.append(f"{job_id}: claimed {claimed[job_id]} times")
-        if answer.status == 409:
-            if state not in ("COMPLETED", "ERROR"):
-                problems.append(f"{job_id}: cancel answered 409 but the job ended {state}")
-        elif answer.status == 200:
-            if answered not in ("CANCELING", "CANCELED"):
-                problems.append(f"{job_id}: cancel answered 200 with state {answered}")
-            elif state != "CANCELED":
-                problems.append(f"{job_id}: cancel answered {answered} but it ended {state}")
-        else:
-            problems.append(f"{job_id}: cancel answered {answer.status} {answer.body}")
-        expected_again = 200 if state == "CANCELED" else 409
-        if again.status != expected_again:
-            problems.append(f"{job_id}: a second cancel of a {state} job: {again.status}")
+        outcomes[(answered, job.body["status"]["state"])] += 1
+        problems += job_problems(job.body) + cancel_problems(job.body, answer, again)
+        if claimed[job.job_id] > 1:
+            problems.append(f"{job.job_id}: claimed {claimed[job.job_id]} times")
     assert not problems, "\n".join(problems[:20])
     print(f"\n[races] (cancel answer, final state): {dict(sorted(outcomes.items()))}")
+
+
+def cancel_problems(job: dict[str, Any], first: Answer, again: Answer) -> list[str]:
+    """Whether the cancel answers agree with how the job ended: 409 only for a
+    COMPLETED or ERROR job; CANCELING or CANCELED only for a job that ends
+    CANCELED; a second cancel after the end: 200 if CANCELED, else 409."""
+    job_id, state = job["jobId"], job["status"]["state"]
+    problems = []
+    if first.status == 409:
+        if state not in ("COMPLETED", "ERROR"):
+            problems.append(f"{job_id}: cancel answered 409 but the job ended {state}")
+    elif first.status == 200:
+        answered = first.body["status"]["state"]
+        if answered not in ("CANCELING", "CANCELED"):
+            problems.append(f"{job_id}: cancel answered 200 with state {answered}")
+        elif state != "CANCELED":
+            problems.append(f"{job_id}: cancel answered {answered} but the job ended {state}")
+    else:
+        problems.append(f"{job_id}: cancel answered {first.status} {first.body}")
+    if again.status != (200 if state == "CANCELED" else 409):
+        problems.append(f"{job_id}: a second cancel of a {state} job answered {again.status}")
+    return problems
 
 
 # ---- 6. cancelAll over 100,000 waiting jobs ---------------------------------------------

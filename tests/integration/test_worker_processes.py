@@ -29,7 +29,7 @@ async def test_parallel_limit_holds_across_three_worker_processes(
     counter = tmp_path / "counter"
     workers = [
         running(
-            db_url, "worker", "--concurrency", "4", log_dir=tmp_path, name=f"w{i}", extra_env=FAST
+            db_url, "worker", "--concurrency", "1", log_dir=tmp_path, name=f"w{i}", extra_env=FAST
         )
         for i in range(3)
     ]
@@ -37,9 +37,7 @@ async def test_parallel_limit_holds_across_three_worker_processes(
         for w in (w0, w1, w2):  # all three are polling before the first job exists
             await asyncio.wait_for(started(w), 30)
         jobs = [
-            await env.manager.start(
-                key, "tracked", None, {"counter": str(counter), "seconds": 0.15}
-            )
+            await env.manager.start(key, "tracked", None, {"counter": str(counter), "seconds": 0.2})
             for _ in range(24)
         ]
         for job in jobs:
@@ -50,8 +48,10 @@ async def test_parallel_limit_holds_across_three_worker_processes(
     assert sorted(c["jobId"] for c in claims) == sorted(j.id for j in jobs)  # once each
     assert max(c["runningInSpace"] for c in claims) <= 2
     observed = [int(n) for n in counter.read_text().split()]
-    assert max(observed) == 2  # the limit was reached, never passed
-    assert len({c["worker"] for c in claims}) >= 2  # more than one process took part
+    # Each process runs one job at a time, so reaching 2 means two processes
+    # ran jobs of the space at once: the limit was reached across processes,
+    # and never passed.
+    assert max(observed) == 2
 
 
 async def test_killed_worker_jobs_end_as_zombie(

@@ -179,7 +179,11 @@ class Api:
 
     async def __aenter__(self) -> Api:
         headers = {"Authorization": f"Bearer {self.secret}"}
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        # Idle connections are dropped before uvicorn does (5 s), so that no request
+        # is sent on a connection the server is closing.
+        limits = httpx.Limits(
+            max_connections=32, max_keepalive_connections=32, keepalive_expiry=2.0
+        )
         self.clients = [
             httpx.AsyncClient(base_url=u, headers=headers, timeout=self.timeout, limits=limits)
             for u in self.base_urls
@@ -234,7 +238,7 @@ async def sql(url: str, statement: str, params: Sequence[Any] = ()) -> list[tupl
     async with await psycopg.AsyncConnection.connect(
         url, autocommit=True, connect_timeout=5
     ) as conn:
-        cursor = await conn.execute(statement, params)  # type: ignore[arg-type]
+        cursor = await conn.execute(statement, params)
         return await cursor.fetchall() if cursor.description else []
 
 
@@ -277,31 +281,35 @@ async def until(
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def job_problems(job: Mapping[str, Any]) -> list[str]:
-    """What is inconsistent in one final Job JSON (empty if nothing)."""
-    status = job["status"]
+def _state_problems(job: Mapping[str, Any]) -> list[str]:
+    status, output, error = job["status"], job.get("output"), job.get("error")
     state, code = status["state"], status["code"]
-    problems = []
+    if state == "COMPLETED":
+        problems = [] if job.get("claimedAt") else ["COMPLETED but never claimed"]
+        if code != "JOB_SUCCESS" or output is None or error is not None:
+            problems.append("COMPLETED without JOB_SUCCESS and an output, or with an error")
+        return problems
+    if state == "CANCELED":
+        problems = [] if code == "JOB_USER_CANCELED" else [f"CANCELED with code {code}"]
+        if output is not None or error is not None:
+            problems.append("CANCELED with an output or an error")
+        return problems
+    if state == "ERROR":
+        if not error or output is not None:
+            return ["ERROR without an error, or with an output"]
+        if error.get("message") != status["message"]:
+            return ["error.message differs from status.message"]
+        if code in ("JOB_SUCCESS", "JOB_USER_CANCELED", "JOB_RUNNING", "JOB_INITIALIZED"):
+            return [f"ERROR with code {code}"]
+        return []
+    return [f"not final: {state}"]
+
+
+def job_problems(job: Mapping[str, Any]) -> list[str]:
+    """What is inconsistent in one final Job JSON (empty if nothing): COMPLETED
+    has an output and JOB_SUCCESS, CANCELED neither output nor error and
+    JOB_USER_CANCELED, ERROR an error agreeing with its status; all an endedAt."""
+    problems = _state_problems(job)
     if job.get("endedAt") is None:
         problems.append("no endedAt")
-    if state == "COMPLETED":
-        if code != "JOB_SUCCESS" or job.get("output") is None or job.get("error") is not None:
-            problems.append("COMPLETED without JOB_SUCCESS and output, or with an error")
-        if job.get("claimedAt") is None:
-            problems.append("COMPLETED but never claimed")
-    elif state == "CANCELED":
-        if code != "JOB_USER_CANCELED":
-            problems.append(f"CANCELED with code {code}")
-        if job.get("output") is not None or job.get("error") is not None:
-            problems.append("CANCELED with an output or an error")
-    elif state == "ERROR":
-        error = job.get("error")
-        if not error or job.get("output") is not None:
-            problems.append("ERROR without an error, or with an output")
-        elif error.get("message") != status["message"]:
-            problems.append("error.message differs from status.message")
-        if code in ("JOB_SUCCESS", "JOB_USER_CANCELED", "JOB_RUNNING", "JOB_INITIALIZED"):
-            problems.append(f"ERROR with code {code}")
-    else:
-        problems.append(f"not final: {state}")
-    return [f"{job['jobId']}: {p} ({status})" for p in problems]
+    return [f"{job['jobId']}: {p} ({job['status']})" for p in problems]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -513,17 +513,31 @@ class SqlStore:
         """Take up to ``limit`` waiting jobs, highest priority then oldest first,
         only from spaces under their parallel limit, in one transaction.
 
-        The clock is read once the transaction holds its locks, so ``claimedAt``
-        and the lease start when the claim really happens."""
+        1. pick candidates among spaces that look free (on PostgreSQL with
+           ``FOR UPDATE SKIP LOCKED``: claimers never wait on each other's picks);
+        2. lock the candidates' spaces, always in id order so that two claimers
+           cannot deadlock, with ``FOR NO KEY UPDATE`` so that inserts of new
+           jobs (a foreign-key share lock) are not blocked;
+        3. count those spaces' running jobs again, now exact, and take only
+           candidates that fit.
+        On SQLite ``BEGIN IMMEDIATE`` already serialises the whole transaction.
+        The clock is read once the locks are held, so ``claimedAt`` and the
+        lease start when the claim really happens."""
         async with self._write() as conn:
             free = await self._free_slots(conn)
+            if not free:
+                return []
+            candidates = await self._candidates(conn, list(free), limit)
+            load = await self._lock_spaces(conn, sorted({c.space_id for c in candidates}))
             now = clock()
             claimed: list[ClaimedJob] = []
-            while len(claimed) < limit and free:
-                picked = await self._claim_one(conn, free, worker_id, now, lease_s, status)
-                if picked is None:
-                    break
-                claimed.append(picked)
+            for candidate in candidates:
+                running, space_limit = load[candidate.space_id]
+                if running >= space_limit:
+                    continue  # its space filled up meanwhile: the job stays waiting
+                job = await self._take(conn, candidate, worker_id, now, lease_s, status)
+                load[candidate.space_id] = (running + 1, space_limit)
+                claimed.append(await self._with_document(conn, job, running + 1))
         return claimed
 
     async def _free_slots(self, conn: AsyncConnection) -> dict[str, int]:
@@ -539,47 +553,62 @@ class SqlStore:
         rows = (await conn.execute(query)).all()
         return {r[0]: r[1] - r[2] for r in rows if r[1] - r[2] > 0}
 
-    async def _claim_one(
+    async def _candidates(
+        self, conn: AsyncConnection, space_ids: list[str], limit: int
+    ) -> Sequence[Any]:
+        pick = (
+            sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
+            .where(jobs.c.state == JobState.WAITING.value, jobs.c.space_id.in_(space_ids))
+            .order_by(jobs.c.priority.desc(), jobs.c.created_at)
+            .limit(limit)
+        )
+        if not self.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True, of=jobs)
+        return (await conn.execute(pick)).all()
+
+    async def _lock_spaces(
+        self, conn: AsyncConnection, space_ids: list[str]
+    ) -> dict[str, tuple[int, int]]:
+        """(running jobs, parallel limit) per space, counted under the spaces' locks."""
+        limits = sa.select(spaces.c.id, spaces.c.parallel_limit).where(spaces.c.id.in_(space_ids))
+        if not self.is_sqlite:
+            limits = limits.order_by(spaces.c.id).with_for_update(key_share=True)
+        limit_of = {r.id: r.parallel_limit for r in (await conn.execute(limits)).all()}
+        counts = (
+            sa.select(jobs.c.space_id, sa.func.count())
+            .where(jobs.c.space_id.in_(space_ids), jobs.c.state.in_(_ACTIVE))
+            .group_by(jobs.c.space_id)
+        )
+        running = {r[0]: int(r[1]) for r in (await conn.execute(counts)).all()}
+        return {space: (running.get(space, 0), limit_of[space]) for space in limit_of}
+
+    async def _take(
         self,
         conn: AsyncConnection,
-        free: dict[str, int],
+        candidate: Any,
         worker_id: str,
         now: datetime,
         lease_s: float,
         status: Status,
-    ) -> ClaimedJob | None:
-        pick = (
-            sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
-            .where(jobs.c.state == JobState.WAITING.value, jobs.c.space_id.in_(list(free)))
-            .order_by(jobs.c.priority.desc(), jobs.c.created_at)
-            .limit(1)
-        )
-        if not self.is_sqlite:
-            pick = pick.with_for_update(skip_locked=True, of=jobs)
-        row = (await conn.execute(pick)).first()
-        if row is None:
-            return None
-        running, limit = await self._space_load(conn, row.space_id)
-        if running >= limit:  # another process took the last slot meanwhile
-            free.pop(row.space_id, None)
-            return await self._claim_one(conn, free, worker_id, now, lease_s, status)
+    ) -> JobRecord:
         values = _status_values(status, now) | {
             "worker_id": worker_id,
             "claimed_at": now,
             "lease_expires_at": now + timedelta(seconds=lease_s),
-            "deadline_at": now + timedelta(seconds=row.execution_limit_s),
+            "deadline_at": now + timedelta(seconds=candidate.execution_limit_s),
             "attempts": jobs.c.attempts + 1,
         }
         result = await conn.execute(
             jobs.update()
-            .where(jobs.c.id == row.id, jobs.c.state == JobState.WAITING.value)
+            .where(jobs.c.id == candidate.id, jobs.c.state == JobState.WAITING.value)
             .values(**values)
             .returning(*jobs.c)
         )
-        job = _job_from_row(result.one())
-        free[row.space_id] -= 1
-        if free[row.space_id] <= 0:
-            del free[row.space_id]
+        return _job_from_row(result.one())
+
+    async def _with_document(
+        self, conn: AsyncConnection, job: JobRecord, running: int
+    ) -> ClaimedJob:
         document = (
             await conn.execute(
                 sa.select(rule_versions.c.document).where(
@@ -588,19 +617,7 @@ class SqlStore:
                 )
             )
         ).scalar_one()
-        return ClaimedJob(job=job, document=document, running_in_space=running + 1)
-
-    async def _space_load(self, conn: AsyncConnection, space_id: str) -> tuple[int, int]:
-        """(running jobs, parallel limit) of a space, inside the claim transaction."""
-        limit_query = sa.select(spaces.c.parallel_limit).where(spaces.c.id == space_id)
-        if not self.is_sqlite:
-            # Serialise claims per space: the count below is then exact.
-            limit_query = limit_query.with_for_update()
-        limit = int((await conn.execute(limit_query)).scalar_one())
-        count_query = sa.select(sa.func.count()).where(
-            jobs.c.space_id == space_id, jobs.c.state.in_(_ACTIVE)
-        )
-        return int((await conn.execute(count_query)).scalar_one()), limit
+        return ClaimedJob(job=job, document=document, running_in_space=running)
 
     async def heartbeat(
         self, worker_id: str, job_ids: list[str], now: datetime, lease_s: float

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from flowjobs import domain
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, JobRecord
+from flowjobs.domain import ClaimedJob, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
@@ -222,12 +222,13 @@ class Worker:
             await self._fail(job, domain.internal_error(reference), exc, None)
         else:
             await self._save_details(running)
-            await self._persist(self.manager.complete, job.id, self.id, output)
+            state = await self._persist(self.manager.complete, job.id, self.id, output)
             log.info(
-                "job completed",
+                "job completed" if state is JobState.COMPLETED else "job ended",
                 extra={
                     "action": "complete",
                     "jobId": job.id,
+                    "state": str(state),  # CANCELED when a cancel won the race
                     "seconds": round(time.monotonic() - running.started, 3),
                 },
             )
@@ -270,13 +271,12 @@ class Worker:
         await self._persist(self.manager.fail, job.id, self.id, status, error)
         log.info("job failed", extra={"action": "fail", "jobId": job.id, "code": status.code.value})
 
-    async def _persist(self, operation: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    async def _persist(self, operation: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Write a job's end, retrying a briefly unavailable database; if it stays
-        down, the lease runs out and the reaper ends the job instead."""
+        down, the lease runs out and the reaper ends the job instead (None)."""
         for attempt in range(5):
             try:
-                await operation(*args)
-                return
+                return await operation(*args)
             except StoreError:
                 log.warning(
                     "store unavailable", extra={"action": "persist", "attempt": attempt + 1}
