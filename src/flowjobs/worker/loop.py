@@ -244,13 +244,21 @@ class Worker:
                 services=self.flows.services(running.job.space_id),
             )
 
-    async def _save_details(self, running: RunningJob) -> None:
-        """Save the run's trace, logs and progress if they changed."""
-        if running.recorder.changed:
-            details = running.recorder.take()
-            await self._persist(
-                self.manager.save_details, running.job.id, details, running.recorder.progress
-            )
+    async def _save_details(self, running: RunningJob, *, final: bool = True) -> None:
+        """Save the run's trace, logs and progress if they changed. One save at
+        a time per job, each taking the newest snapshot, so that a slow
+        periodic save can never land after (and over) the final one."""
+        recorder = running.recorder
+        async with recorder.saving:
+            if not recorder.changed:
+                return
+            details = recorder.take()
+            if final:
+                await self._persist(
+                    self.manager.save_details, running.job.id, details, recorder.progress
+                )
+            else:
+                await self.manager.save_details(running.job.id, details, recorder.progress)
 
     async def _after_stop(self, job: JobRecord, reason: StopReason | None) -> None:
         if reason == "shutdown":
@@ -326,12 +334,8 @@ class Worker:
         while True:
             await asyncio.sleep(self.settings.details_flush_interval)
             for running in list(self.running.values()):
-                if not running.recorder.changed:
-                    continue
                 try:
-                    await self.manager.save_details(
-                        running.job.id, running.recorder.take(), running.recorder.progress
-                    )
+                    await self._save_details(running, final=False)
                 except StoreError:
                     log.exception(
                         "flush failed", extra={"action": "flush", "jobId": running.job.id}

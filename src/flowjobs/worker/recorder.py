@@ -4,6 +4,7 @@ the end, so a flow that logs in a tight loop does not write per line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ class JobRecorder:
         self._counted = False
         self._dirty = False
         self._saved_revision = -1
+        self.saving = asyncio.Lock()  # the worker saves one snapshot at a time
 
     def log(self, message: str, fields: dict[str, Any]) -> None:
         line = {
