@@ -325,6 +325,9 @@ class Worker:
         for job_id in beat.canceling:
             self._stop_job(job_id, "user")
         for job_id in beat.lost:
+            running = self.running.get(job_id)
+            if running is None or running.stop_reason is not None:
+                continue  # it ended (or is being stopped) since the heartbeat began
             log.warning("lease lost", extra={"action": "lost", "jobId": job_id})
             self._stop_job(job_id, "lost")
 
