@@ -229,6 +229,9 @@ def test_validate_reports_every_problem_with_its_path(setup: Setup) -> None:
     )
     assert ok.json() == {"valid": True, "problems": []}
     assert setup.client.post("/api/rule/validate", json=document).status_code == 403
+    anonymous = httpx.post(f"{setup.server.base_url}/api/rule/validate", json=document)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
 
 
 def test_validate_reports_missing_flows_and_cycles(setup: Setup) -> None:

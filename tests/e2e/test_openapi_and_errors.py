@@ -20,6 +20,8 @@ ENDPOINTS: dict[str, Callable[[Api, dict[str, Any]], httpx.Response]] = {
     "cancelAll-space": lambda api, kw: api.cancel_space(api.tenant.space_id, **kw),
     "cancelAll-rule": lambda api, kw: api.cancel_rule("echo", "latest", **kw),
     "info": lambda api, kw: api.info(ANY_JOB, **kw),
+    "trace": lambda api, kw: api.get(f"/job/{ANY_JOB}/trace", **kw),
+    "logs": lambda api, kw: api.get(f"/job/{ANY_JOB}/logs", **kw),
 }
 
 
