@@ -169,10 +169,6 @@ class JobRecord:
     attempts: int
     progress: dict[str, int] | None = None
 
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL_STATES
-
 
 @dataclass(frozen=True)
 class NewJob:

@@ -130,12 +130,6 @@ class FlowExecutionError(FlowjobsError):
         super().__init__(message)
 
 
-class FlowInputError(FlowExecutionError):
-    """The job's input does not fit the flow."""
-
-    code = "FLOW_INPUT_ERROR"
-
-
 class StoreError(FlowjobsError):
     """The database could not complete the operation."""
 

@@ -6,6 +6,7 @@ flow is judged by the same rules in both places.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from flowjobs.config import Settings
@@ -13,17 +14,8 @@ from flowjobs.engine import EngineLimits, Flow, compile_flow
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
-    return EngineLimits(
-        expression_timeout_ms=settings.expression_timeout_ms,
-        expression_max_depth=settings.expression_max_depth,
-        max_nodes=settings.max_nodes,
-        max_foreach_items=settings.max_foreach_items,
-        max_parallel=settings.max_parallel,
-        max_call_depth=settings.max_call_depth,
-        trace_max_entries=settings.trace_max_entries,
-        trace_excerpt_bytes=settings.trace_excerpt_bytes,
-        max_output_bytes=settings.max_output_bytes,
-    )
+    """Every engine limit has a setting of the same name."""
+    return EngineLimits(**{f.name: getattr(settings, f.name) for f in fields(EngineLimits)})
 
 
 def compile_document(settings: Settings, document: dict[str, Any]) -> Flow:

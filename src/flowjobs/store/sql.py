@@ -247,11 +247,6 @@ class SqlStore:
             return None
         return Space(row.id, row.name, row.parallel_limit, row.priority)
 
-    async def list_spaces(self) -> list[Space]:
-        async with self._read() as conn:
-            rows = (await conn.execute(spaces.select().order_by(spaces.c.created_at))).all()
-        return [Space(r.id, r.name, r.parallel_limit, r.priority) for r in rows]
-
     async def insert_key(self, key: ApiKey, key_hash: str, now: datetime) -> None:
         async with self._write() as conn:
             await conn.execute(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from flowjobs.api.deps import AppState, CatalogDep, ManagementKeyDep, parse_json, read_body
+from flowjobs.api.deps import (
+    AppState,
+    CatalogDep,
+    ManagementKeyDep,
+    get_state,
+    parse_json,
+    read_body,
+)
 from flowjobs.api.problems import problem_responses
 from flowjobs.api.schemas import FlowValidation
 from flowjobs.errors import InvalidJsonError
@@ -26,8 +33,8 @@ _DOCUMENT = {
 }
 
 
-async def _document(request: Request) -> Any:
-    state: AppState = request.app.state.flowjobs
+async def flow_document(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Any:
+    """The body as a flow document: JSON, or YAML with a YAML content type."""
     body = await read_body(request, state.settings.max_body_bytes)
     if "yaml" in request.headers.get("content-type", ""):
         try:
@@ -44,8 +51,11 @@ async def _document(request: Request) -> Any:
     responses=problem_responses(400, 401, 403, 413),
     openapi_extra=_DOCUMENT,
 )
-async def validate(request: Request, catalog: CatalogDep, key: ManagementKeyDep) -> FlowValidation:
-    document = await _document(request)
+async def validate(
+    key: ManagementKeyDep,  # before the body: a missing key answers 401 unread
+    catalog: CatalogDep,
+    document: Annotated[Any, Depends(flow_document)],
+) -> FlowValidation:
     if not isinstance(document, dict):
         return FlowValidation(valid=False, problems=["the flow document must be an object"])
     problems = await catalog.problems(key.space_id, document)
