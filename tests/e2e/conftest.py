@@ -81,9 +81,9 @@ def cli(database_url: str, *args: str) -> Any:
     """Run one ``flowjobs`` command in this process; its stdout parsed as JSON."""
     from flowjobs.cli import app  # imported once, after the servers were launched
 
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("FLOWJOBS_")}
-    env["FLOWJOBS_HANDLER_PREFIXES"] = json.dumps(["support"])
-    result = CliRunner().invoke(app, ["--database-url", database_url, *args], env=env)
+    # No env= here: CliRunner would edit os.environ while the server threads
+    # read it (a race); the servers fixture sets what the CLI needs up front.
+    result = CliRunner().invoke(app, ["--database-url", database_url, *args])
     assert result.exit_code == 0, f"flowjobs {' '.join(args)} failed: {result.output}"
     return json.loads(result.stdout)
 
@@ -118,6 +118,19 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     tmp = tmp_path_factory.mktemp("e2e")
     live_url = f"sqlite:///{tmp / 'e2e.db'}"
     idle_url = f"sqlite:///{tmp / 'e2e-idle.db'}"
+    # Set before any thread starts: the in-process CLI reads its settings from here.
+    previous = os.environ.get("FLOWJOBS_HANDLER_PREFIXES")
+    os.environ["FLOWJOBS_HANDLER_PREFIXES"] = json.dumps(["support"])
+    try:
+        yield from _serve_both(tmp, live_url, idle_url)
+    finally:
+        if previous is None:
+            del os.environ["FLOWJOBS_HANDLER_PREFIXES"]
+        else:
+            os.environ["FLOWJOBS_HANDLER_PREFIXES"] = previous
+
+
+def _serve_both(tmp: Path, live_url: str, idle_url: str) -> Iterator[Servers]:
     with ExitStack() as stack, ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda url: flowjobs(url, "init"), [live_url, idle_url]))
         managers = [
