@@ -9,6 +9,7 @@ unreachable server fails them instead of skipping.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import uuid
@@ -20,7 +21,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 PG_ADMIN = os.environ.get("FLOWJOBS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEMPLATE = "flowjobs_test_template"
+# One template per checkout, so that test runs in two worktrees at once do not
+# drop each other's template.
+TEMPLATE = (
+    "flowjobs_test_template_"
+    + hashlib.sha256(str(Path(__file__).parent.resolve()).encode()).hexdigest()[:8]
+)
 
 
 def _pg_url(database: str) -> str:

@@ -121,6 +121,19 @@ class Space:
 
 
 @dataclass(frozen=True)
+class EndedJob:
+    """A job that has just reached a final state, as the store hands it to
+    what must happen in the same transaction (webhook events, usage)."""
+
+    id: str
+    space_id: str
+    base_id: str
+    state: JobState
+    claimed_at: datetime | None  # None: it never ran
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     space_id: str

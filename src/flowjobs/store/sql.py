@@ -41,6 +41,7 @@ from flowjobs.domain import (
     ApiKey,
     CancelCounts,
     ClaimedJob,
+    EndedJob,
     ExpiredLease,
     Heartbeat,
     JobDetails,
@@ -56,6 +57,7 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.store.outbox import enqueue_job_events
 from flowjobs.store.tables import (
     api_keys,
     job_details,
@@ -65,6 +67,7 @@ from flowjobs.store.tables import (
     spaces,
     workers,
 )
+from flowjobs.store.usage import add_usage
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 _FINAL = sorted(s.value for s in FINAL_STATES)
@@ -74,6 +77,29 @@ WAITING_CHANNEL = "flowjobs_waiting"  # a job was queued or a slot was freed
 CANCEL_CHANNEL = "flowjobs_cancel"  # a running job was asked to cancel
 log = logging.getLogger("flowjobs.store")
 _UNSET: Any = object()
+# What an UPDATE that ends jobs returns, for the work done in its transaction.
+_ENDED_COLUMNS = (
+    jobs.c.id,
+    jobs.c.space_id,
+    jobs.c.base_id,
+    jobs.c.state,
+    jobs.c.claimed_at,
+    jobs.c.ended_at,
+)
+
+
+def _ended(rows: Sequence[Row[Any]]) -> list[EndedJob]:
+    return [
+        EndedJob(
+            r.id,
+            r.space_id,
+            r.base_id,
+            JobState(r.state),
+            _utc(r.claimed_at),
+            _utc(r.ended_at),  # type: ignore[arg-type]
+        )
+        for r in rows
+    ]
 
 
 def async_url(url: str) -> str:
@@ -416,10 +442,30 @@ class SqlStore:
         if error is not None:
             values["error"] = error
         async with self._write() as conn:
-            result = await conn.execute(query.values(**values))
-            if result.rowcount == 1:
+            moved = await self._update_jobs(conn, query.values(**values), status, now)
+            if moved:
                 await self._notify_change(conn, status)
-        return result.rowcount == 1
+        return moved == 1
+
+    async def _update_jobs(
+        self, conn: AsyncConnection, update: sa.Update, status: Status, now: datetime
+    ) -> int:
+        """Run an UPDATE that moves jobs to ``status``; when that status is
+        final, record the endings in the same transaction (webhook events,
+        usage), so they exist if and only if the jobs ended. Rows moved."""
+        if status.state not in FINAL_STATES:
+            return int((await conn.execute(update)).rowcount)
+        rows = (await conn.execute(update.returning(*_ENDED_COLUMNS))).all()
+        if rows:
+            await self._record_endings(conn, _ended(rows), now)
+        return len(rows)
+
+    @staticmethod
+    async def _record_endings(
+        conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime
+    ) -> None:
+        await enqueue_job_events(conn, ended, now)
+        await add_usage(conn, ended, now)
 
     async def cancel_many(
         self,
@@ -433,10 +479,13 @@ class SqlStore:
         matching ``filters`` (column name -> value): two UPDATEs, one transaction."""
         where = [jobs.c[name] == value for name, value in filters.items()]
         async with self._write() as conn:
-            waiting = await conn.execute(
+            canceled_count = await self._update_jobs(
+                conn,
                 jobs.update()
                 .where(*where, jobs.c.state == JobState.WAITING.value)
-                .values(**_status_values(canceled, now))
+                .values(**_status_values(canceled, now)),
+                canceled,
+                now,
             )
             running_count = 0
             if canceling is not None:
@@ -448,7 +497,7 @@ class SqlStore:
                 running_count = running.rowcount
                 if running_count:
                     await self._notify(conn, CANCEL_CHANNEL)
-        return CancelCounts(canceled=waiting.rowcount, canceling=running_count)
+        return CancelCounts(canceled=canceled_count, canceling=running_count)
 
     # ---- notifications (PostgreSQL) ---------------------------------------------
 
@@ -739,7 +788,7 @@ class SqlStore:
             .values(**_status_values(status, now), **({"error": error} if error else {}))
         )
         async with self._write() as conn:
-            return (await conn.execute(query)).rowcount == 1
+            return await self._update_jobs(conn, query, status, now) == 1
 
     # ---- worker registry ---------------------------------------------------------
 

@@ -20,6 +20,9 @@ spaces = sa.Table(
     sa.Column("parallel_limit", sa.Integer, nullable=False),
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Free execution seconds a month; None is unlimited.
+    sa.Column("quota_seconds", sa.Float, nullable=True),
+    sa.Column("pay_as_you_go", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 api_keys = sa.Table(
@@ -131,4 +134,103 @@ workers = sa.Table(
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("last_heartbeat_at", Timestamp, nullable=False),
     sa.Column("stopped_at", Timestamp, nullable=True),
+)
+
+# ---- webhooks (issue 5) ----------------------------------------------------------
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("space_id", sa.String(36), sa.ForeignKey("spaces.id"), nullable=False),
+    sa.Column("alias", sa.String(200), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("events", Json, nullable=False),  # ["JOB.COMPLETED", ...]
+    # True: every flow of the space; False: only the flows in webhook_rules.
+    sa.Column("all_rules", sa.Boolean, nullable=False),
+    # The signing secret, encrypted with the deployment's key (never plain).
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("space_id", "alias", name="uq_webhooks_space_alias"),
+)
+
+webhook_rules = sa.Table(
+    "webhook_rules",
+    metadata,
+    sa.Column(
+        "webhook_id",
+        sa.String(36),
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("base_id", sa.String(36), primary_key=True),
+    sa.Index("ix_webhook_rules_base", "base_id"),
+)
+
+# The outbox: one row per event and webhook, written in the transaction that
+# ended the job, delivered (and retried) by the dispatcher in the workers.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "webhook_id",
+        sa.String(36),
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("space_id", sa.String(36), nullable=False),
+    sa.Column("job_id", sa.String(36), nullable=True),  # None for a test event
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("payload", Json, nullable=True),  # the event's data when not a job
+    sa.Column("state", sa.String(20), nullable=False),  # PENDING, DELIVERED, FAILED
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("locked_by", sa.String(100), nullable=True),
+    sa.Column("locked_until", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at"),
+    sa.Index("ix_webhook_deliveries_job", "job_id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "delivery_id",
+        sa.String(36),
+        sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),  # an excerpt, never a secret
+    sa.Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),
+)
+
+# ---- usage (issue 5) ---------------------------------------------------------------
+
+# Execution seconds per space and calendar month (UTC), added in the
+# transaction that ends a job. billed_seconds <= used_seconds: seconds past
+# the quota without pay-as-you-go are used but not billed.
+space_usage = sa.Table(
+    "space_usage",
+    metadata,
+    sa.Column(
+        "space_id", sa.String(36), sa.ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("month", sa.String(7), primary_key=True),  # "2026-11"
+    sa.Column("used_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("billed_seconds", sa.Float, nullable=False, server_default="0"),
 )
