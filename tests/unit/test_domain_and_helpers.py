@@ -8,12 +8,12 @@ import pytest
 
 from flowjobs import domain
 from flowjobs.api.deps import parse_json, unwrap_input
-from flowjobs.api.schemas import Job
 from flowjobs.config import Settings
 from flowjobs.domain import JobRecord, JobState, JobStatusCode, RuleStatus, RuleVersion
 from flowjobs.errors import InvalidJsonError, InvalidVersionError, RuleVersionNotFoundError
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import execution_limit, is_uuid, output_array, resolve_version
+from flowjobs.schemas import Job
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flowjobs.api.schemas import Problem
 from flowjobs.errors import FlowjobsError, FlowValidationError
+from flowjobs.schemas import Problem
 
 log = logging.getLogger("flowjobs.api")
 

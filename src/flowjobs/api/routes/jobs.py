@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Query, Response
 
 from flowjobs.api.deps import JobInputDep, ManagerDep, SolverKeyDep
 from flowjobs.api.problems import problem_responses
-from flowjobs.api.schemas import (
+from flowjobs.domain import JobRecord
+from flowjobs.schemas import (
     Job,
     JobLogs,
     JobRuleReference,
@@ -16,7 +17,6 @@ from flowjobs.api.schemas import (
     RuleCancelResult,
     SpaceCancelResult,
 )
-from flowjobs.domain import JobRecord
 
 router = APIRouter(prefix="/job", tags=["jobs"])
 

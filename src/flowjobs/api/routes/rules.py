@@ -16,8 +16,8 @@ from flowjobs.api.deps import (
     read_body,
 )
 from flowjobs.api.problems import problem_responses
-from flowjobs.api.schemas import FlowValidation
 from flowjobs.errors import InvalidJsonError
+from flowjobs.schemas import FlowValidation
 
 router = APIRouter(prefix="/api/rule", tags=["rules"])
 

@@ -1,4 +1,5 @@
-"""Public JSON shapes of the Jobs API. Class names are the OpenAPI schema
+"""Public JSON shapes of the API, shared by the server, the webhook dispatcher
+and the Python client. Class names are the OpenAPI schema
 names that existing clients know: Job, JobContext, JobStatus, JobRuleReference
 (and the JobState / JobStatusCode enums from the domain)."""
 
