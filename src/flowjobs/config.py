@@ -6,7 +6,7 @@ reference deployment's ``JOBS_SERVER_DISABLED`` is accepted as well.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),
         description="serve runs no worker when true",
+    )
+
+    # Dashboard (/ui)
+    ui_enabled: bool = Field(True, description="serve the dashboard at /ui")
+    ui_secret: SecretStr | None = Field(
+        None,
+        description="signs dashboard session cookies; unset: a random one per process "
+        "(sessions end on restart and are not shared between API processes)",
+    )
+    ui_session_hours: float = Field(12.0, gt=0, description="a dashboard sign-in lasts this long")
+    ui_refresh_seconds: float = Field(
+        1.5, ge=0.2, le=60, description="how often open dashboard pages refresh live data"
     )
 
     # Worker

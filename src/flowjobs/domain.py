@@ -223,6 +223,18 @@ class CancelCounts:
 
 
 @dataclass(frozen=True)
+class FinishedMinute:
+    """Jobs of a space that ended in one minute (UTC), for the dashboard's charts."""
+
+    minute: datetime  # the minute's start
+    finished: int  # jobs that reached a final state
+    failed: int  # of those, ended in ERROR
+    ran: int  # of those, jobs that had started running (they have a duration)
+    run_seconds: float  # summed durations (claimedAt to endedAt) of the ones that ran
+    longest_seconds: float  # the longest of those durations
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """What a worker learns when it renews its leases."""
 

@@ -136,6 +136,10 @@ class JobManager:
             raise UnauthorizedError()
         return key
 
+    async def active_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id, if it still exists and is not revoked."""
+        return await self.store.find_key_by_id(key_id)
+
     async def start(
         self,
         key: ApiKey,
@@ -270,6 +274,12 @@ class JobManager:
         if counts.canceling:
             self.events.notify_cancel()
         return counts
+
+    async def finished_per_minute(
+        self, space_id: str, *, hours: float = 24
+    ) -> list[domain.FinishedMinute]:
+        """Jobs of the space that ended in the last ``hours``, per minute."""
+        return await self.store.finished_per_minute(space_id, utcnow() - timedelta(hours=hours))
 
     # ---- worker side -------------------------------------------------------------
 

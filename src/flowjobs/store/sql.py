@@ -43,6 +43,7 @@ from flowjobs.domain import (
     ClaimedJob,
     EndedJob,
     ExpiredLease,
+    FinishedMinute,
     Heartbeat,
     JobDetails,
     JobRecord,
@@ -296,6 +297,15 @@ class SqlStore:
             return None
         return ApiKey(row.id, row.space_id, row.name, KeyKind(row.kind))
 
+    async def find_key_by_id(self, key_id: str) -> ApiKey | None:
+        """A key that exists and is not revoked, by its id (dashboard sessions)."""
+        query = api_keys.select().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.space_id, row.name, KeyKind(row.kind))
+
     # ---- rules -------------------------------------------------------------
 
     async def find_rule_versions(self, space_id: str, identifier: str) -> list[RuleVersion]:
@@ -414,6 +424,51 @@ class SqlStore:
         async with self._read() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _job_from_row(row)
+
+    async def finished_per_minute(self, space_id: str, since: datetime) -> list[FinishedMinute]:
+        """The space's jobs that ended at or after ``since``, counted per minute,
+        oldest first; minutes without an ending are left out. Walks ix_jobs_ended."""
+        minute = self._epoch_minute(jobs.c.ended_at)
+        duration = self._seconds_between(jobs.c.claimed_at, jobs.c.ended_at)
+        query = (
+            sa.select(
+                minute.label("minute"),
+                sa.func.count().label("finished"),
+                sa.func.count().filter(jobs.c.state == JobState.ERROR.value).label("failed"),
+                sa.func.count(jobs.c.claimed_at).label("ran"),
+                sa.func.coalesce(sa.func.sum(duration), 0.0).label("run_seconds"),
+                sa.func.coalesce(sa.func.max(duration), 0.0).label("longest"),
+            )
+            .where(jobs.c.space_id == space_id, jobs.c.ended_at >= since)
+            .group_by(minute)
+            .order_by(minute)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            FinishedMinute(
+                minute=datetime.fromtimestamp(int(r.minute) * 60, UTC),
+                finished=r.finished,
+                failed=r.failed,
+                ran=r.ran,
+                run_seconds=max(float(r.run_seconds), 0.0),
+                longest_seconds=max(float(r.longest), 0.0),
+            )
+            for r in rows
+        ]
+
+    def _epoch_minute(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Whole minutes since 1970 of a timestamp column, in SQL."""
+        if self.is_sqlite:
+            return sa.cast(sa.func.strftime("%s", column), sa.Integer) // 60
+        return sa.cast(sa.func.floor(sa.extract("epoch", column) / 60), sa.BigInteger)
+
+    def _seconds_between(
+        self, start: sa.ColumnElement[Any], end: sa.ColumnElement[Any]
+    ) -> sa.ColumnElement[Any]:
+        if self.is_sqlite:
+            return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
+        return sa.extract("epoch", end - start)
 
     async def transition(
         self,
