@@ -15,7 +15,7 @@ from flowjobs.errors import FlowValidationError, SpaceNotFoundError
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
-from flowjobs.store import SqlStore
+from flowjobs.store import SqlStore, interim
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
@@ -150,3 +150,9 @@ class Catalog:
         )
         await self.store.insert_rule_version(rule, utcnow(), new_rule=latest is None)
         return rule
+
+    # ---- DASHBOARD STAND-IN: delete when branch `rules` lands (it lists rules) ----------
+
+    async def rule_versions_of_space(self, space_id: str) -> list[RuleVersion]:
+        """Every version of every rule of the space, by alias then version."""
+        return await interim.rule_versions_of_space(self.store, space_id)

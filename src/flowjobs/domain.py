@@ -265,3 +265,21 @@ class WorkerInfo:
     last_heartbeat_at: datetime
     stopped_at: datetime | None
     alive: bool = False
+
+
+# ---- DASHBOARD STAND-IN: the job listing contract of branch `jobsapi` ------------------
+# Delete this block when `jobsapi` lands (it defines the same two classes).
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    states: frozenset[JobState] = frozenset()  # empty: any state
+    rule: str | None = None  # baseId or alias
+    version: int | None = None
+    since: datetime | None = None  # created_at >= since
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[JobRecord]  # newest first
+    next_cursor: str | None  # opaque; None on the last page

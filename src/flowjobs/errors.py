@@ -148,3 +148,25 @@ class WrongKeyKindError(ForbiddenError):
     """This endpoint needs a different kind of API key."""
 
     code = "WRONG_KEY_KIND"
+
+
+# ---- dashboard (/ui) -----------------------------------------------------------------
+
+
+class SignInRequiredError(UnauthorizedError):
+    """Sign in to the dashboard with a Management API key."""
+
+    code = "SIGN_IN_REQUIRED"
+
+
+class CsrfTokenError(ForbiddenError):
+    """The form's CSRF token is missing or wrong; reload the page and try again."""
+
+    code = "CSRF_TOKEN_INVALID"
+
+
+class UnsupportedMediaTypeError(FlowjobsError):
+    """The request body has a content type this endpoint does not read."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415

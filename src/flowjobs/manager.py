@@ -41,7 +41,7 @@ from flowjobs.errors import (
     UnauthorizedError,
 )
 from flowjobs.keys import hash_secret
-from flowjobs.store import SqlStore
+from flowjobs.store import SqlStore, interim
 
 
 def utcnow() -> datetime:
@@ -393,3 +393,30 @@ class JobManager:
         """Delete finished jobs (and their details) that ended more than
         ``older_than`` ago; the number deleted."""
         return await self.store.prune_finished(utcnow() - older_than, batch_size)
+
+    # ---- DASHBOARD STAND-INS: delete when branch `jobsapi` lands ---------------------
+    # The contract's list_jobs and job_counts over store/interim.py: the newest
+    # jobs only, no cursor. The real ones come with keyset pagination.
+
+    async def list_jobs(
+        self,
+        space_id: str,
+        filters: domain.JobFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        full: bool = False,
+    ) -> domain.JobPage:
+        base_id = None
+        if filters.rule is not None:
+            versions = await self.store.find_rule_versions(space_id, filters.rule)
+            if not versions:
+                return domain.JobPage(jobs=[], next_cursor=None)
+            base_id = versions[0].base_id
+        found = await interim.newest_jobs(
+            self.store, space_id, filters.states, base_id, filters.version, limit
+        )
+        return domain.JobPage(jobs=found, next_cursor=None)
+
+    async def job_counts(self, space_id: str) -> dict[JobState, int]:
+        return await interim.state_counts(self.store, space_id)

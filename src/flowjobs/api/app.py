@@ -14,6 +14,7 @@ from flowjobs.api.deps import AppState
 from flowjobs.api.routes import jobs, rules
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
+from flowjobs.ui import create_ui
 
 log = logging.getLogger("flowjobs.api")
 
@@ -50,6 +51,9 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     openapi.install(app)
     app.include_router(jobs.router)
     app.include_router(rules.router)
+    if settings.ui_enabled:
+        # the dashboard reads the services once the lifespan above has built them
+        app.mount("/ui", create_ui(settings, lambda: app.state.flowjobs))
 
     @app.get("/health", tags=["ops"], summary="Liveness")
     async def health() -> dict[str, str]:

@@ -136,7 +136,7 @@ def _step_path(values: list[int], top_value: float) -> str:
     only where the value changes (a quiet day is a handful of commands)."""
     base = HEIGHT - BOTTOM
     parts = [f"M{_x(0, len(values)):.1f},{base:.1f}"]
-    current = base
+    current: float = base
     for i, value in enumerate(values):
         y = _y(value, top_value)
         if y != current:

@@ -52,7 +52,7 @@ class SessionCodec:
         if not value:
             return None
         try:
-            data = self._serializer.loads(value, max_age=self.max_age_seconds)
+            data = self._serializer.loads(value, max_age=int(self.max_age_seconds))
         except BadSignature:  # SignatureExpired is a BadSignature too
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):

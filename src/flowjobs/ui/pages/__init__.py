@@ -1,0 +1,1 @@
+"""One router per page group of the dashboard."""
