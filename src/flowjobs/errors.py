@@ -163,10 +163,3 @@ class CsrfTokenError(ForbiddenError):
     """The form's CSRF token is missing or wrong; reload the page and try again."""
 
     code = "CSRF_TOKEN_INVALID"
-
-
-class UnsupportedMediaTypeError(FlowjobsError):
-    """The request body has a content type this endpoint does not read."""
-
-    code = "UNSUPPORTED_MEDIA_TYPE"
-    status = 415

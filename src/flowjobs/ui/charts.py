@@ -15,15 +15,16 @@ from datetime import datetime, timedelta
 from flowjobs.domain import FinishedMinute
 from flowjobs.ui.formatting import duration, short_seconds
 
-WIDTH = 720
-HEIGHT = 200
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22  # margins inside the viewBox
+WIDTH = 600
+HEIGHT = 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 26  # margins inside the viewBox
 
 
 @dataclass(frozen=True)
 class Tick:
     position: float  # x for the time axis, y for the value axis
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the outer labels stay inside the chart
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,19 @@ class Chart:
     def baseline(self) -> float:
         return HEIGHT - BOTTOM
 
+    @property
+    def left(self) -> float:
+        return LEFT
+
+    @property
+    def right(self) -> float:
+        return WIDTH - RIGHT
+
 
 def window_start(now: datetime, hours: int) -> datetime:
-    """The first whole minute of the ``hours`` that end at ``now``."""
-    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return end - timedelta(hours=hours)
+    """The start of the chart's ``hours`` whole hours, the last one being the
+    current hour (so bars and labels fall on the hour)."""
+    return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
 
 
 def nice_ticks(maximum: float, count: int = 4) -> list[float]:
@@ -88,10 +97,11 @@ def _y(value: float, top_value: float) -> float:
 
 def _time_ticks(start: datetime, hours: int) -> list[Tick]:
     every = max(hours // 4, 1)
-    return [
-        Tick(_x(h, hours), (start + timedelta(hours=h)).strftime("%H:%M"))
-        for h in range(0, hours + 1, every)
-    ]
+    ticks = []
+    for h in range(0, hours + 1, every):
+        anchor = "start" if h == 0 else "end" if h == hours else "middle"
+        ticks.append(Tick(_x(h, hours), f"{start + timedelta(hours=h):%H:%M}", anchor))
+    return ticks
 
 
 def _value_ticks(values: list[float], *, seconds: bool = False) -> list[Tick]:

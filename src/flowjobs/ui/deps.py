@@ -15,7 +15,6 @@ from flowjobs.errors import (
     CsrfTokenError,
     PayloadTooLargeError,
     SignInRequiredError,
-    UnsupportedMediaTypeError,
 )
 from flowjobs.ui.context import Ui
 from flowjobs.ui.session import COOKIE, Session, csrf_matches
@@ -76,14 +75,16 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 async def posted_form(request: Request, ui: UiDep, session: SessionDep) -> dict[str, str]:
     """The form's fields, after its CSRF token was found to be this session's.
-    A POST without the token, or with another session's, answers 403."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != FORM:
-        raise UnsupportedMediaTypeError(f"Dashboard forms are sent as {FORM}")
-    body = await _read_limited(request, ui.settings.max_body_bytes)
-    try:
-        fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequestError("The form could not be read") from exc
+    A POST without the token (no form at all, or a body of another type) or
+    with another session's answers 403."""
+    fields: dict[str, str] = {}
+    if request.headers.get("content-type", "").split(";")[0].strip() == FORM:
+        body = await _read_limited(request, ui.settings.max_body_bytes)
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadRequestError("The form could not be read") from exc
+        fields = dict(pairs)
     if not csrf_matches(session, fields.get("csrf")):
         raise CsrfTokenError()
     return fields
