@@ -75,13 +75,16 @@ def window_start(now: datetime, hours: int) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
 
 
-def nice_ticks(maximum: float, count: int = 4) -> list[float]:
-    """Round tick values from 0 to at least ``maximum`` (1-2-5 steps)."""
+def nice_ticks(maximum: float, count: int = 4, *, whole: bool = False) -> list[float]:
+    """Round tick values from 0 to at least ``maximum`` (1-2-5 steps; with
+    ``whole``, steps of at least 1, for counts)."""
     if maximum <= 0:
         return [0.0, 1.0]
     raw = maximum / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(step, 1)
     top = math.ceil(maximum / step) * step
     return [i * step for i in range(round(top / step) + 1)]
 
@@ -153,7 +156,9 @@ def _step_path(values: list[int], top_value: float) -> str:
             parts.append(f"V{y:.1f}")
             current = y
         parts.append(f"H{_x(i + 1, len(values)):.1f}")
-    parts.append(f"V{base:.1f}Z")
+    if current != base:
+        parts.append(f"V{base:.1f}")
+    parts.append("Z")
     return "".join(_merge_runs(parts))
 
 
@@ -174,7 +179,7 @@ def finished_chart(buckets: list[FinishedMinute], now: datetime, hours: int = 24
     finished = [s.finished for s in slots]
     failed = [s.failed for s in slots]
     total, errors, peak = sum(finished), sum(failed), max(finished, default=0)
-    ticks = nice_ticks(peak)
+    ticks = nice_ticks(peak, whole=True)
     summary = (
         f"{total} jobs finished in the last {hours} hours, {errors} of them in error; "
         f"at most {peak} in one minute."
