@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit test-load lint typecheck format latency bench-scale bench-credit clean
+.PHONY: install chromium run test unit test-load lint typecheck format latency bench-scale bench-credit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The dashboard's browser tests drive Debian's Chromium through Playwright
+# (never a browser Playwright downloads). apt-get update runs only when the
+# package lists do not know chromium yet (a fresh machine).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "warning: no /usr/bin/chromium and no apt-get: the browser tests will fail" >&2; \
+	  else \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends chromium \
+	      || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; \
+	  fi; \
+	fi
 
 run: install  ## the demo: a space, a key, example flows, the server with its worker
 	$(BIN)/flowjobs demo

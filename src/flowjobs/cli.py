@@ -240,12 +240,15 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     if "FLOWJOBS_LOG_JSON" not in os.environ:  # a person reads the demo's log
         setup_logging(settings.log_level, as_json=False)
     upgrade(settings.database_url)
-    secret, aliases = asyncio.run(_prepare_demo(settings))
+    secret, management, aliases = asyncio.run(_prepare_demo(settings))
     _print_demo(secret, aliases, f"http://{host}:{port}")
+    typer.echo(
+        f"Dashboard: http://{host}:{port}/ui   sign in with the Management key\n  {management}\n"
+    )
     _serve_http(settings, host, port, run_worker=True)
 
 
-async def _prepare_demo(settings: Settings) -> tuple[str, list[str]]:
+async def _prepare_demo(settings: Settings) -> tuple[str, str, list[str]]:
     services = build_services(settings, pool_size=2)
     catalog = services.catalog
     try:
@@ -253,11 +256,12 @@ async def _prepare_demo(settings: Settings) -> tuple[str, list[str]]:
             "demo", parallel_limit=4
         )
         created = await catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
+        management = await catalog.create_key(space.id, KeyKind.MANAGEMENT, "demo dashboard")
         aliases = []
         for path in sorted(DEMO_FLOWS.glob("*.yaml")):
             rule = await catalog.push_rule(space.id, load_flow_file(path), publish=True)
             aliases.append(rule.alias)
-        return created.secret, aliases
+        return created.secret, management.secret, aliases
     finally:
         await services.close()
 

@@ -3,6 +3,7 @@ chart geometry, the job timeline, and how inputs and filters are read."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +42,12 @@ def _signed_ago(seconds: int) -> str:
         def get_timestamp(self) -> int:
             return int(time.time()) - seconds
 
-    serializer = URLSafeTimedSerializer("secret", salt="flowjobs-ui-session", signer=Past)
+    serializer = URLSafeTimedSerializer(
+        "secret",
+        salt="flowjobs-ui-session",
+        signer=Past,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
     return serializer.dumps({"c": "token", "k": "key-1"})
 
 

@@ -1,6 +1,6 @@
 """Dashboard sessions: a signed cookie that holds a key id and a CSRF token.
 
-The cookie never holds the key's secret. It is signed (HMAC, ``itsdangerous``)
+The cookie never holds the key's secret. It is signed (HMAC-SHA256, ``itsdangerous``)
 with the deployment's ``FLOWJOBS_UI_SECRET`` and carries its own issue time,
 so a session ends after ``FLOWJOBS_UI_SESSION_HOURS`` whatever the browser
 does. Every request checks again that the key still exists and is not revoked
@@ -10,6 +10,7 @@ key id, so that the sign-in form has a CSRF token too.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ class SessionCodec:
     """Turns sessions into signed cookie values and back."""
 
     def __init__(self, secret: str, max_age_seconds: float) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
+        self._serializer = URLSafeTimedSerializer(
+            secret, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self.max_age_seconds = max_age_seconds
 
     @staticmethod
