@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import enum
+import math
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -11,7 +13,7 @@ from typing import Any
 from flowjobs.config import Settings
 from flowjobs.domain import RULE_TYPE_FLOW, ApiKey, KeyKind, RuleStatus, RuleVersion, Space
 from flowjobs.engine import Flow, called_flows
-from flowjobs.errors import FlowValidationError, SpaceNotFoundError
+from flowjobs.errors import FlowValidationError, InvalidQuotaError, SpaceNotFoundError
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
@@ -26,6 +28,21 @@ class CreatedKey:
     secret: str  # shown once; only its hash is stored
 
 
+class Keep(enum.Enum):
+    """Leave a setting as it is (``update_space_billing``)."""
+
+    KEEP = "keep"
+
+
+def checked_quota(quota_seconds: float | None) -> float | None:
+    """A monthly quota: a finite number of seconds, zero or more; None is unlimited."""
+    if quota_seconds is not None and not (math.isfinite(quota_seconds) and quota_seconds >= 0):
+        raise InvalidQuotaError(
+            f"quotaSeconds must be a number of seconds, zero or more, not {quota_seconds}"
+        )
+    return quota_seconds
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:200] or "flow"
 
@@ -35,9 +52,41 @@ class Catalog:
         self.store = store
         self.settings = settings
 
-    async def create_space(self, name: str, *, parallel_limit: int = 1, priority: int = 0) -> Space:
-        space = Space(str(uuid.uuid4()), name, parallel_limit, priority)
+    async def create_space(
+        self,
+        name: str,
+        *,
+        parallel_limit: int = 1,
+        priority: int = 0,
+        quota_seconds: float | None = None,
+        pay_as_you_go: bool = False,
+    ) -> Space:
+        space = Space(
+            str(uuid.uuid4()),
+            name,
+            parallel_limit,
+            priority,
+            quota_seconds=checked_quota(quota_seconds),
+            pay_as_you_go=pay_as_you_go,
+        )
         await self.store.insert_space(space, utcnow())
+        return space
+
+    async def update_space_billing(
+        self,
+        space_ref: str,
+        *,
+        quota_seconds: float | Keep | None = Keep.KEEP,
+        pay_as_you_go: bool | None = None,
+    ) -> Space:
+        """Change a space's monthly quota (None: unlimited) and/or pay-as-you-go.
+        Seconds already recorded this month keep their billing."""
+        space = await self.space(space_ref)
+        if quota_seconds is not Keep.KEEP:
+            space = replace(space, quota_seconds=checked_quota(quota_seconds))
+        if pay_as_you_go is not None:
+            space = replace(space, pay_as_you_go=pay_as_you_go)
+        await self.store.update_space_billing(space.id, space.quota_seconds, space.pay_as_you_go)
         return space
 
     async def space(self, id_or_name: str) -> Space:

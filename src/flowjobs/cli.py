@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import signal
@@ -14,13 +15,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from flowjobs.catalog import Catalog
+from flowjobs.catalog import Catalog, Keep
 from flowjobs.config import Settings
-from flowjobs.domain import KeyKind, RuleVersion, WorkerInfo
+from flowjobs.domain import KeyKind, RuleVersion, Space, WorkerInfo
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
 from flowjobs.logs import setup_logging
 from flowjobs.runtime import Services, build_services
+from flowjobs.schemas import SpaceUsage
 from flowjobs.store import upgrade
 
 T = TypeVar("T")
@@ -98,25 +100,99 @@ def flow_schema() -> None:
     typer.echo(flow_json_schema_text(), nl=False)
 
 
+QuotaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quota-seconds",
+        help="free execution seconds a month (UTC), or 'unlimited' (the default)",
+        metavar="N|unlimited",
+    ),
+]
+
+
+def parse_quota(text: str) -> float | None:
+    """``--quota-seconds``: a number of seconds, zero or more, or ``unlimited`` (None)."""
+    if text.strip().lower() == "unlimited":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise typer.BadParameter(
+            f"{text!r}: expected seconds (0 or more) or 'unlimited'", param_hint="--quota-seconds"
+        )
+    return seconds
+
+
+def _space_json(space: Space) -> dict[str, Any]:
+    return {
+        "id": space.id,
+        "name": space.name,
+        "parallelLimit": space.parallel_limit,
+        "priority": space.priority,
+        "quotaSeconds": space.quota_seconds,
+        "payAsYouGo": space.pay_as_you_go,
+    }
+
+
+def _billing_text(space: Space) -> str:
+    quota = "unlimited" if space.quota_seconds is None else f"{space.quota_seconds:g} s a month"
+    return f"quota {quota}, pay-as-you-go {'on' if space.pay_as_you_go else 'off'}"
+
+
 @space_app.command("create")
 def space_create(
     ctx: typer.Context,
     name: str,
     parallel_limit: Annotated[int, typer.Option(min=1, max=10000)] = 1,
     priority: Annotated[int, typer.Option(min=0, max=10)] = 0,
+    quota_seconds: QuotaOpt = None,
+    pay_as_you_go: Annotated[
+        bool, typer.Option("--pay-as-you-go", help="jobs still start past the quota")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a space."""
+    quota = None if quota_seconds is None else parse_quota(quota_seconds)
     space = _with_catalog(
-        ctx, lambda c: c.create_space(name, parallel_limit=parallel_limit, priority=priority)
+        ctx,
+        lambda c: c.create_space(
+            name,
+            parallel_limit=parallel_limit,
+            priority=priority,
+            quota_seconds=quota,
+            pay_as_you_go=pay_as_you_go,
+        ),
     )
-    data = {
-        "id": space.id,
-        "name": space.name,
-        "parallelLimit": space.parallel_limit,
-        "priority": space.priority,
-    }
-    _emit(as_json, data, f"space {space.name} created: {space.id}")
+    _emit(as_json, _space_json(space), f"space {space.name} created: {space.id}")
+
+
+@space_app.command("update")
+def space_update(
+    ctx: typer.Context,
+    space: Annotated[str, typer.Argument(help="the space's id or name")],
+    quota_seconds: QuotaOpt = None,
+    pay_as_you_go: Annotated[
+        bool | None,
+        typer.Option("--pay-as-you-go/--no-pay-as-you-go", help="jobs still start past the quota"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a space's monthly quota and pay-as-you-go."""
+    if quota_seconds is None and pay_as_you_go is None:
+        typer.echo(
+            "error: nothing to change: give --quota-seconds and/or "
+            "--pay-as-you-go / --no-pay-as-you-go",
+            err=True,
+        )
+        raise typer.Exit(2)
+    quota = Keep.KEEP if quota_seconds is None else parse_quota(quota_seconds)
+    updated = _with_catalog(
+        ctx,
+        lambda c: c.update_space_billing(space, quota_seconds=quota, pay_as_you_go=pay_as_you_go),
+    )
+    _emit(as_json, _space_json(updated), f"space {updated.name}: {_billing_text(updated)}")
 
 
 @key_app.command("create")
@@ -386,6 +462,39 @@ def prune(
         {"deleted": deleted, "endedBefore": before.isoformat()},
         f"deleted {deleted} finished jobs that ended before {before:%Y-%m-%d %H:%M:%S} UTC",
     )
+
+
+def _usage_text(usage: SpaceUsage) -> str:
+    def seconds(value: float | None) -> str:
+        return "unlimited" if value is None else f"{value:g} s"
+
+    counts = ", ".join(f"{state} {n}" for state, n in usage.jobCounts.model_dump().items())
+    return "\n".join(
+        [
+            f"space {usage.spaceName} ({usage.spaceId}), {usage.month} (UTC)",
+            f"used       {seconds(usage.usedSeconds)}",
+            f"billed     {seconds(usage.billedSeconds)}",
+            f"quota      {seconds(usage.quotaSeconds)}, "
+            f"pay-as-you-go {'on' if usage.payAsYouGo else 'off'}",
+            f"remaining  {seconds(usage.remainingSeconds)}",
+            f"jobs       {counts}",
+        ]
+    )
+
+
+@app.command("usage")
+def usage_command(
+    ctx: typer.Context,
+    space: Annotated[str, typer.Argument(help="the space's id or name")],
+    month: Annotated[
+        str | None, typer.Option(help="YYYY-MM (UTC); default: the current month")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a space's execution seconds (used, billed, remaining) and jobs by state."""
+    report = _with_services(ctx, lambda s: s.usage.report(space, month))
+    usage = SpaceUsage.from_report(report)
+    _emit(as_json, usage.model_dump(mode="json"), _usage_text(usage))
 
 
 def main() -> None:

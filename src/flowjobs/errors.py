@@ -150,6 +150,25 @@ class WrongKeyKindError(ForbiddenError):
     code = "WRONG_KEY_KIND"
 
 
+class QuotaExceededError(FlowjobsError):
+    """The space's free execution seconds for this month are used up."""
+
+    code = "JOB_QUOTA_EXCEEDED"
+    status = 402
+
+
+class InvalidMonthError(BadRequestError):
+    """A month is written YYYY-MM, e.g. 2026-11."""
+
+    code = "INVALID_MONTH"
+
+
+class InvalidQuotaError(BadRequestError):
+    """A quota is a number of seconds, zero or more, or unlimited."""
+
+    code = "INVALID_QUOTA"
+
+
 # ---- dashboard (/ui) -----------------------------------------------------------------
 
 

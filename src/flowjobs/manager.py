@@ -28,6 +28,7 @@ from flowjobs.domain import (
     NewJob,
     RuleStatus,
     RuleVersion,
+    Space,
 )
 from flowjobs.errors import (
     ForbiddenError,
@@ -35,6 +36,7 @@ from flowjobs.errors import (
     JobConflictError,
     JobNotFoundError,
     NotAnIntegrationFlowError,
+    QuotaExceededError,
     RuleNotFoundError,
     RuleVersionNotFoundError,
     SpaceNotFoundError,
@@ -153,6 +155,7 @@ class JobManager:
         space = await self.store.find_space(key.space_id)
         if space is None:
             raise SpaceNotFoundError()
+        await self._check_quota(space)
         rule = await self._find_flow(key.space_id, identifier, version)
         new = NewJob(
             id=str(uuid.uuid4()),
@@ -169,6 +172,21 @@ class JobManager:
         job = await self.store.insert_job(new, utcnow(), domain.INITIALIZED)
         self.events.notify_waiting()
         return job
+
+    async def _check_quota(self, space: Space) -> None:
+        """Refuse new jobs once this month's usage reached the space's quota,
+        unless pay-as-you-go is on. Jobs already started are not affected."""
+        quota = space.quota_seconds
+        if quota is None or space.pay_as_you_go:
+            return  # no read at all: the common case costs nothing
+        month = domain.month_of(utcnow())
+        used = (await self.store.month_usage(space.id, month)).used_seconds
+        if used >= quota:
+            raise QuotaExceededError(
+                f"The space has used {used:.1f} s of its {quota:g} free execution seconds "
+                f"for {month} (UTC) and pay-as-you-go is off: jobs can start again next month, "
+                "or once the quota is raised or pay-as-you-go turned on"
+            )
 
     async def _find_flow(self, space_id: str, identifier: str, version: str | None) -> RuleVersion:
         versions = await self.store.find_rule_versions(space_id, identifier)

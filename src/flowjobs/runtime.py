@@ -12,6 +12,7 @@ from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.manager import JobManager, LocalEvents
 from flowjobs.store import SqlStore
+from flowjobs.usage import UsageService
 from flowjobs.worker import Worker
 
 
@@ -21,6 +22,7 @@ class Services:
     store: SqlStore
     manager: JobManager
     catalog: Catalog
+    usage: UsageService
 
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
         return Worker(self.manager, self.settings, concurrency=concurrency, burst=burst)
@@ -40,4 +42,5 @@ def build_services(settings: Settings, *, pool_size: int | None = None) -> Servi
         store=store,
         manager=JobManager(store, settings, LocalEvents()),
         catalog=Catalog(store, settings),
+        usage=UsageService(store),
     )

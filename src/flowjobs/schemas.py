@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowjobs.domain import JobRecord, JobState, JobStatusCode
+from flowjobs.domain import JobRecord, JobState, JobStatusCode, UsageReport
 
 
 class JobRuleReference(BaseModel):
@@ -167,3 +167,54 @@ class JobLogs(BaseModel):
 class FlowValidation(BaseModel):
     valid: bool
     problems: list[str]
+
+
+# ---- usage (issue 5) ---------------------------------------------------------------
+
+
+class UsageJobCounts(BaseModel):
+    """Jobs created in the month, by their state now."""
+
+    WAITING: int = 0
+    RUNNING: int = 0
+    COMPLETED: int = 0
+    CANCELING: int = 0
+    CANCELED: int = 0
+    ERROR: int = 0
+
+
+def _seconds(value: float) -> float:
+    return round(value, 3)  # milliseconds are enough for a bill
+
+
+class SpaceUsage(BaseModel):
+    """A space's execution seconds in one calendar month (UTC)."""
+
+    spaceId: str
+    spaceName: str
+    month: str = Field(examples=["2026-11"], description="YYYY-MM, UTC")
+    usedSeconds: float = Field(description="seconds from RUNNING to the end, of jobs that ended")
+    billedSeconds: float = Field(
+        description="seconds billed: all of them with pay-as-you-go, else at most quotaSeconds"
+    )
+    quotaSeconds: float | None = Field(description="free seconds a month; null: unlimited")
+    remainingSeconds: float | None = Field(
+        description="quotaSeconds - usedSeconds, at least 0; null: unlimited"
+    )
+    payAsYouGo: bool = Field(description="jobs may still start once the quota is used up")
+    jobCounts: UsageJobCounts
+
+    @classmethod
+    def from_report(cls, report: UsageReport) -> SpaceUsage:
+        remaining = report.remaining_seconds
+        return cls(
+            spaceId=report.space.id,
+            spaceName=report.space.name,
+            month=report.month,
+            usedSeconds=_seconds(report.usage.used_seconds),
+            billedSeconds=_seconds(report.usage.billed_seconds),
+            quotaSeconds=report.space.quota_seconds,
+            remainingSeconds=None if remaining is None else _seconds(remaining),
+            payAsYouGo=report.space.pay_as_you_go,
+            jobCounts=UsageJobCounts(**{s.value: n for s, n in report.job_counts.items()}),
+        )

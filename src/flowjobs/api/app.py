@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs, rules
+from flowjobs.api.routes import jobs, rules, usage
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
 from flowjobs.ui import create_ui
@@ -28,7 +28,10 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.flowjobs = AppState(
-            settings=settings, manager=services.manager, catalog=services.catalog
+            settings=settings,
+            manager=services.manager,
+            catalog=services.catalog,
+            usage=services.usage,
         )
         worker = services.worker() if embedded else None
         if worker is not None:
@@ -51,6 +54,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     openapi.install(app)
     app.include_router(jobs.router)
     app.include_router(rules.router)
+    app.include_router(usage.router)
     if settings.ui_enabled:
         # the dashboard reads the services once the lifespan above has built them
         app.mount("/ui", create_ui(settings, lambda: app.state.flowjobs))

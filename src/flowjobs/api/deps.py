@@ -20,6 +20,7 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.usage import UsageService
 
 
 @dataclass
@@ -27,6 +28,7 @@ class AppState:
     settings: Settings
     manager: JobManager
     catalog: Catalog
+    usage: UsageService
 
 
 def get_state(request: Request) -> AppState:
@@ -46,6 +48,13 @@ def get_catalog(state: Annotated[AppState, Depends(get_state)]) -> Catalog:
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def get_usage(state: Annotated[AppState, Depends(get_state)]) -> UsageService:
+    return state.usage
+
+
+UsageDep = Annotated[UsageService, Depends(get_usage)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 

@@ -50,6 +50,7 @@ from flowjobs.domain import (
     JobState,
     JobStatusCode,
     KeyKind,
+    MonthUsage,
     NewJob,
     RuleStatus,
     RuleVersion,
@@ -58,6 +59,7 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.store import usage
 from flowjobs.store.outbox import enqueue_job_events
 from flowjobs.store.tables import (
     api_keys,
@@ -261,6 +263,8 @@ class SqlStore:
                     parallel_limit=space.parallel_limit,
                     priority=space.priority,
                     created_at=now,
+                    quota_seconds=space.quota_seconds,
+                    pay_as_you_go=space.pay_as_you_go,
                 )
             )
 
@@ -272,7 +276,37 @@ class SqlStore:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return Space(row.id, row.name, row.parallel_limit, row.priority)
+        return Space(
+            row.id,
+            row.name,
+            row.parallel_limit,
+            row.priority,
+            quota_seconds=row.quota_seconds,
+            pay_as_you_go=bool(row.pay_as_you_go),
+        )
+
+    async def update_space_billing(
+        self, space_id: str, quota_seconds: float | None, pay_as_you_go: bool
+    ) -> None:
+        """Set a space's monthly quota (None: unlimited) and pay-as-you-go."""
+        async with self._write() as conn:
+            await conn.execute(
+                spaces.update()
+                .where(spaces.c.id == space_id)
+                .values(quota_seconds=quota_seconds, pay_as_you_go=pay_as_you_go)
+            )
+
+    async def month_usage(self, space_id: str, month: str) -> MonthUsage:
+        """A space's execution seconds in a month ("YYYY-MM"): one primary-key read."""
+        async with self._read() as conn:
+            return await usage.month_usage(conn, space_id, month)
+
+    async def job_counts(
+        self, space_id: str, created_from: datetime, created_before: datetime
+    ) -> dict[JobState, int]:
+        """A space's jobs created in [created_from, created_before), per state."""
+        async with self._read() as conn:
+            return await usage.job_counts(conn, space_id, created_from, created_before)
 
     async def insert_key(self, key: ApiKey, key_hash: str, now: datetime) -> None:
         async with self._write() as conn:

@@ -1,16 +1,107 @@
-"""Execution seconds per space and month, added in the transaction that ends a job."""
+"""Execution seconds per space and month, added in the transaction that ends a job.
+
+Billing rule, applied as each ending is recorded: when the space has a quota
+and pay-as-you-go is off, only the seconds that bring the month's usage up to
+the quota are billed; the rest are used but not billed. Otherwise every second
+is billed. Each increment is judged by the space's settings at that moment, so
+changing the quota mid-month does not rewrite seconds already recorded.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowjobs.domain import EndedJob
+from flowjobs.domain import EndedJob, JobState, MonthUsage, month_of
+from flowjobs.store.tables import jobs, space_usage, spaces
+
+
+def seconds_by_space_month(ended: Sequence[EndedJob]) -> dict[tuple[str, str], float]:
+    """Seconds from RUNNING to the end of each job that ran, summed per space
+    and month of the ending; jobs canceled while waiting count nothing."""
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for job in ended:
+        if job.claimed_at is None:
+            continue
+        seconds = max(0.0, (job.ended_at - job.claimed_at).total_seconds())
+        totals[(job.space_id, month_of(job.ended_at))] += seconds
+    return dict(totals)
+
+
+def _billing_cap(space_id: str) -> sa.ScalarSelect[float | None]:
+    """The space's quota when it caps billing (pay-as-you-go off); else NULL.
+    A primary-key read of the space."""
+    cap = sa.case((spaces.c.pay_as_you_go == sa.false(), spaces.c.quota_seconds))
+    return sa.select(cap).where(spaces.c.id == space_id).scalar_subquery()
+
+
+def _billed_increment(
+    dialect: str, space_id: str, used_before: sa.ColumnElement[float], seconds: float
+) -> sa.ColumnElement[float]:
+    """Seconds billed out of ``seconds`` added on top of ``used_before``:
+    ``max(0, min(seconds, cap - used_before))``, or all of them without a cap."""
+    least, greatest = (
+        (sa.func.min, sa.func.max) if dialect == "sqlite" else (sa.func.least, sa.func.greatest)
+    )
+    added = sa.literal(seconds, sa.Float)
+    headroom = sa.func.coalesce(_billing_cap(space_id) - used_before, added)
+    increment: sa.ColumnElement[float] = greatest(sa.literal(0.0, sa.Float), least(added, headroom))
+    return increment
+
+
+def _upsert(dialect: str, space_id: str, month: str, seconds: float) -> sa.Insert:
+    """One statement: create the month's row, or add to it."""
+    insert_into = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    nothing = sa.literal(0.0, sa.Float)
+    insert = insert_into(space_usage).values(
+        space_id=space_id,
+        month=month,
+        used_seconds=seconds,
+        billed_seconds=_billed_increment(dialect, space_id, nothing, seconds),
+    )
+    row = space_usage.c
+    return insert.on_conflict_do_update(
+        index_elements=[row.space_id, row.month],
+        set_={
+            "used_seconds": row.used_seconds + seconds,
+            "billed_seconds": row.billed_seconds
+            + _billed_increment(dialect, space_id, row.used_seconds, seconds),
+        },
+    )
 
 
 async def add_usage(conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime) -> None:
-    """Add each ended job's seconds from RUNNING to its end to its space's month."""
-    # Filled in by the usage work (issue 5).
-    return None
+    """Add each ended job's seconds from RUNNING to its end to its space's month:
+    one upsert per space and month, in space order (rows locked in one order)."""
+    for (space_id, month), seconds in sorted(seconds_by_space_month(ended).items()):
+        await conn.execute(_upsert(conn.dialect.name, space_id, month, seconds))
+
+
+async def month_usage(conn: AsyncConnection, space_id: str, month: str) -> MonthUsage:
+    """A space's usage row for a month (a primary-key read); zeros if none."""
+    query = sa.select(space_usage.c.used_seconds, space_usage.c.billed_seconds).where(
+        space_usage.c.space_id == space_id, space_usage.c.month == month
+    )
+    row = (await conn.execute(query)).first()
+    return MonthUsage() if row is None else MonthUsage(row.used_seconds, row.billed_seconds)
+
+
+async def job_counts(
+    conn: AsyncConnection, space_id: str, start: datetime, end: datetime
+) -> dict[JobState, int]:
+    """Jobs of a space created in [start, end), per state (every state present)."""
+    query = (
+        sa.select(jobs.c.state, sa.func.count())
+        .where(jobs.c.space_id == space_id, jobs.c.created_at >= start, jobs.c.created_at < end)
+        .group_by(jobs.c.state)
+    )
+    counts = dict.fromkeys(JobState, 0)
+    for state, count in (await conn.execute(query)).all():
+        counts[JobState(state)] = int(count)
+    return counts

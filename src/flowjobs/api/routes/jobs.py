@@ -62,7 +62,7 @@ async def _start(
     response_model=Job,
     summary="Start a job of the latest published version",
     description="Job started successfully",
-    responses=problem_responses(400, 401, 403, 404, 413),
+    responses=problem_responses(400, 401, 402, 403, 404, 413),
     openapi_extra=_BODY,
 )
 async def start_latest(
@@ -84,7 +84,7 @@ async def start_latest(
     response_model=Job,
     summary="Start a job of one version ('latest' allowed)",
     description="Job started successfully",
-    responses=problem_responses(400, 401, 403, 404, 413),
+    responses=problem_responses(400, 401, 402, 403, 404, 413),
     openapi_extra=_BODY,
 )
 async def start_version(
