@@ -78,7 +78,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = f"sqlite:///{tmp / 'dashboard.db'}"
     _cli(url, "init")
     with serving(url, tmp, worker=True, name="dashboard", extra_env=SERVER_ENV) as proc:
-        space = _cli(url, "space", "create", "ui-e2e", "--parallel-limit", "1", "--json")
+        space = _cli(
+            url,
+            "space",
+            "create",
+            "ui-e2e",
+            "--parallel-limit",
+            "1",
+            "--quota-seconds",
+            "600",
+            "--json",
+        )
         solver = _cli(url, "key", "create", "--space", "ui-e2e", "--json")
         admin = _cli(url, "key", "create", "--space", "ui-e2e", "--kind", "management", "--json")
         for flow in ("sleeper", "echo"):
@@ -109,9 +119,9 @@ def _sign_in(page: Page, site: Site, secret: str | None = None) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def _shot(page: Page, name: str) -> None:
+def _shot(page: Page, name: str, *, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def _no_horizontal_overflow(page: Page) -> None:
@@ -241,6 +251,7 @@ def test_the_jobs_list_filters_by_state_and_flow(browser: Browser, site: Site) -
 
         page.get_by_role("link", name="Overview").click()
         expect(page.locator(".count--canceled .count__number")).not_to_have_text("0")
+        expect(page.get_by_label(re.compile("of 10 min of execution time used"))).to_be_visible()
         _shot(page, "overview")
         page.goto(site.base + "/ui/flows/sleeper")
         _shot(page, "flow")
@@ -280,4 +291,4 @@ def test_pages_fit_a_phone_screen(browser: Browser, site: Site) -> None:
             expect(page.locator("main h1")).to_be_visible()
             _no_horizontal_overflow(page)
             if name:
-                _shot(page, name)
+                _shot(page, name, full_page=False)  # what a phone shows first

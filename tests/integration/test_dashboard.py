@@ -242,6 +242,23 @@ async def test_a_bad_json_input_is_shown_next_to_the_form(ui: Dashboard) -> None
     assert sum(jobs.values()) == 0
 
 
+async def test_the_overview_shows_jobs_per_state_charts_and_usage(ui: Dashboard) -> None:
+    await ui.env.catalog.update_space_billing(ui.space.id, quota_seconds=90)
+    await ui.sign_in()
+    await _start_job(ui, "{}")
+
+    page = await ui.http.get("/ui/", headers=HTML)
+
+    assert page.status_code == 200
+    assert '<a href="/ui/jobs?state=WAITING">' in page.text
+    waiting = page.text.split('href="/ui/jobs?state=WAITING">', 1)[1]
+    assert '<span class="count__number">1</span>' in waiting.split("</a>", 1)[0]
+    assert page.text.count('role="img"') == 2
+    assert "0 jobs finished in the last 24 hours" in page.text
+    assert "0 ms of 1 min 30 s of execution time used" in page.text
+    assert "no job starts once the quota is used up" in page.text
+
+
 async def test_unknown_pages_and_other_spaces_jobs_are_not_found(ui: Dashboard) -> None:
     other_space, other_key = await ui.env.space_with_key("elsewhere")
     await ui.env.push(other_space, flow("theirs"))

@@ -17,7 +17,7 @@ from flowjobs.ui.formatting import duration, short_seconds
 
 WIDTH = 600
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 26  # margins inside the viewBox
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 26  # margins inside the viewBox
 
 
 @dataclass(frozen=True)

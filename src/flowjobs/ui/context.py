@@ -19,6 +19,7 @@ from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import JobState
 from flowjobs.manager import JobManager
+from flowjobs.usage import UsageService
 from flowjobs.ui import formatting
 from flowjobs.ui.session import COOKIE, Session, SessionCodec
 
@@ -38,6 +39,9 @@ class Services(Protocol):
 
     @property
     def catalog(self) -> Catalog: ...
+
+    @property
+    def usage(self) -> UsageService: ...
 
 
 def _asset_versions() -> dict[str, str]:
@@ -87,6 +91,10 @@ class Ui:
     @property
     def catalog(self) -> Catalog:
         return self.services().catalog
+
+    @property
+    def usage(self) -> UsageService:
+        return self.services().usage
 
     def url(self, path: str) -> str:
         return self.prefix + path

@@ -28,10 +28,10 @@ def duration(seconds: float | None) -> str:
 
 
 def short_seconds(seconds: float) -> str:
-    """A compact axis label: 0, 500ms, 12s, 5m, 2h."""
+    """A compact axis label: 0, 20ms, 0.5s, 12s, 5m, 2h."""
     if seconds <= 0:
         return "0"
-    if seconds < 1:
+    if seconds < 0.1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:g}s"

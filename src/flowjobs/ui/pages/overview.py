@@ -21,6 +21,7 @@ async def overview(request: Request, ui: UiDep, viewer: ViewerDep) -> Response:
     counts = await ui.manager.job_counts(viewer.space.id)
     buckets = await ui.manager.finished_per_minute(viewer.space.id, hours=HOURS)
     now = datetime.now(UTC)
+    usage = await ui.usage.report(viewer.space.id)
     context = {
         "page": "overview",
         "viewer": viewer,
@@ -28,5 +29,6 @@ async def overview(request: Request, ui: UiDep, viewer: ViewerDep) -> Response:
         "finished": charts.finished_chart(buckets, now, HOURS),
         "durations": charts.duration_chart(buckets, now, HOURS),
         "hours": charts.hourly(buckets, charts.window_start(now, HOURS), HOURS),
+        "usage": usage,
     }
     return ui.render(request, "overview.html", context, session=viewer.session)
