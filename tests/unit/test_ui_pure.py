@@ -248,6 +248,14 @@ def test_the_list_query_keeps_its_filters_in_links() -> None:
 
 
 @pytest.mark.parametrize(
+    ("seconds", "label"),
+    [(0, "0"), (0.02, "20ms"), (0.5, "0.5s"), (12, "12s"), (300, "5m"), (7200, "2h")],
+)
+def test_axis_labels_are_short(seconds: float, label: str) -> None:
+    assert formatting.short_seconds(seconds) == label
+
+
+@pytest.mark.parametrize(
     ("seconds", "text"),
     [
         (None, "—"),
@@ -259,13 +267,5 @@ def test_the_list_query_keeps_its_filters_in_links() -> None:
         (7200, "2 h"),
     ],
 )
-@pytest.mark.parametrize(
-    ("seconds", "label"),
-    [(0, "0"), (0.02, "20ms"), (0.5, "0.5s"), (12, "12s"), (300, "5m"), (7200, "2h")],
-)
-def test_axis_labels_are_short(seconds: float, label: str) -> None:
-    assert formatting.short_seconds(seconds) == label
-
-
 def test_durations_read_like_a_person_would_say_them(seconds: float | None, text: str) -> None:
     assert formatting.duration(seconds) == text

@@ -19,9 +19,9 @@ from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import JobState
 from flowjobs.manager import JobManager
-from flowjobs.usage import UsageService
 from flowjobs.ui import formatting
 from flowjobs.ui.session import COOKIE, Session, SessionCodec
+from flowjobs.usage import UsageService
 
 PACKAGE = Path(__file__).parent
 STATIC = PACKAGE / "static"
