@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from starlette.routing import Mount
 
+from flowjobs.api.app import create_app
+from flowjobs.config import Settings
 from flowjobs.domain import FinishedMinute, JobState
 from flowjobs.errors import BadRequestError
 from flowjobs.ui import charts, formatting, views
@@ -269,3 +272,14 @@ def test_axis_labels_are_short(seconds: float, label: str) -> None:
 )
 def test_durations_read_like_a_person_would_say_them(seconds: float | None, text: str) -> None:
     assert formatting.duration(seconds) == text
+
+
+# ---- wiring ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_dashboard_is_mounted_at_ui_unless_disabled(enabled: bool) -> None:
+    app = create_app(Settings(ui_enabled=enabled), run_worker=False)  # builds nothing yet
+
+    mounts = [r.path for r in app.routes if isinstance(r, Mount)]
+    assert mounts == (["/ui"] if enabled else [])
