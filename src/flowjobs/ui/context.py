@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -112,7 +111,6 @@ class Ui:
         values = {
             "csrf": session.csrf if session else "",
             "refresh_ms": int(self.settings.ui_refresh_seconds * 1000),
-            "now": datetime.now().astimezone(),
             **context,
         }
         return self.templates.TemplateResponse(request, template, values, status_code=status)

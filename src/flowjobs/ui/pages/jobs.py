@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from flowjobs.domain import JobFilter, JobState
-from flowjobs.errors import BadRequestError, JobConflictError
+from flowjobs.domain import JobFilter, JobPage, JobState
+from flowjobs.errors import BadRequestError, JobConflictError, RuleNotFoundError
 from flowjobs.ui import views
 from flowjobs.ui.context import Ui
 from flowjobs.ui.deps import FormDep, UiDep, Viewer, ViewerDep
@@ -37,9 +37,12 @@ def _list_query(
 
 async def _list_context(ui: Ui, viewer: Viewer, query: views.ListQuery) -> dict[str, Any]:
     filters = JobFilter(states=query.states, rule=query.rule, version=query.version)
-    page = await ui.manager.list_jobs(
-        viewer.space.id, filters, limit=PAGE_SIZE, cursor=query.cursor
-    )
+    try:
+        page = await ui.manager.list_jobs(
+            viewer.space.id, filters, limit=PAGE_SIZE, cursor=query.cursor
+        )
+    except RuleNotFoundError:  # a flow typed into the URL that does not exist
+        page = JobPage(jobs=[], next_cursor=None)
     flows = views.flow_summaries(await ui.catalog.rule_versions_of_space(viewer.space.id))
     return {
         "viewer": viewer,
