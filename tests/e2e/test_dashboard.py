@@ -194,7 +194,7 @@ def test_a_job_started_on_the_flow_page_goes_waiting_running_completed_live(
         blocker = _start_from_flow_page(watcher, site, "sleeper", '{"seconds": 30}')
         expect(watcher.locator("#job-live [data-state]")).to_have_attribute("data-state", "RUNNING")
         # the space runs one job at a time: this one waits for the blocker
-        job = _start_from_flow_page(watcher, site, "sleeper", '{"seconds": 1.5}')
+        job = _start_from_flow_page(watcher, site, "sleeper", '{"seconds": 2}')
         assert job != blocker
         expect(watcher.locator("#job-live [data-state]")).to_have_attribute("data-state", "WAITING")
         watcher.evaluate("() => { window.sameDocument = true; }")
@@ -213,7 +213,7 @@ def test_a_job_started_on_the_flow_page_goes_waiting_running_completed_live(
         assert watcher.evaluate("() => window.sameDocument") is True  # never reloaded
         assert watcher.evaluate("() => window.seen") == ["WAITING", "RUNNING", "COMPLETED"]
         expect(watcher.get_by_role("heading", name="Output")).to_be_visible()
-        expect(watcher.locator("pre[aria-label='Output JSON']")).to_contain_text('"slept": 1.5')
+        expect(watcher.locator("pre[aria-label='Output JSON']")).to_contain_text('"slept": 2')
         expect(watcher.locator("table.trace")).to_contain_text("nap")
         _shot(watcher, "job")
         assert site.state(blocker) == "CANCELED"
