@@ -15,6 +15,7 @@ from flowjobs.errors import FlowValidationError, SpaceNotFoundError
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
+from flowjobs.rulejson import metadata_problems
 from flowjobs.store import SqlStore
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -55,7 +56,8 @@ class Catalog:
 
     async def problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
         """Every problem of a document, as pushed into ``space_id``: its shape,
-        the engine's checks, calls to missing flows and call cycles."""
+        its rule fields (tags, inputSchema, outputSchema), the engine's checks,
+        calls to missing flows and call cycles."""
         problems: list[str] = []
         alias = document.get("alias")
         if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
@@ -64,6 +66,7 @@ class Catalog:
             if not isinstance(document.get("name"), str) or not document["name"].strip():
                 problems.append("name: required, a non-empty string")
             return problems
+        problems += metadata_problems(document)
         try:
             flow = compile_document(self.settings, document)
         except FlowValidationError as exc:

@@ -40,6 +40,7 @@ from flowjobs.errors import (
     SpaceNotFoundError,
     UnauthorizedError,
 )
+from flowjobs.inputschema import InputSchemas
 from flowjobs.keys import hash_secret
 from flowjobs.store import SqlStore
 
@@ -127,6 +128,7 @@ class JobManager:
         self.store = store
         self.settings = settings
         self.events = events
+        self.input_schemas = InputSchemas()  # compiled validators of rules' inputSchema
 
     # ---- API side --------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class JobManager:
         if space is None:
             raise SpaceNotFoundError()
         rule = await self._find_flow(key.space_id, identifier, version)
+        self.input_schemas.check(rule, input_data)  # 400 INVALID_INPUT, every mismatch
         new = NewJob(
             id=str(uuid.uuid4()),
             space=space,

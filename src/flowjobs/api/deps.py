@@ -20,6 +20,7 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.rules import RuleService
 
 
 @dataclass
@@ -27,6 +28,7 @@ class AppState:
     settings: Settings
     manager: JobManager
     catalog: Catalog
+    rules: RuleService
 
 
 def get_state(request: Request) -> AppState:
@@ -46,6 +48,13 @@ def get_catalog(state: Annotated[AppState, Depends(get_state)]) -> Catalog:
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def get_rules(state: Annotated[AppState, Depends(get_state)]) -> RuleService:
+    return state.rules
+
+
+RulesDep = Annotated[RuleService, Depends(get_rules)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 
