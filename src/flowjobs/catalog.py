@@ -15,7 +15,7 @@ from flowjobs.errors import FlowValidationError, SpaceNotFoundError
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
-from flowjobs.rulejson import metadata_problems
+from flowjobs.rulejson import json_problems, metadata_problems
 from flowjobs.store import SqlStore
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -58,7 +58,7 @@ class Catalog:
         """Every problem of a document, as pushed into ``space_id``: its shape,
         its rule fields (tags, inputSchema, outputSchema), the engine's checks,
         calls to missing flows and call cycles."""
-        problems: list[str] = []
+        problems: list[str] = json_problems(document)
         alias = document.get("alias")
         if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
             problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")

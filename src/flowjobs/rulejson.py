@@ -11,7 +11,8 @@ is ignored. The answer is built by :class:`flowjobs.schemas.Rule`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,3 +93,28 @@ def metadata_problems(document: Mapping[str, Any]) -> list[str]:
     if output_schema is not None and not isinstance(output_schema, dict | bool):
         problems.append("outputSchema: must be a JSON Schema (an object or a boolean)")
     return problems
+
+
+def json_problems(document: Any, limit: int = 20) -> list[str]:
+    """Values that JSON cannot hold (YAML dates, binary, ``.nan``, ``.inf``),
+    each with its path: stored as they are, they would fail in the database."""
+    problems: list[str] = []
+    for problem in _non_json(document, ""):
+        problems.append(problem)
+        if len(problems) == limit:
+            break
+    return problems
+
+
+def _non_json(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_json(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_json(item, f"{path}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield f"{path or 'document'}: {value} is not a JSON number"
+    elif not (value is None or isinstance(value, str | int | float)):
+        kind = type(value).__name__
+        yield f"{path or 'document'}: a {kind} is not a JSON value (quote it in YAML: '{value}')"

@@ -124,6 +124,13 @@ def test_a_yaml_flow_document_is_a_rule_body(idle: Api) -> None:
     assert created.status_code == 201, created.text
     assert created.json()["description"] == "returns its input and the job's ids at once"
     assert_problem(again, 409, "RULE_ALREADY_EXISTS")  # echo was pushed with the CLI
+    dated = text.replace("description:", "settings: {since: 2024-01-01}\ndescription:")
+    problems = assert_problem(
+        call(idle, "POST", "/api/rule", content=dated, headers=yaml), 400, "INVALID_RULE"
+    )["problems"]
+    assert problems == [
+        "settings.since: a date is not a JSON value (quote it in YAML: '2024-01-01')"
+    ]
 
 
 ENDPOINTS: dict[str, tuple[str, str]] = {

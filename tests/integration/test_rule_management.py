@@ -4,6 +4,7 @@ jobs that hold a version, and inputSchema checks at job start."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -313,3 +314,42 @@ async def test_start_checks_the_input_against_the_input_schema(
     with pytest.raises(InvalidInputError, match="is not of type 'array'"):
         await env.manager.start(key, "echo", None, {"orderId": "A1", "items": []})
     assert (await env.manager.start(key, "echo", None, [1])).input == [1]
+
+
+async def test_concurrent_new_versions_get_distinct_numbers(
+    make_env: MakeEnv, rules: RuleService
+) -> None:
+    """Five callers, each with its own connection pool, add a version at once."""
+    envs = [await make_env() for _ in range(5)]
+    space, _ = await envs[0].space_with_key("s")
+    await rules.create(space.id, sdk_rule())
+
+    added = await asyncio.gather(
+        *(RuleService(e.catalog).new_version(space.id, "echo", {}) for e in envs)
+    )
+
+    assert sorted(v.version for v in added) == [2, 3, 4, 5, 6]
+
+
+async def test_starts_racing_deletes_never_leave_an_orphan_job(
+    make_env: MakeEnv, rules: RuleService
+) -> None:
+    """Either the delete sees the job (409) or the start finds no version."""
+    deleter, starter = await make_env(), await make_env()
+    space, key = await deleter.space_with_key("s")
+    for round_ in range(8):
+        alias = f"race-{round_}"
+        await rules.create(space.id, sdk_rule(ruleAlias=alias, status="published"))
+        deleted, started = await asyncio.gather(
+            RuleService(deleter.catalog).delete(space.id, alias, "1"),
+            starter.manager.start(key, alias, None, {}),
+            return_exceptions=True,
+        )
+        assert not isinstance(started, BaseException) or isinstance(
+            started, RuleNotFoundError | RuleVersionNotFoundError
+        ), started
+        assert not isinstance(deleted, BaseException) or isinstance(
+            deleted, RuleVersionInUseError
+        ), deleted
+        job_exists = not isinstance(started, BaseException)
+        assert job_exists == isinstance(deleted, RuleVersionInUseError)

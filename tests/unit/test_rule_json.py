@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from flowjobs.domain import RuleStatus, RuleVersion
 from flowjobs.errors import InvalidInputError
 from flowjobs.inputschema import MAX_PROBLEMS, InputSchemas, schema_problems
-from flowjobs.rulejson import apply_rule_json, metadata_problems
+from flowjobs.rulejson import apply_rule_json, json_problems, metadata_problems
 from flowjobs.schemas import Rule, RuleSummary
 
 NODES = [{"id": "done", "type": "end", "output": "input"}]
@@ -90,6 +91,24 @@ def test_metadata_problems_of_a_document() -> None:
         "tags: must be a list of strings",
         "inputSchema: must be a JSON Schema (an object or a boolean)",
         "outputSchema: must be a JSON Schema (an object or a boolean)",
+    ]
+
+
+def test_values_json_cannot_hold_are_problems() -> None:
+    document = {
+        "name": "x",
+        "settings": {"since": date(2024, 1, 1), "ratio": math.inf},
+        "nodes": [{"data": b"raw"}, {"ok": [1, 2.5, True, None, "s"]}],
+    }
+
+    assert json_problems(document) == [
+        "settings.since: a date is not a JSON value (quote it in YAML: '2024-01-01')",
+        "settings.ratio: inf is not a JSON number",
+        "nodes[0].data: a bytes is not a JSON value (quote it in YAML: 'b'raw'')",
+    ]
+    assert json_problems({"a": [date(2024, 1, d) for d in range(1, 30)]}, limit=3) == [
+        f"a[{i}]: a date is not a JSON value (quote it in YAML: '2024-01-0{i + 1}')"
+        for i in range(3)
     ]
 
 

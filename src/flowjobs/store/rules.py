@@ -1,12 +1,13 @@
 """SQL for rules and their versions that takes an open connection, used by
 :class:`flowjobs.store.sql.SqlStore` inside its transactions.
 
-Locks on PostgreSQL (``lock=True``): a new version and a delete lock the
-rule's row ``FOR UPDATE`` first, then a delete locks its versions' rows
-``FOR UPDATE``; a job start takes ``FOR KEY SHARE`` on its version's row before
-it inserts the job. So a delete either sees the job (and refuses) or the start
-finds the version gone: no job is ever left pointing at a deleted version. On
-SQLite, ``BEGIN IMMEDIATE`` already serialises these transactions.
+Locks on PostgreSQL (``lock=True``): a new version, an update and a delete
+lock the rule's row ``FOR UPDATE`` first (always the rule, then its versions:
+no deadlock between them); a delete then locks its versions' rows
+``FOR UPDATE``. A job start takes ``FOR KEY SHARE`` on its version's row
+before it inserts the job. So a delete either sees the job (and refuses) or
+the start finds the version gone: no job is ever left pointing at a deleted
+version. On SQLite, ``BEGIN IMMEDIATE`` already serialises these transactions.
 """
 
 from __future__ import annotations
@@ -120,10 +121,13 @@ async def insert_next_version(
 
 
 async def update_version(
-    conn: AsyncConnection, rule: RuleVersion, now: datetime, *, latest: bool
+    conn: AsyncConnection, rule: RuleVersion, now: datetime, *, latest: bool, lock: bool
 ) -> bool:
     """Replace a version's document and status; the rule's name and description
-    follow its latest version. False if the version is gone."""
+    follow its latest version. False if the version is gone. The rule's row is
+    locked first, in the order a delete locks, so that the two cannot deadlock."""
+    if not await lock_rule(conn, rule.base_id, lock=lock):
+        return False
     result = await conn.execute(
         rule_versions.update()
         .where(rule_versions.c.base_id == rule.base_id, rule_versions.c.version == rule.version)

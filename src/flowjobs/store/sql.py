@@ -371,7 +371,9 @@ class SqlStore:
     async def update_rule_version(self, rule: RuleVersion, now: datetime, *, latest: bool) -> bool:
         """Replace a version's document and status; False if it does not exist."""
         async with self._write() as conn:
-            return await rule_sql.update_version(conn, rule, now, latest=latest)
+            return await rule_sql.update_version(
+                conn, rule, now, latest=latest, lock=not self.is_sqlite
+            )
 
     async def delete_rule_versions(self, base_id: str, versions: list[int]) -> tuple[int, int]:
         """Delete versions (and the rule with its last one) in one transaction,
