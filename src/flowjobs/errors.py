@@ -183,7 +183,7 @@ class InvalidInputError(BadRequestError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
-        shown = "; ".join(problems[:5]) + (
-            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-        )
+        shown = "; ".join(problems[:5])
+        if len(problems) > 5:
+            shown += f"; ... ({len(problems)} lines in problems)"
         super().__init__(f"The input does not match the rule's inputSchema: {shown}")

@@ -141,7 +141,7 @@ def test_input_problems_are_listed_with_paths_and_capped() -> None:
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[0] == "input[0]: 'x' is not of type 'integer'"
     assert problems[-1] == f"... and more problems after the first {MAX_PROBLEMS}"
-    assert "and 96 more" in caught.value.message
+    assert caught.value.message.endswith(f"; ... ({MAX_PROBLEMS + 1} lines in problems)")
     schemas.check(rule, [1, 2])  # matches: no error
 
 
