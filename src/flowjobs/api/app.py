@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs, rules, usage
+from flowjobs.api.routes import jobs, rules, space_items, usage
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
             manager=services.manager,
             catalog=services.catalog,
             usage=services.usage,
+            rules=services.rules,
         )
         worker = services.worker() if embedded else None
         if worker is not None:
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     app.include_router(jobs.router)
     app.include_router(rules.router)
     app.include_router(usage.router)
+    app.include_router(space_items.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness")
     async def health() -> dict[str, str]:
