@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -100,7 +101,7 @@ def _ended(rows: Sequence[Row[Any]]) -> list[EndedJob]:
             r.base_id,
             JobState(r.state),
             _utc(r.claimed_at),
-            _utc(r.ended_at),  # type: ignore[arg-type]
+            _utc(r.ended_at) or _utc(r.claimed_at),  # type: ignore[arg-type]
         )
         for r in rows
     ]
@@ -802,12 +803,21 @@ class SqlStore:
                 lease_expires_at=None,
                 deadline_at=None,
             )
+            .returning(*_ENDED_COLUMNS)
         )
         async with self._write() as conn:
-            moved = (await conn.execute(query)).rowcount == 1
-            if moved:
+            rows = (await conn.execute(query)).all()
+            if rows:
+                # The lost attempt ran until now: its seconds are used, as for
+                # a job that ended; the next claim (or a cancel while it waits)
+                # must not count them again, hence claimed_at is cleared.
+                lost = [replace(job, ended_at=now) for job in _ended(rows)]
+                await add_usage(conn, lost, now)
+                await conn.execute(
+                    jobs.update().where(jobs.c.id == job_id).values(claimed_at=None)
+                )
                 await self._notify(conn, WAITING_CHANNEL)
-        return moved
+        return bool(rows)
 
     async def past_deadline(self, now: datetime) -> list[tuple[str, float]]:
         query = sa.select(jobs.c.id, jobs.c.execution_limit_s).where(
