@@ -17,7 +17,8 @@ from flowjobs.errors import FlowValidationError, InvalidQuotaError, SpaceNotFoun
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
-from flowjobs.store import SqlStore, interim
+from flowjobs.rulejson import json_problems, metadata_problems
+from flowjobs.store import SqlStore
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
@@ -104,8 +105,9 @@ class Catalog:
 
     async def problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
         """Every problem of a document, as pushed into ``space_id``: its shape,
-        the engine's checks, calls to missing flows and call cycles."""
-        problems: list[str] = []
+        its rule fields (tags, inputSchema, outputSchema), the engine's checks,
+        calls to missing flows and call cycles."""
+        problems: list[str] = json_problems(document)
         alias = document.get("alias")
         if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
             problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")
@@ -113,6 +115,7 @@ class Catalog:
             if not isinstance(document.get("name"), str) or not document["name"].strip():
                 problems.append("name: required, a non-empty string")
             return problems
+        problems += metadata_problems(document)
         try:
             flow = compile_document(self.settings, document)
         except FlowValidationError as exc:
@@ -199,9 +202,3 @@ class Catalog:
         )
         await self.store.insert_rule_version(rule, utcnow(), new_rule=latest is None)
         return rule
-
-    # ---- DASHBOARD STAND-IN: delete when branch `rules` lands (it lists rules) ----------
-
-    async def rule_versions_of_space(self, space_id: str) -> list[RuleVersion]:
-        """Every version of every rule of the space, by alias then version."""
-        return await interim.rule_versions_of_space(self.store, space_id)

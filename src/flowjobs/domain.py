@@ -154,6 +154,8 @@ class RuleVersion:
     version: int
     status: RuleStatus
     document: dict[str, Any]
+    created_at: datetime | None = None  # of this version; None until stored
+    updated_at: datetime | None = None  # last change of its document or status
 
 
 @dataclass(frozen=True)

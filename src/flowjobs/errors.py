@@ -169,6 +169,45 @@ class InvalidQuotaError(BadRequestError):
     code = "INVALID_QUOTA"
 
 
+# ---- the Management API for rules --------------------------------------------------
+
+
+class InvalidRuleError(FlowValidationError):
+    """The rule is not valid."""
+
+    code = "INVALID_RULE"
+    status = 400
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems, "The rule is not valid: " + "; ".join(problems))
+
+
+class RuleExistsError(AlreadyExistsError):
+    """A rule with that alias already exists in this space."""
+
+    code = "RULE_ALREADY_EXISTS"
+
+
+class RuleVersionInUseError(FlowjobsError):
+    """The rule version has waiting or running jobs."""
+
+    code = "RULE_VERSION_IN_USE"
+    status = 409
+
+
+class InvalidInputError(BadRequestError):
+    """The job's input does not match the rule's inputSchema."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(problems[:5])
+        if len(problems) > 5:
+            shown += f"; ... ({len(problems)} lines in problems)"
+        super().__init__(f"The input does not match the rule's inputSchema: {shown}")
+
+
 # ---- dashboard (/ui) -----------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from flowjobs.errors import (
     SpaceNotFoundError,
     UnauthorizedError,
 )
+from flowjobs.inputschema import InputSchemas
 from flowjobs.keys import hash_secret
 from flowjobs.store import SqlStore, interim
 
@@ -129,6 +130,7 @@ class JobManager:
         self.store = store
         self.settings = settings
         self.events = events
+        self.input_schemas = InputSchemas()  # compiled validators of rules' inputSchema
 
     # ---- API side --------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class JobManager:
             raise SpaceNotFoundError()
         await self._check_quota(space)
         rule = await self._find_flow(key.space_id, identifier, version)
+        self.input_schemas.check(rule, input_data)  # 400 INVALID_INPUT, every mismatch
         new = NewJob(
             id=str(uuid.uuid4()),
             space=space,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.rules import RuleService
 from flowjobs.store import SqlStore
 from flowjobs.usage import UsageService
 from flowjobs.worker import Worker
@@ -23,6 +24,7 @@ class Services:
     manager: JobManager
     catalog: Catalog
     usage: UsageService
+    rules: RuleService
 
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
         return Worker(self.manager, self.settings, concurrency=concurrency, burst=burst)
@@ -37,10 +39,12 @@ def build_services(settings: Settings, *, pool_size: int | None = None) -> Servi
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0 if pool_size else settings.db_max_overflow,
     )
+    catalog = Catalog(store, settings)
     return Services(
         settings=settings,
         store=store,
         manager=JobManager(store, settings, LocalEvents()),
-        catalog=Catalog(store, settings),
+        catalog=catalog,
         usage=UsageService(store),
+        rules=RuleService(catalog),
     )

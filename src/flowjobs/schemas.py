@@ -5,12 +5,19 @@ names that existing clients know: Job, JobContext, JobStatus, JobRuleReference
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from flowjobs.domain import JobRecord, JobState, JobStatusCode, UsageReport
+from flowjobs.domain import (
+    JobRecord,
+    JobState,
+    JobStatusCode,
+    RuleStatus,
+    RuleVersion,
+    UsageReport,
+)
 
 
 class JobRuleReference(BaseModel):
@@ -218,3 +225,112 @@ class SpaceUsage(BaseModel):
             payAsYouGo=report.space.pay_as_you_go,
             jobCounts=UsageJobCounts(**{s.value: n for s, n in report.job_counts.items()}),
         )
+
+
+# ---- the Management API for rules ------------------------------------------------------
+
+
+def _millis(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds, as DecisionRules writes rule dates."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class RuleSummary(BaseModel):
+    """One version of a rule, as ``GET /api/space/items`` lists it."""
+
+    ruleId: str = Field(description="the rule's id, common to all its versions (= baseId)")
+    baseId: str
+    ruleAlias: str
+    name: str
+    description: str = ""
+    type: str = Field(examples=["integration-flow"])
+    status: RuleStatus
+    version: int
+    tags: list[str] = Field(default_factory=list)
+    createdIn: datetime | None = Field(None, description="when this version was created")
+    lastUpdate: datetime | None = Field(None, description="last change of this version")
+
+    @field_serializer("createdIn", "lastUpdate")
+    def _dates(self, value: datetime | None) -> str | None:
+        return _millis(value)
+
+    @classmethod
+    def fields_of(cls, rule: RuleVersion) -> dict[str, Any]:
+        """The summary fields; the document's values win over the rule row's,
+        and values of a wrong type (pushed before they were checked) are left out."""
+        document = rule.document
+        name = document.get("name")
+        description = document.get("description", rule.description)
+        tags = document.get("tags")
+        return {
+            "ruleId": rule.base_id,
+            "baseId": rule.base_id,
+            "ruleAlias": rule.alias,
+            "name": name if isinstance(name, str) else rule.name,
+            "description": description if isinstance(description, str) else "",
+            "type": rule.type,
+            "status": rule.status,
+            "version": rule.version,
+            "tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+            "createdIn": rule.created_at,
+            "lastUpdate": rule.updated_at,
+        }
+
+    @classmethod
+    def from_version(cls, rule: RuleVersion) -> RuleSummary:
+        return cls(**cls.fields_of(rule))
+
+
+class Rule(RuleSummary):
+    """A rule version with its flow: the SDKs' rule fields, and the flow
+    document under ``nodes`` (or ``handler``) with its ``settings``. Fields
+    without a value are left out of the answer."""
+
+    inputSchema: dict[str, Any] | bool | None = Field(
+        None, description="JSON Schema that a job's input must match"
+    )
+    outputSchema: dict[str, Any] | bool | None = None
+    settings: dict[str, Any] | None = None
+    nodes: list[Any] | None = Field(None, description="the flow's nodes (docs/flows.md)")
+    handler: str | None = Field(None, description='or a Python handler, "package.module:function"')
+
+    @classmethod
+    def from_version(cls, rule: RuleVersion) -> Rule:
+        document = rule.document
+
+        def typed(name: str, *kinds: type) -> Any:
+            value = document.get(name)
+            return value if isinstance(value, kinds) else None
+
+        return cls(
+            **cls.fields_of(rule),
+            inputSchema=typed("inputSchema", dict, bool),
+            outputSchema=typed("outputSchema", dict, bool),
+            settings=typed("settings", dict),
+            nodes=typed("nodes", list),
+            handler=typed("handler", str),
+        )
+
+
+class RuleBody(BaseModel):
+    """A rule as the SDKs send it (create, update, new version). Every field
+    is optional where the operation allows; ``null`` is the same as absent;
+    other fields (``ruleId``, ``version``, ``createdIn``, ``auditLog``, ...)
+    are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = Field(None, description="required to create; ignored by new-version")
+    description: str | None = None
+    ruleAlias: str | None = Field(None, description="create only; default: the name as a slug")
+    alias: str | None = Field(None, description="the same as ruleAlias (flow document form)")
+    type: str | None = Field(None, description="integration-flow, the only type accepted")
+    status: RuleStatus | None = Field(None, description="default pending (create, new version)")
+    tags: list[str] | None = None
+    inputSchema: dict[str, Any] | bool | None = None
+    outputSchema: dict[str, Any] | bool | None = None
+    settings: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]] | None = Field(None, description="the flow's nodes")
+    handler: str | None = None

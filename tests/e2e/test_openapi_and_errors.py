@@ -111,7 +111,7 @@ def test_openapi_documents_problem_answers_for_every_job_operation(idle: Api) ->
         assert problems, f"{method.upper()} {path} documents no problem+json 4xx"
 
 
-@pytest.mark.parametrize("path", ["/nope", "/job", "/job/a/b/c/d", "/api/rule/echo"])
+@pytest.mark.parametrize("path", ["/nope", "/job", "/job/a/b/c/d", "/api/rules/echo"])
 def test_unknown_path_is_a_problem_404(idle: Api, path: str) -> None:
     response = idle.get(path)
 

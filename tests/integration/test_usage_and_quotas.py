@@ -204,3 +204,24 @@ async def test_concurrent_endings_in_one_space_all_count(make_env: MakeEnv) -> N
     )
 
     assert await envs[0].store.month_usage(space.id, "2026-06") == domain.MonthUsage(120, 50)
+
+
+async def test_a_requeued_attempt_is_counted_once_and_a_cancel_while_waiting_adds_nothing(
+    make_env: MakeEnv,
+) -> None:
+    env = await make_env(lease_seconds=0.1)
+    space, key = await env.space_with_key("s")
+    await env.push(space, flow("safe") | {"settings": {"retryOnWorkerLoss": 1}})
+    job = await env.manager.start(key, "safe", None, {})
+    await env.manager.claim("dies", 1)
+    await asyncio.sleep(0.3)
+    assert await env.manager.reap() == 1
+    requeued = await env.manager.info(key, job.id)
+    assert requeued.state is JobState.WAITING and requeued.claimed_at is None
+    usage = UsageService(env.store)
+    after_loss = (await usage.report(space.id)).usage.used_seconds
+    assert 0.1 <= after_loss < 5
+
+    await env.manager.cancel(key, job.id)
+
+    assert (await usage.report(space.id)).usage.used_seconds == pytest.approx(after_loss)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs, rules, usage
+from flowjobs.api.routes import jobs, rules, space_items, usage
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
 from flowjobs.ui import create_ui
@@ -32,6 +32,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
             manager=services.manager,
             catalog=services.catalog,
             usage=services.usage,
+            rules=services.rules,
         )
         worker = services.worker() if embedded else None
         if worker is not None:
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     app.include_router(jobs.router)
     app.include_router(rules.router)
     app.include_router(usage.router)
+    app.include_router(space_items.router)
     if settings.ui_enabled:
         # the dashboard reads the services once the lifespan above has built them
         app.mount("/ui", create_ui(settings, lambda: app.state.flowjobs))

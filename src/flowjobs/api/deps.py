@@ -20,6 +20,7 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
 
 
@@ -29,6 +30,7 @@ class AppState:
     manager: JobManager
     catalog: Catalog
     usage: UsageService
+    rules: RuleService
 
 
 def get_state(request: Request) -> AppState:
@@ -55,6 +57,13 @@ def get_usage(state: Annotated[AppState, Depends(get_state)]) -> UsageService:
 
 
 UsageDep = Annotated[UsageService, Depends(get_usage)]
+
+
+def get_rules(state: Annotated[AppState, Depends(get_state)]) -> RuleService:
+    return state.rules
+
+
+RulesDep = Annotated[RuleService, Depends(get_rules)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flowjobs.errors import FlowjobsError, FlowValidationError
+from flowjobs.errors import FlowjobsError
 from flowjobs.schemas import Problem
 
 log = logging.getLogger("flowjobs.api")
@@ -63,7 +63,7 @@ async def _flowjobs_error(_: Request, exc: Exception) -> JSONResponse:
         reference = uuid.uuid4().hex[:12]
         log.error("request failed", exc_info=exc, extra={"reference": reference})
         return problem_response(exc.status, exc.code, f"{exc.message} (reference {reference})")
-    problems = exc.problems if isinstance(exc, FlowValidationError) else None
+    problems = getattr(exc, "problems", None)  # FlowValidationError, InvalidInputError
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return problem_response(exc.status, exc.code, exc.message, problems=problems, headers=headers)
 

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,8 +60,10 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import enqueue_job_events
+from flowjobs.store.rules import version_from_row, versions_query
 from flowjobs.store.tables import (
     api_keys,
     job_details,
@@ -99,7 +102,7 @@ def _ended(rows: Sequence[Row[Any]]) -> list[EndedJob]:
             r.base_id,
             JobState(r.state),
             _utc(r.claimed_at),
-            _utc(r.ended_at),  # type: ignore[arg-type]
+            _utc(r.ended_at) or _utc(r.claimed_at),  # type: ignore[arg-type]
         )
         for r in rows
     ]
@@ -344,33 +347,19 @@ class SqlStore:
 
     async def find_rule_versions(self, space_id: str, identifier: str) -> list[RuleVersion]:
         """All versions of the rule whose baseId or alias is ``identifier``, oldest first."""
-        query = (
-            sa.select(
-                rules, rule_versions.c.version, rule_versions.c.status, rule_versions.c.document
-            )
-            .join(rule_versions, rule_versions.c.base_id == rules.c.base_id)
-            .where(
-                rules.c.space_id == space_id,
-                sa.or_(rules.c.base_id == identifier, rules.c.alias == identifier),
-            )
-            .order_by(rule_versions.c.version)
+        query = versions_query().where(
+            rules.c.space_id == space_id,
+            sa.or_(rules.c.base_id == identifier, rules.c.alias == identifier),
         )
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            RuleVersion(
-                base_id=r.base_id,
-                space_id=r.space_id,
-                alias=r.alias,
-                name=r.name,
-                description=r.description,
-                type=r.type,
-                version=r.version,
-                status=RuleStatus(r.status),
-                document=r.document,
-            )
-            for r in rows
-        ]
+        return [version_from_row(r) for r in rows]
+
+    async def list_rule_versions(self, space_id: str) -> list[RuleVersion]:
+        """Every version of every rule of the space, by alias then version."""
+        async with self._read() as conn:
+            rows = (await conn.execute(versions_query().where(rules.c.space_id == space_id))).all()
+        return [version_from_row(r) for r in rows]
 
     async def insert_rule_version(
         self, rule: RuleVersion, now: datetime, *, new_rule: bool
@@ -408,13 +397,34 @@ class SqlStore:
 
     async def set_rule_status(
         self, base_id: str, version: int, status: RuleStatus, now: datetime
-    ) -> None:
+    ) -> bool:
+        """False if the version does not exist."""
         async with self._write() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 rule_versions.update()
                 .where(rule_versions.c.base_id == base_id, rule_versions.c.version == version)
                 .values(status=status.value, updated_at=now)
             )
+        return result.rowcount == 1
+
+    async def insert_next_version(self, rule: RuleVersion, now: datetime) -> int | None:
+        """Store ``rule`` as its rule's next version; its number, or None if the
+        rule no longer exists. Concurrent calls get distinct numbers."""
+        async with self._write() as conn:
+            return await rule_sql.insert_next_version(conn, rule, now, lock=not self.is_sqlite)
+
+    async def update_rule_version(self, rule: RuleVersion, now: datetime, *, latest: bool) -> bool:
+        """Replace a version's document and status; False if it does not exist."""
+        async with self._write() as conn:
+            return await rule_sql.update_version(
+                conn, rule, now, latest=latest, lock=not self.is_sqlite
+            )
+
+    async def delete_rule_versions(self, base_id: str, versions: list[int]) -> tuple[int, int]:
+        """Delete versions (and the rule with its last one) in one transaction,
+        unless jobs still need them: (jobs waiting or running, versions deleted)."""
+        async with self._write() as conn:
+            return await rule_sql.delete_versions(conn, base_id, versions, lock=not self.is_sqlite)
 
     # ---- jobs: the API side ---------------------------------------------------
 
@@ -447,6 +457,10 @@ class SqlStore:
             "attempts": 0,
         }
         async with self._write() as conn:
+            # the version may have been deleted since the start looked it up
+            await rule_sql.require_version(
+                conn, new.rule.base_id, new.rule.version, lock=not self.is_sqlite
+            )
             await conn.execute(jobs.insert().values(**values))
             await self._notify(conn, WAITING_CHANNEL)
         return _job_from_row(values)
@@ -844,12 +858,19 @@ class SqlStore:
                 lease_expires_at=None,
                 deadline_at=None,
             )
+            .returning(*_ENDED_COLUMNS)
         )
         async with self._write() as conn:
-            moved = (await conn.execute(query)).rowcount == 1
-            if moved:
+            rows = (await conn.execute(query)).all()
+            if rows:
+                # The lost attempt ran until now: its seconds are used, as for
+                # a job that ended; the next claim (or a cancel while it waits)
+                # must not count them again, hence claimed_at is cleared.
+                lost = [replace(job, ended_at=now) for job in _ended(rows)]
+                await add_usage(conn, lost, now)
+                await conn.execute(jobs.update().where(jobs.c.id == job_id).values(claimed_at=None))
                 await self._notify(conn, WAITING_CHANNEL)
-        return moved
+        return bool(rows)
 
     async def past_deadline(self, now: datetime) -> list[tuple[str, float]]:
         query = sa.select(jobs.c.id, jobs.c.execution_limit_s).where(

@@ -18,8 +18,10 @@ from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import JobState
 from flowjobs.manager import JobManager
+from flowjobs.rules import RuleService
 from flowjobs.ui import formatting
 from flowjobs.ui.session import COOKIE, Session, SessionCodec
+from flowjobs.ui.views import FlowSummary, flow_summaries
 from flowjobs.usage import UsageService
 
 PACKAGE = Path(__file__).parent
@@ -41,6 +43,9 @@ class Services(Protocol):
 
     @property
     def usage(self) -> UsageService: ...
+
+    @property
+    def rules(self) -> RuleService: ...
 
 
 def _asset_versions() -> dict[str, str]:
@@ -94,6 +99,14 @@ class Ui:
     @property
     def usage(self) -> UsageService:
         return self.services().usage
+
+    @property
+    def rules(self) -> RuleService:
+        return self.services().rules
+
+    async def flows(self, space_id: str) -> list[FlowSummary]:
+        """The space's rules, each with all its versions."""
+        return flow_summaries(await self.rules.list_rules(space_id))
 
     def url(self, path: str) -> str:
         return self.prefix + path

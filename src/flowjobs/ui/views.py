@@ -101,16 +101,13 @@ class JobRow:
         return self.job.state in ACTIVE_STATES
 
 
+def job_row(job: JobRecord, alias: str, now: datetime) -> JobRow:
+    return JobRow(job, alias, run_seconds(job.claimed_at, job.ended_at, now))
+
+
 def job_rows(jobs: list[JobRecord], flows: list[FlowSummary], now: datetime) -> list[JobRow]:
     aliases = {f.base_id: f.alias for f in flows}
-    return [
-        JobRow(
-            job,
-            aliases.get(job.base_id, job.base_id),
-            run_seconds(job.claimed_at, job.ended_at, now),
-        )
-        for job in jobs
-    ]
+    return [job_row(job, aliases.get(job.base_id, job.base_id), now) for job in jobs]
 
 
 @dataclass(frozen=True)

@@ -22,20 +22,16 @@ router = APIRouter(prefix="/flows")
 RECENT_JOBS = 10
 
 
-async def _flows(ui: Ui, viewer: Viewer) -> list[views.FlowSummary]:
-    return views.flow_summaries(await ui.catalog.rule_versions_of_space(viewer.space.id))
-
-
 @router.get("", name="flows")
 async def flows_page(request: Request, ui: UiDep, viewer: ViewerDep) -> Response:
-    context = {"page": "flows", "viewer": viewer, "flows": await _flows(ui, viewer)}
+    context = {"page": "flows", "viewer": viewer, "flows": await ui.flows(viewer.space.id)}
     return ui.render(request, "flows.html", context, session=viewer.session)
 
 
 async def _flow_context(
     ui: Ui, viewer: Viewer, identifier: str, version: int | None
 ) -> dict[str, Any]:
-    flows = await _flows(ui, viewer)
+    flows = await ui.flows(viewer.space.id)
     flow = views.find_flow(flows, identifier)
     if flow is None:
         raise NotFoundError(f"No flow {identifier[:100]!r} in this space")

@@ -43,7 +43,7 @@ async def _list_context(ui: Ui, viewer: Viewer, query: views.ListQuery) -> dict[
         )
     except RuleNotFoundError:  # a flow typed into the URL that does not exist
         page = JobPage(jobs=[], next_cursor=None)
-    flows = views.flow_summaries(await ui.catalog.rule_versions_of_space(viewer.space.id))
+    flows = await ui.flows(viewer.space.id)
     return {
         "viewer": viewer,
         "query": query,
@@ -106,7 +106,7 @@ async def cancel_all_confirm(
 ) -> Response:
     """The confirmation page of a cancel-all (of the space, or of a rule version)."""
     number = views.parse_version(version)
-    flows = views.flow_summaries(await ui.catalog.rule_versions_of_space(viewer.space.id))
+    flows = await ui.flows(viewer.space.id)
     flow = views.find_flow(flows, rule) if rule else None
     if rule and (flow is None or number is None):
         return await _cancel_all_unknown(request, ui, viewer, rule)
@@ -174,12 +174,11 @@ async def job_live(request: Request, ui: UiDep, viewer: ViewerDep, job_id: str) 
 async def _job_context(ui: Ui, viewer: Viewer, job_id: str) -> dict[str, Any]:
     job = await ui.manager.info(viewer.key, job_id)
     details = await ui.manager.details(viewer.key, job_id)
-    flows = views.flow_summaries(await ui.catalog.rule_versions_of_space(viewer.space.id))
     now = datetime.now(UTC)
     trace = details.trace or {}
     return {
         "viewer": viewer,
-        "row": views.job_rows([job], flows, now)[0],
+        "row": views.job_row(job, await _alias(ui, viewer, job.base_id), now),
         "job": job,
         "timeline": views.timeline(trace.get("entries", []), now),
         "summarised": trace.get("summarised", {}),
@@ -187,6 +186,14 @@ async def _job_context(ui: Ui, viewer: Viewer, job_id: str) -> dict[str, Any]:
         "logs": details.logs,
         "logs_dropped": details.logs_dropped,
     }
+
+
+async def _alias(ui: Ui, viewer: Viewer, base_id: str) -> str:
+    """The alias of a job's rule (its baseId if the rule was deleted since)."""
+    try:
+        return (await ui.rules.get(viewer.space.id, base_id, None)).alias
+    except RuleNotFoundError:
+        return base_id
 
 
 @router.post("/{job_id}/cancel", name="job_cancel")

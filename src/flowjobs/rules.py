@@ -1,0 +1,193 @@
+"""Rules as the Management API manages them: create, read, update, publish,
+add a version, delete, list. The catalog judges the flows (the same checks as
+``flowjobs rule push``); :mod:`flowjobs.rulejson` maps the SDKs' rule JSON.
+
+Versions are named by a number or ``latest``, which here is the highest
+version whatever its status (a job start's ``latest`` is the highest
+*published* one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from flowjobs.catalog import Catalog, slug
+from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus, RuleVersion
+from flowjobs.errors import (
+    AlreadyExistsError,
+    InvalidRuleError,
+    RuleExistsError,
+    RuleNotFoundError,
+    RuleVersionInUseError,
+    RuleVersionNotFoundError,
+)
+from flowjobs.manager import parse_version, utcnow
+from flowjobs.rulejson import RuleChange, apply_rule_json
+
+
+def pick_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
+    """The version named by ``spec``: a number, or the highest for None / latest."""
+    if spec is None or spec == "latest":
+        return versions[-1]
+    number = parse_version(spec)
+    for version in versions:
+        if version.version == number:
+            return version
+    raise RuleVersionNotFoundError(f"Version {number} of the rule does not exist")
+
+
+class RuleService:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.store = catalog.store
+
+    async def list_rules(self, space_id: str) -> list[RuleVersion]:
+        """Every version of every rule of the space, by alias then version."""
+        return await self.store.list_rule_versions(space_id)
+
+    async def get(self, space_id: str, identifier: str, version: str | None) -> RuleVersion:
+        return pick_version(await self._versions(space_id, identifier), version)
+
+    async def create(self, space_id: str, body: Any) -> RuleVersion:
+        """A new rule, version 1; pending unless the body says published."""
+        change = apply_rule_json(body, set_alias=True)
+        await self._validate(space_id, change)
+        alias = change.document.get("alias") or slug(str(change.document["name"]))
+        document = {**change.document, "alias": alias}
+        if await self.store.find_rule_versions(space_id, alias):
+            raise self._exists(alias)
+        now = utcnow()
+        rule = self._version_of(
+            str(uuid.uuid4()), space_id, alias, 1, change.status or RuleStatus.PENDING, document
+        )
+        rule = replace(rule, created_at=now, updated_at=now)
+        try:
+            await self.store.insert_rule_version(rule, now, new_rule=True)
+        except AlreadyExistsError as exc:  # created meanwhile by another call
+            raise self._exists(alias) from exc
+        return rule
+
+    async def update(
+        self, space_id: str, identifier: str, version: str | None, body: Any
+    ) -> RuleVersion:
+        """Lay the body over one version (the highest by default). Its number
+        and the rule's id and alias do not change."""
+        versions = await self._versions(space_id, identifier)
+        target = pick_version(versions, version)
+        self._require_flow(target)
+        change = apply_rule_json(body, target.document)
+        await self._validate(space_id, change, alias=target.alias)
+        rule = self._version_of(
+            target.base_id,
+            space_id,
+            target.alias,
+            target.version,
+            change.status or target.status,
+            change.document,
+        )
+        now = utcnow()
+        latest = target.version == versions[-1].version
+        if not await self.store.update_rule_version(rule, now, latest=latest):
+            raise RuleVersionNotFoundError(f"Version {target.version} of the rule does not exist")
+        return replace(rule, created_at=target.created_at, updated_at=now)
+
+    async def set_status(
+        self, space_id: str, identifier: str, status: RuleStatus, version: str | None
+    ) -> RuleVersion:
+        target = await self.get(space_id, identifier, version)
+        now = utcnow()
+        if not await self.store.set_rule_status(target.base_id, target.version, status, now):
+            raise RuleVersionNotFoundError(f"Version {target.version} of the rule does not exist")
+        return replace(target, status=status, updated_at=now)
+
+    async def new_version(self, space_id: str, identifier: str, body: Any) -> RuleVersion:
+        """The next version: a copy of the highest one with the body laid over it,
+        pending unless the body says published. The name and alias stay."""
+        latest = (await self._versions(space_id, identifier))[-1]
+        self._require_flow(latest)
+        change = apply_rule_json(body, latest.document, rename=False)
+        await self._validate(space_id, change, alias=latest.alias)
+        rule = self._version_of(
+            latest.base_id,
+            space_id,
+            latest.alias,
+            0,  # numbered by the store, under the rule's lock
+            change.status or RuleStatus.PENDING,
+            change.document,
+        )
+        now = utcnow()
+        number = await self.store.insert_next_version(rule, now)
+        if number is None:
+            raise RuleNotFoundError(f"No rule with id or alias {identifier[:100]!r} in this space")
+        return replace(rule, version=number, created_at=now, updated_at=now)
+
+    async def delete(self, space_id: str, identifier: str, version: str | None) -> None:
+        """Delete one version, or every version when ``version`` is None; the
+        rule goes with its last version. Refused while jobs still need them."""
+        versions = await self._versions(space_id, identifier)
+        targets = versions if version is None else [pick_version(versions, version)]
+        numbers = [v.version for v in targets]
+        in_use, deleted = await self.store.delete_rule_versions(targets[0].base_id, numbers)
+        if in_use:
+            named = ", ".join(str(n) for n in numbers)
+            raise RuleVersionInUseError(
+                f"{in_use} waiting or running job(s) use version {named} of the rule; "
+                "cancel them (POST /job/cancelAll/rule/...) or let them end first"
+            )
+        if not deleted:
+            raise RuleVersionNotFoundError("The rule version was deleted meanwhile")
+
+    # ---- helpers ----------------------------------------------------------------
+
+    async def _versions(self, space_id: str, identifier: str) -> list[RuleVersion]:
+        versions = await self.store.find_rule_versions(space_id, identifier)
+        if not versions:
+            raise RuleNotFoundError(f"No rule with id or alias {identifier[:100]!r} in this space")
+        return versions
+
+    async def _validate(
+        self, space_id: str, change: RuleChange, *, alias: str | None = None
+    ) -> None:
+        """Every problem of the body's fields and of the flow, or nothing."""
+        # Judged under the rule's alias, so that calls back to it are cycles.
+        document = change.document if alias is None else {**change.document, "alias": alias}
+        problems = change.problems + await self.catalog.problems(space_id, document)
+        if problems:
+            raise InvalidRuleError(problems)
+
+    @staticmethod
+    def _require_flow(rule: RuleVersion) -> None:
+        if rule.type != RULE_TYPE_FLOW:
+            kind = f"type: rule {rule.alias!r} is a {rule.type}"
+            raise InvalidRuleError([f"{kind}; only integration flows can be managed here"])
+
+    @staticmethod
+    def _exists(alias: str) -> RuleExistsError:
+        return RuleExistsError(
+            f"A rule with the alias {alias!r} already exists in this space; "
+            "add a version with POST /api/rule/{idOrAlias}/new-version"
+        )
+
+    @staticmethod
+    def _version_of(
+        base_id: str,
+        space_id: str,
+        alias: str,
+        number: int,
+        status: RuleStatus,
+        document: dict[str, Any],
+    ) -> RuleVersion:
+        description = document.get("description")
+        return RuleVersion(
+            base_id=base_id,
+            space_id=space_id,
+            alias=alias,
+            name=str(document.get("name", "")),
+            description=description if isinstance(description, str) else None,
+            type=RULE_TYPE_FLOW,
+            version=number,
+            status=status,
+            document=document,
+        )
