@@ -1,4 +1,5 @@
-"""Wiring: build the store, the manager and a worker from the settings.
+"""Wiring: build the store, the manager, the webhook service and a worker
+from the settings.
 
 The one place (besides the CLI) that knows every part, so that the HTTP layer
 can get a manager without importing the store.
@@ -12,6 +13,8 @@ from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.manager import JobManager, LocalEvents
 from flowjobs.store import SqlStore
+from flowjobs.store.webhooks import WebhookStore
+from flowjobs.webhooks import WebhookService
 from flowjobs.worker import Worker
 
 
@@ -21,9 +24,16 @@ class Services:
     store: SqlStore
     manager: JobManager
     catalog: Catalog
+    webhooks: WebhookService
 
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
-        return Worker(self.manager, self.settings, concurrency=concurrency, burst=burst)
+        return Worker(
+            self.manager,
+            self.settings,
+            concurrency=concurrency,
+            burst=burst,
+            webhooks=self.webhooks,
+        )
 
     async def close(self) -> None:
         await self.store.close()
@@ -35,9 +45,11 @@ def build_services(settings: Settings, *, pool_size: int | None = None) -> Servi
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0 if pool_size else settings.db_max_overflow,
     )
+    events = LocalEvents()
     return Services(
         settings=settings,
         store=store,
-        manager=JobManager(store, settings, LocalEvents()),
+        manager=JobManager(store, settings, events),
         catalog=Catalog(store, settings),
+        webhooks=WebhookService(WebhookStore(store), settings, wake=events.notify_webhook),
     )

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs, rules
+from flowjobs.api.routes import jobs, rules, webhooks
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
 
@@ -27,7 +27,10 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.flowjobs = AppState(
-            settings=settings, manager=services.manager, catalog=services.catalog
+            settings=settings,
+            manager=services.manager,
+            catalog=services.catalog,
+            webhooks=services.webhooks,
         )
         worker = services.worker() if embedded else None
         if worker is not None:
@@ -50,6 +53,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     openapi.install(app)
     app.include_router(jobs.router)
     app.include_router(rules.router)
+    app.include_router(webhooks.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness")
     async def health() -> dict[str, str]:

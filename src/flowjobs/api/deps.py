@@ -20,6 +20,7 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.webhooks import WebhookService
 
 
 @dataclass
@@ -27,6 +28,7 @@ class AppState:
     settings: Settings
     manager: JobManager
     catalog: Catalog
+    webhooks: WebhookService
 
 
 def get_state(request: Request) -> AppState:
@@ -46,6 +48,13 @@ def get_catalog(state: Annotated[AppState, Depends(get_state)]) -> Catalog:
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def get_webhooks(state: Annotated[AppState, Depends(get_state)]) -> WebhookService:
+    return state.webhooks
+
+
+WebhooksDep = Annotated[WebhookService, Depends(get_webhooks)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 

@@ -1,0 +1,123 @@
+"""The webhook dispatcher: one loop in every worker process that leases due
+deliveries from the outbox and sends them.
+
+Sends run concurrently, at most ``webhook_concurrency`` per process and
+``webhook_concurrency_per_endpoint`` per webhook, so a slow or dead receiver
+holds a few slots and never blocks the others. A delivery is leased while it
+is sent; if this process dies its lease runs out and any dispatcher takes it
+again (at least once). The loop wakes when a job ends in this process, on a
+PostgreSQL notification from another one, when a send finishes, and every
+``webhook_poll_interval`` as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+
+import httpx
+
+from flowjobs.config import Settings
+from flowjobs.domain import DueDelivery
+from flowjobs.errors import StoreError
+from flowjobs.webhooks import WebhookService
+from flowjobs.webhooks.sender import client
+
+log = logging.getLogger("flowjobs.webhooks")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        webhooks: WebhookService,
+        settings: Settings,
+        worker_id: str,
+        wake: asyncio.Event,
+    ) -> None:
+        self.webhooks = webhooks
+        self.settings = settings
+        self.worker_id = worker_id
+        self.wake = wake
+        self.sending: dict[asyncio.Task[None], DueDelivery] = {}
+        self.per_webhook: Counter[str] = Counter()
+        self._stopping = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+
+    async def run(self) -> None:
+        """Claim and send until :meth:`stop`."""
+        self._http = client(self.settings.webhook_timeout_seconds)
+        while not self._stopping.is_set():
+            self.wake.clear()
+            claimed = await self._claim()
+            if claimed and self._free() > 0:
+                continue  # more may be due: look again at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_interval)
+
+    def _free(self) -> int:
+        return self.settings.webhook_concurrency - len(self.sending)
+
+    async def _claim(self) -> int:
+        free = self._free()
+        if free <= 0:
+            return 0
+        limit = self.settings.webhook_concurrency_per_endpoint
+        room = {webhook: limit - count for webhook, count in self.per_webhook.items()}
+        try:
+            if not await self.webhooks.has_due():
+                return 0
+            claimed = await self.webhooks.claim(self.worker_id, limit=free, room=room)
+        except StoreError:
+            log.exception("webhook claim failed", extra={"action": "webhook-claim"})
+            return 0
+        for due in claimed:
+            self._launch(due)
+        return len(claimed)
+
+    def _launch(self, due: DueDelivery) -> None:
+        task = asyncio.create_task(self._send(due), name=f"webhook:{due.id}")
+        self.sending[task] = due
+        self.per_webhook[due.webhook_id] += 1
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        due = self.sending.pop(task)
+        self.per_webhook[due.webhook_id] -= 1
+        if self.per_webhook[due.webhook_id] <= 0:
+            del self.per_webhook[due.webhook_id]
+        self.wake.set()  # a slot is free
+
+    async def _send(self, due: DueDelivery) -> None:
+        assert self._http is not None
+        try:
+            await self.webhooks.deliver(self._http, due, self.worker_id)
+        except StoreError:
+            # Not recorded: the lease runs out and the delivery is tried again.
+            log.exception(
+                "webhook record failed", extra={"action": "webhook-record", "deliveryId": due.id}
+            )
+        except Exception:  # the delivery boundary: one bad event must not stop the loop
+            log.exception(
+                "webhook attempt crashed", extra={"action": "webhook-crash", "deliveryId": due.id}
+            )
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; let sends in flight finish for up to ``grace``
+        seconds, then cut them short and give their deliveries back."""
+        self._stopping.set()
+        self.wake.set()
+        if self.sending:
+            await asyncio.wait(list(self.sending), timeout=grace)
+        cut = list(self.sending.items())
+        for task, _ in cut:
+            task.cancel()
+        if cut:
+            await asyncio.wait([task for task, _ in cut])
+            try:
+                await self.webhooks.release(self.worker_id, [due for _, due in cut])
+            except StoreError:
+                log.exception("webhook release failed", extra={"action": "webhook-release"})
+        if self._http is not None:
+            await self._http.aclose()
