@@ -4,8 +4,10 @@ deliveries and their attempts.
 Claims lease deliveries so that two dispatchers never send the same attempt
 at once: on PostgreSQL the candidates are picked with ``FOR UPDATE SKIP
 LOCKED``; on SQLite the write transaction's ``BEGIN IMMEDIATE`` (the writer
-lock) serialises claimers. A lease that runs out (its worker died) makes the
-delivery claimable again: delivery is at least once.
+lock) serialises claimers. A claim moves ``next_attempt_at`` to the end of the
+lease, so a delivery is due exactly when it may be attempted: at its retry
+time, or when the lease of a dispatcher that died runs out (delivery is at
+least once). Finding the next due time is then one index lookup.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ class WebhookStore:
                     payload=new.payload,
                     state=_PENDING,
                     attempts=1,
-                    next_attempt_at=now,
+                    next_attempt_at=now + timedelta(seconds=lease_s),
                     retry_since=now,
                     locked_by=worker_id,
                     locked_until=now + timedelta(seconds=lease_s),
@@ -267,27 +269,21 @@ class WebhookStore:
             retry_since=now,
         )
 
-    def _due(self, now: datetime) -> list[sa.ColumnElement[bool]]:
-        return [
-            webhook_deliveries.c.state == _PENDING,
-            webhook_deliveries.c.next_attempt_at <= now,
-            sa.or_(
-                webhook_deliveries.c.locked_until.is_(None),
-                webhook_deliveries.c.locked_until < now,
-            ),
-            webhooks.c.enabled.is_(True),
-        ]
+    @staticmethod
+    def _pending() -> list[sa.ColumnElement[bool]]:
+        # Deliveries of a disabled webhook wait until it is enabled again.
+        return [webhook_deliveries.c.state == _PENDING, webhooks.c.enabled.is_(True)]
 
-    async def has_due(self, now: datetime) -> bool:
-        """A cheap read, so that an idle dispatcher never takes the writer lock."""
+    async def next_due(self) -> datetime | None:
+        """When the next pending delivery may be attempted (None: none is
+        pending). A read, so that an idle dispatcher never takes the writer lock."""
         query = (
-            sa.select(webhook_deliveries.c.id)
+            sa.select(sa.func.min(webhook_deliveries.c.next_attempt_at))
             .join(webhooks, webhooks.c.id == webhook_deliveries.c.webhook_id)
-            .where(*self._due(now))
-            .limit(1)
+            .where(*self._pending())
         )
         async with self.sql._read() as conn:
-            return (await conn.execute(query)).first() is not None
+            return _utc((await conn.execute(query)).scalar())
 
     async def claim(
         self,
@@ -318,13 +314,15 @@ class WebhookStore:
                 )
                 .values(error=LOST_ATTEMPT)
             )
+            lease_end = now + timedelta(seconds=lease_s)
             await conn.execute(
                 webhook_deliveries.update()
                 .where(webhook_deliveries.c.id.in_(ids))
                 .values(
                     attempts=webhook_deliveries.c.attempts + 1,
                     locked_by=worker_id,
-                    locked_until=now + timedelta(seconds=lease_s),
+                    locked_until=lease_end,
+                    next_attempt_at=lease_end,  # due again only if this lease runs out
                     updated_at=now,
                 )
             )
@@ -363,7 +361,7 @@ class WebhookStore:
                 webhooks.c.secret_encrypted,
             )
             .join(webhooks, webhooks.c.id == d.webhook_id)
-            .where(*self._due(now))
+            .where(*self._pending(), d.next_attempt_at <= now)
             .order_by(d.next_attempt_at)
             .limit(limit)
         )

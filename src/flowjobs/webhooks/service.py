@@ -294,8 +294,11 @@ class WebhookService:
 
     # ---- one attempt (dispatcher) -----------------------------------------------------------
 
-    async def has_due(self) -> bool:
-        return await self.store.has_due(utcnow())
+    async def seconds_until_due(self) -> float | None:
+        """Seconds until the next pending delivery may be attempted (0 or less:
+        now); None when none is pending."""
+        due = await self.store.next_due()
+        return None if due is None else (due - utcnow()).total_seconds()
 
     async def claim(
         self, worker_id: str, *, limit: int, room: Mapping[str, int]

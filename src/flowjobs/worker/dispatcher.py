@@ -5,9 +5,11 @@ Sends run concurrently, at most ``webhook_concurrency`` per process and
 ``webhook_concurrency_per_endpoint`` per webhook, so a slow or dead receiver
 holds a few slots and never blocks the others. A delivery is leased while it
 is sent; if this process dies its lease runs out and any dispatcher takes it
-again (at least once). The loop wakes when a job ends in this process, on a
-PostgreSQL notification from another one, when a send finishes, and every
-``webhook_poll_interval`` as a safety net.
+again (at least once). The loop sleeps until the next delivery is due (a
+retry time, or a lease running out), and wakes early when a job ends in this
+process, on a PostgreSQL notification from another one, and when a send
+finishes; ``webhook_poll_interval`` bounds every sleep, the safety net for
+rows written by other processes on SQLite.
 """
 
 from __future__ import annotations
@@ -50,28 +52,40 @@ class Dispatcher:
         self._http = client(self.settings.webhook_timeout_seconds)
         while not self._stopping.is_set():
             self.wake.clear()
-            claimed = await self._claim()
-            if claimed and self._free() > 0:
-                continue  # more may be due: look again at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_interval)
+            try:
+                pause = await self._step()
+            except StoreError:
+                log.exception("webhook claim failed", extra={"action": "webhook-claim"})
+                pause = self.settings.webhook_poll_interval
+            if pause > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), pause)
 
     def _free(self) -> int:
         return self.settings.webhook_concurrency - len(self.sending)
 
+    async def _step(self) -> float:
+        """Claim what is due; answer how long to wait before looking again:
+        until the next delivery is due (a retry time, or a dead dispatcher's
+        lease running out), at most the poll interval."""
+        poll = self.settings.webhook_poll_interval
+        if self._free() <= 0:
+            return poll  # a finished send wakes the loop
+        due_in = await self.webhooks.seconds_until_due()
+        if due_in is None:
+            return poll
+        if due_in > 0:
+            return min(poll, due_in)
+        claimed = await self._claim()
+        # More may be due: look again at once. Nothing claimed although due
+        # (every due webhook is at its bound here, or another dispatcher is
+        # taking them): wait for a free slot or the poll.
+        return 0 if claimed and self._free() > 0 else poll
+
     async def _claim(self) -> int:
-        free = self._free()
-        if free <= 0:
-            return 0
         limit = self.settings.webhook_concurrency_per_endpoint
         room = {webhook: limit - count for webhook, count in self.per_webhook.items()}
-        try:
-            if not await self.webhooks.has_due():
-                return 0
-            claimed = await self.webhooks.claim(self.worker_id, limit=free, room=room)
-        except StoreError:
-            log.exception("webhook claim failed", extra={"action": "webhook-claim"})
-            return 0
+        claimed = await self.webhooks.claim(self.worker_id, limit=self._free(), room=room)
         for due in claimed:
             self._launch(due)
         return len(claimed)
