@@ -41,6 +41,10 @@ class SecretBox:
     def configured(self) -> bool:
         return self._fernet is not None
 
+    def require(self) -> None:
+        """Raise SecretKeyMissingError unless a key is configured."""
+        self._keys()
+
     def _keys(self) -> MultiFernet:
         if self._fernet is None:
             raise SecretKeyMissingError(

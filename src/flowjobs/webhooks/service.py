@@ -123,6 +123,7 @@ class WebhookService:
     # ---- webhooks ---------------------------------------------------------------------
 
     async def create(self, space_id: str, spec: WebhookCreate) -> CreatedWebhook:
+        self.box.require()  # the deployment's problem first: no key, no webhook
         await self.check_url(spec.url)
         now = utcnow()
         hook = Webhook(
