@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -264,3 +265,7 @@ async def test_give_up_redeliver_and_test_events(make_env: MakeEnv, receiver: Re
     [attempt] = failed_test.attempt_log
     assert attempt.status_code is None and "ConnectError" in (attempt.error or "")
     assert (await env.manager.info(key, job.id)).state is JobState.COMPLETED
+
+    # retention: finished deliveries go, with their attempts
+    assert await hooks.prune(timedelta(0)) == 3
+    assert await hooks.deliveries(space.id, hook.webhook.id) == []

@@ -519,6 +519,25 @@ class WebhookStore:
             )
         return found
 
+    async def prune(self, before: datetime, batch_size: int) -> int:
+        """Delete finished deliveries created before ``before`` with their
+        attempts, ``batch_size`` at a time, each batch its own transaction."""
+        d = webhook_deliveries.c
+        final = [DeliveryState.DELIVERED.value, DeliveryState.FAILED.value]
+        pick = sa.select(d.id).where(d.state.in_(final), d.created_at < before).limit(batch_size)
+        deleted = 0
+        while True:
+            async with self.sql._write() as conn:
+                ids = list((await conn.execute(pick)).scalars())
+                if ids:
+                    await conn.execute(
+                        webhook_attempts.delete().where(webhook_attempts.c.delivery_id.in_(ids))
+                    )
+                    await conn.execute(webhook_deliveries.delete().where(d.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < batch_size:
+                return deleted
+
     async def redeliver(self, space_id: str, delivery_id: str, now: datetime) -> bool:
         """Make a delivery due now with a fresh retry window, unless it is being
         attempted right now (False)."""

@@ -11,7 +11,7 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -275,6 +275,7 @@ class WebhookService:
     async def send_test(self, space_id: str, ref: str) -> WebhookDelivery:
         """Send a signed test event at once (one attempt, whether or not the
         webhook is enabled) and answer with its recorded outcome."""
+        self.box.require()
         hook = await self.get(space_id, ref)
         new = NewDelivery(
             id=str(uuid.uuid4()),
@@ -315,6 +316,11 @@ class WebhookService:
 
     async def release(self, worker_id: str, deliveries: Sequence[DueDelivery]) -> None:
         await self.store.release(worker_id, deliveries, utcnow())
+
+    async def prune(self, older_than: timedelta, *, batch_size: int = 5000) -> int:
+        """Delete DELIVERED and FAILED deliveries (with their attempts) written
+        more than ``older_than`` ago; the number deleted."""
+        return await self.store.prune(utcnow() - older_than, batch_size)
 
     async def deliver(self, http: httpx.AsyncClient, due: DueDelivery, worker_id: str) -> bool:
         """Build, sign and send one attempt of a leased delivery and record it:

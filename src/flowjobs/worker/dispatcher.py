@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 
@@ -28,6 +30,7 @@ from flowjobs.webhooks import WebhookService
 from flowjobs.webhooks.sender import client
 
 log = logging.getLogger("flowjobs.webhooks")
+HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of old deliveries
 
 
 class Dispatcher:
@@ -45,21 +48,43 @@ class Dispatcher:
         self.sending: dict[asyncio.Task[None], DueDelivery] = {}
         self.per_webhook: Counter[str] = Counter()
         self._stopping = asyncio.Event()
+        self._loop_done = asyncio.Event()
+        self._looping = False
         self._http: httpx.AsyncClient | None = None
+        self._next_prune = 0.0
 
     async def run(self) -> None:
         """Claim and send until :meth:`stop`."""
+        self._looping = True
         self._http = client(self.settings.webhook_timeout_seconds)
-        while not self._stopping.is_set():
-            self.wake.clear()
-            try:
-                pause = await self._step()
-            except StoreError:
-                log.exception("webhook claim failed", extra={"action": "webhook-claim"})
-                pause = self.settings.webhook_poll_interval
-            if pause > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), pause)
+        try:
+            while not self._stopping.is_set():
+                self.wake.clear()
+                pause = await self._guarded_step()
+                if pause > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), pause)
+        finally:
+            self._loop_done.set()
+
+    async def _guarded_step(self) -> float:
+        try:
+            await self._prune_when_due()
+            return await self._step()
+        except StoreError:
+            log.exception("webhook claim failed", extra={"action": "webhook-claim"})
+            return self.settings.webhook_poll_interval
+
+    async def _prune_when_due(self) -> None:
+        """Hourly, with FLOWJOBS_RETENTION_DAYS: forget finished deliveries
+        older than the jobs kept (a dead receiver's pile stays bounded)."""
+        days = self.settings.retention_days
+        if days is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + HOUSEKEEPING_INTERVAL
+        pruned = await self.webhooks.prune(timedelta(days=days))
+        if pruned:
+            log.info("webhook deliveries pruned", extra={"action": "prune", "deliveries": pruned})
 
     def _free(self) -> int:
         return self.settings.webhook_concurrency - len(self.sending)
@@ -86,6 +111,9 @@ class Dispatcher:
         limit = self.settings.webhook_concurrency_per_endpoint
         room = {webhook: limit - count for webhook, count in self.per_webhook.items()}
         claimed = await self.webhooks.claim(self.worker_id, limit=self._free(), room=room)
+        if self._stopping.is_set():  # stopped while claiming: give them back unsent
+            await self.webhooks.release(self.worker_id, claimed)
+            return 0
         for due in claimed:
             self._launch(due)
         return len(claimed)
@@ -122,6 +150,9 @@ class Dispatcher:
         seconds, then cut them short and give their deliveries back."""
         self._stopping.set()
         self.wake.set()
+        if self._looping:  # let a claim in progress finish first (it then sends nothing)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._loop_done.wait(), max(grace, 5.0))
         if self.sending:
             await asyncio.wait(list(self.sending), timeout=grace)
         cut = list(self.sending.items())
