@@ -184,6 +184,9 @@ async def test_webhooks_of_a_space_create_update_delete(
 BAD_URLS = [
     ("ftp://127.0.0.1/x", "scheme"),
     ("http:///nohost", "no host"),
+    ("http://127.0.0.1:99999/hook", "port"),
+    ("http://127.0.0.1:0/hook", "port"),
+    ("http://[zz]/hook", "not a valid URL"),
     ("http://10.0.0.1/hook", "not public"),  # private, not allowed
     ("http://[::1]:9/hook", "not public"),  # loopback over IPv6, not allowed
     ("http://localhost.invalid/hook", "resolve"),

@@ -201,7 +201,11 @@ class WebhookService:
         try:
             parsed = httpx.URL(url)
             check_scheme(parsed)
-            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            port = parsed.port
+            if port is None:
+                port = 443 if parsed.scheme == "https" else 80
+            if not 0 < port < 65536:
+                raise InvalidWebhookUrlError(f"url: port {port} is not between 1 and 65535")
             await resolve_target(parsed.raw_host.decode("ascii"), port, self.allow)
         except (httpx.InvalidURL, UnicodeError) as exc:
             raise InvalidWebhookUrlError(f"url: not a valid URL ({exc})") from exc
