@@ -66,12 +66,17 @@ class LocalEvents:
     def __init__(self) -> None:
         self.job_waiting = asyncio.Event()
         self.cancel_requested = asyncio.Event()
+        self.webhook_due = asyncio.Event()
 
     def notify_waiting(self) -> None:
         self.job_waiting.set()
 
     def notify_cancel(self) -> None:
         self.cancel_requested.set()
+
+    def notify_webhook(self) -> None:
+        """A job ended (its webhook events may be due) or a delivery was queued."""
+        self.webhook_due.set()
 
 
 def resolve_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
@@ -237,6 +242,7 @@ class JobManager:
         if await self.store.transition(
             job_id, [JobState.WAITING], domain.USER_CANCELED, now, space_id=key.space_id
         ):
+            self.events.notify_webhook()
             return await self.info(key, job_id)
         if await self.store.transition(
             job_id, [JobState.RUNNING], domain.CANCELING, now, space_id=key.space_id
@@ -290,6 +296,8 @@ class JobManager:
         )
         if counts.canceling:
             self.events.notify_cancel()
+        if counts.canceled:
+            self.events.notify_webhook()
         return counts
 
     # ---- worker side -------------------------------------------------------------
@@ -303,9 +311,11 @@ class JobManager:
         return await self.store.heartbeat(worker_id, job_ids, utcnow(), self.settings.lease_seconds)
 
     async def listen(self) -> None:
-        """Wake this process's worker on other processes' starts, ends and
-        cancels (PostgreSQL LISTEN/NOTIFY); a no-op on SQLite."""
-        await self.store.listen(self.events.notify_waiting, self.events.notify_cancel)
+        """Wake this process's worker on other processes' starts, ends, cancels
+        and webhook deliveries (PostgreSQL LISTEN/NOTIFY); a no-op on SQLite."""
+        await self.store.listen(
+            self.events.notify_waiting, self.events.notify_cancel, self.events.notify_webhook
+        )
 
     async def canceling_jobs(self, worker_id: str) -> list[str]:
         return await self.store.canceling_jobs(worker_id)

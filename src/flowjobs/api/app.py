@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs, rules, space_items, usage
+from flowjobs.api.routes import jobs, rules, space_items, usage, webhooks
 from flowjobs.config import Settings
 from flowjobs.runtime import build_services
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
             catalog=services.catalog,
             usage=services.usage,
             rules=services.rules,
+            webhooks=services.webhooks,
         )
         worker = services.worker() if embedded else None
         if worker is not None:
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     app.include_router(rules.router)
     app.include_router(usage.router)
     app.include_router(space_items.router)
+    app.include_router(webhooks.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness")
     async def health() -> dict[str, str]:

@@ -22,6 +22,7 @@ from flowjobs.errors import (
 from flowjobs.manager import JobManager
 from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
+from flowjobs.webhooks import WebhookService
 
 
 @dataclass
@@ -31,6 +32,7 @@ class AppState:
     catalog: Catalog
     usage: UsageService
     rules: RuleService
+    webhooks: WebhookService
 
 
 def get_state(request: Request) -> AppState:
@@ -64,6 +66,13 @@ def get_rules(state: Annotated[AppState, Depends(get_state)]) -> RuleService:
 
 
 RulesDep = Annotated[RuleService, Depends(get_rules)]
+
+
+def get_webhooks(state: Annotated[AppState, Depends(get_state)]) -> WebhookService:
+    return state.webhooks
+
+
+WebhooksDep = Annotated[WebhookService, Depends(get_webhooks)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 

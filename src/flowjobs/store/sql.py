@@ -61,7 +61,7 @@ from flowjobs.domain import (
 from flowjobs.errors import AlreadyExistsError, StoreError
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
-from flowjobs.store.outbox import enqueue_job_events
+from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
 from flowjobs.store.rules import version_from_row, versions_query
 from flowjobs.store.tables import (
     api_keys,
@@ -526,15 +526,16 @@ class SqlStore:
         """Set-based cancel of every waiting (and optionally running) job
         matching ``filters`` (column name -> value): two UPDATEs, one transaction."""
         where = [jobs.c[name] == value for name, value in filters.items()]
+        waiting = (
+            jobs.update()
+            .where(*where, jobs.c.state == JobState.WAITING.value)
+            .values(**_status_values(canceled, now))
+        )
         async with self._write() as conn:
-            canceled_count = await self._update_jobs(
-                conn,
-                jobs.update()
-                .where(*where, jobs.c.state == JobState.WAITING.value)
-                .values(**_status_values(canceled, now)),
-                canceled,
-                now,
-            )
+            if await has_subscribers(conn, filters, canceled.state):
+                canceled_count = await self._update_jobs(conn, waiting, canceled, now)
+            else:  # no webhook to tell: skip RETURNING up to 100,000 rows
+                canceled_count = int((await conn.execute(waiting)).rowcount)
             running_count = 0
             if canceling is not None:
                 running = await conn.execute(
@@ -563,7 +564,12 @@ class SqlStore:
         if not self.is_sqlite:
             await conn.execute(sa.select(sa.func.pg_notify(channel, "")))
 
-    async def listen(self, on_waiting: Callable[[], None], on_cancel: Callable[[], None]) -> None:
+    async def listen(
+        self,
+        on_waiting: Callable[[], None],
+        on_cancel: Callable[[], None],
+        on_webhook: Callable[[], None] | None = None,
+    ) -> None:
         """Call back on every notification until cancelled, reconnecting after
         errors. Returns at once on SQLite, where there is nothing to listen to."""
         if self.is_sqlite:
@@ -571,10 +577,18 @@ class SqlStore:
         url = sa.engine.make_url(self.url).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
         callbacks = {WAITING_CHANNEL: on_waiting, CANCEL_CHANNEL: on_cancel}
+        if on_webhook is not None:
+            callbacks[WEBHOOK_CHANNEL] = on_webhook
+
+        def on_connected() -> None:  # what arrived while we were not listening
+            on_waiting()
+            if on_webhook is not None:
+                on_webhook()
+
         delay = 0.1
         while True:
             try:
-                await self._listen_once(dsn, callbacks, on_waiting)
+                await self._listen_once(dsn, callbacks, on_connected)
                 delay = 0.1
             except (psycopg.Error, OSError):
                 log.warning("listen connection lost", extra={"action": "listen"})
@@ -813,9 +827,7 @@ class SqlStore:
                 # must not count them again, hence claimed_at is cleared.
                 lost = [replace(job, ended_at=now) for job in _ended(rows)]
                 await add_usage(conn, lost, now)
-                await conn.execute(
-                    jobs.update().where(jobs.c.id == job_id).values(claimed_at=None)
-                )
+                await conn.execute(jobs.update().where(jobs.c.id == job_id).values(claimed_at=None))
                 await self._notify(conn, WAITING_CHANNEL)
         return bool(rows)
 

@@ -189,6 +189,8 @@ webhook_deliveries = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),  # PENDING, DELIVERED, FAILED
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", Timestamp, nullable=False),
+    # Start of the retry window: creation, or the last manual redeliver.
+    sa.Column("retry_since", Timestamp, nullable=False),
     sa.Column("locked_by", sa.String(100), nullable=True),
     sa.Column("locked_until", Timestamp, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),

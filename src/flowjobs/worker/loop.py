@@ -6,7 +6,8 @@ engine, inside a timeout), finish (one conditional update), notify (wake the
 claim loop). Four loops run beside the jobs: claim, watch (cancels and
 heartbeats), reap, and flush (trace, logs and progress of running jobs).
 Two more keep the worker's registry row fresh (registry) and prune old rows
-hourly (housekeeping).
+hourly (housekeeping); with webhooks, the dispatcher sends the events of
+ended jobs (worker/dispatcher.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
 from flowjobs.manager import JobManager
+from flowjobs.webhooks import WebhookService
+from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.flows import FlowLoader
 from flowjobs.worker.recorder import JobRecorder
 
@@ -62,6 +65,7 @@ class Worker:
         concurrency: int | None = None,
         burst: bool = False,
         worker_id: str | None = None,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self.manager = manager
         self.settings = settings
@@ -76,6 +80,11 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
         self._burst_end: asyncio.Task[None] | None = None
+        self.dispatcher = (
+            None
+            if webhooks is None
+            else Dispatcher(webhooks, settings, self.id, self.events.webhook_due)
+        )
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -93,6 +102,8 @@ class Worker:
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
             asyncio.create_task(self.manager.listen(), name="listen"),
         ]
+        if self.dispatcher is not None:
+            self._loops.append(asyncio.create_task(self.dispatcher.run(), name="webhooks"))
 
     async def wait_stopped(self) -> None:
         await self._done.wait()
@@ -114,6 +125,11 @@ class Worker:
                 "grace": grace,
             },
         )
+        dispatcher_stopped = (
+            None
+            if self.dispatcher is None
+            else asyncio.create_task(self.dispatcher.stop(grace), name="webhooks-stop")
+        )
         tasks = [r.task for r in self.running.values() if r.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
@@ -122,6 +138,8 @@ class Worker:
         leftover = [r.task for r in self.running.values() if r.task is not None]
         if leftover:
             await asyncio.wait(leftover)
+        if dispatcher_stopped is not None:
+            await dispatcher_stopped
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -195,6 +213,7 @@ class Worker:
         finally:
             self.running.pop(job.id, None)
             self.events.notify_waiting()  # a slot is free
+            self.events.notify_webhook()  # the job's events may be due
 
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
@@ -350,6 +369,7 @@ class Worker:
                 reaped = await self.manager.reap()
                 if reaped:
                     log.info("jobs reaped", extra={"action": "reap", "count": reaped})
+                    self.events.notify_webhook()
             except StoreError:
                 log.exception("reap failed", extra={"action": "reap", "worker": self.id})
             await asyncio.sleep(self.settings.reap_interval)
