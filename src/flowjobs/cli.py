@@ -19,7 +19,7 @@ from flowjobs.config import Settings
 from flowjobs.domain import KeyKind, RuleVersion, WorkerInfo
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
-from flowjobs.logs import setup_logging
+from flowjobs.logs import redact, setup_logging
 from flowjobs.runtime import Services, build_services
 from flowjobs.store import upgrade
 
@@ -53,7 +53,7 @@ def _root(
     settings = Settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    setup_logging(settings.log_level, as_json=settings.log_json)
+    setup_logging(settings.log_level, as_json=settings.json_logs)
     ctx.obj = settings
 
 
@@ -87,7 +87,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema."""
     upgrade(ctx.obj.database_url)
-    typer.echo(f"schema is up to date in {ctx.obj.database_url}")
+    typer.echo(f"schema is up to date in {redact(ctx.obj.database_url)}")
 
 
 @app.command("flow-schema")
@@ -237,8 +237,6 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     settings: Settings = ctx.obj
     if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
-    if "FLOWJOBS_LOG_JSON" not in os.environ:  # a person reads the demo's log
-        setup_logging(settings.log_level, as_json=False)
     upgrade(settings.database_url)
     secret, aliases = asyncio.run(_prepare_demo(settings))
     _print_demo(secret, aliases, f"http://{host}:{port}")

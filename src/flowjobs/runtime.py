@@ -6,13 +6,18 @@ can get a manager without importing the store.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
+from flowjobs.errors import StoreError
 from flowjobs.manager import JobManager, LocalEvents
-from flowjobs.store import SqlStore
+from flowjobs.metrics import Metrics
+from flowjobs.store import SqlStore, head_revision
 from flowjobs.worker import Worker
+
+READY_TIMEOUT = 2.0  # seconds the readiness check waits for the database
 
 
 @dataclass
@@ -25,11 +30,30 @@ class Services:
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
         return Worker(self.manager, self.settings, concurrency=concurrency, burst=burst)
 
+    async def readiness(self) -> list[str]:
+        """Why this process cannot serve yet: the database does not answer, or
+        its schema is not the one this version needs. Empty when ready."""
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                revision = await self.store.schema_revision()
+        except TimeoutError:
+            return [f"the database did not answer within {READY_TIMEOUT:g} s"]
+        except StoreError as exc:
+            return [f"the database is unreachable ({exc.message})"]
+        if revision != head_revision():
+            return [
+                f"the database schema is at revision {revision or 'none'}; this version "
+                f"needs {head_revision()} (run flowjobs init)"
+            ]
+        return []
+
     async def close(self) -> None:
         await self.store.close()
 
 
-def build_services(settings: Settings, *, pool_size: int | None = None) -> Services:
+def build_services(
+    settings: Settings, *, pool_size: int | None = None, metrics: Metrics | None = None
+) -> Services:
     store = SqlStore(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
@@ -38,6 +62,6 @@ def build_services(settings: Settings, *, pool_size: int | None = None) -> Servi
     return Services(
         settings=settings,
         store=store,
-        manager=JobManager(store, settings, LocalEvents()),
+        manager=JobManager(store, settings, LocalEvents(), metrics=metrics),
         catalog=Catalog(store, settings),
     )

@@ -20,6 +20,7 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.metrics import Metrics
 
 
 @dataclass
@@ -27,6 +28,8 @@ class AppState:
     settings: Settings
     manager: JobManager
     catalog: Catalog
+    metrics: Metrics
+    readiness: Callable[[], Awaitable[list[str]]]  # why not ready; empty when ready
 
 
 def get_state(request: Request) -> AppState:
