@@ -39,14 +39,16 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 QueueRow = tuple[str, JobState | None, int]
 
 
-class QueueDepth(Collector):
-    """``flowjobs_jobs_waiting`` and ``flowjobs_jobs_running`` per space, from
-    the rows of the last scrape's query (RUNNING and CANCELING count as
-    running: both hold a slot of the space's parallel limit)."""
+class ScrapeGauges(Collector):
+    """Gauges set at each scrape: ``flowjobs_jobs_waiting`` and
+    ``flowjobs_jobs_running`` per space from the scrape's query (RUNNING and
+    CANCELING count as running: both hold a slot of the space's parallel
+    limit), whether that query answered, and this process's open waiters."""
 
     def __init__(self) -> None:
         self.rows: Sequence[QueueRow] = ()
         self.database_up = True
+        self.waiters = 0
 
     def collect(self) -> Iterator[Metric]:
         waiting = GaugeMetricFamily(
@@ -62,6 +64,11 @@ class QueueDepth(Collector):
             running.add_metric([space], n_running)
         yield waiting
         yield running
+        yield GaugeMetricFamily(
+            "flowjobs_waiters",
+            "Long-polls and event streams open in this process (capped by FLOWJOBS_MAX_WAITERS)",
+            value=self.waiters,
+        )
         yield GaugeMetricFamily(
             "flowjobs_database_up",
             "1 when the last scrape's queue query answered, else 0",
@@ -135,7 +142,7 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=registry,
         )
-        self.queue = QueueDepth()
+        self.queue = ScrapeGauges()
         registry.register(self.queue)
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
@@ -149,8 +156,9 @@ class Metrics:
         self.http_requests.labels(route, method, str(status)).inc()
         self.http_duration.labels(route, method).observe(seconds)
 
-    def render(self, queue: Sequence[QueueRow] | None) -> bytes:
+    def render(self, queue: Sequence[QueueRow] | None, waiters: int) -> bytes:
         """The text exposition; ``queue`` None when the database did not answer."""
         self.queue.rows = queue or ()
         self.queue.database_up = queue is not None
+        self.queue.waiters = waiters
         return generate_latest(self.registry)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 
 from flowjobs.api import events
@@ -294,7 +297,9 @@ async def logs(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobLogs:
 
 @router.get(
     "/{jobId}/events",
-    response_class=EventSourceResponse,
+    # Not response_class=EventSourceResponse: FastAPI would then treat this
+    # coroutine as a generator of events. The stream is built here instead.
+    response_class=StreamingResponse,
     summary="Server-Sent Events of the job's state and progress until it ends",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "state, progress, end"},
@@ -319,7 +324,34 @@ async def job_events(
     summary="Job info; with ?wait=N, once the job is final or after N seconds",
     responses=problem_responses(400, 401, 403, 404, 429),
 )
-async def info(jobId: str, manager: ManagerDep, key: SolverKeyDep, wait: Wait = None) -> Job:
+async def info(
+    jobId: str, manager: ManagerDep, key: SolverKeyDep, request: Request, wait: Wait = None
+) -> Job | Response:
     if wait:
-        return Job.from_record(await manager.wait_for_end(key, jobId, wait))
+        job = await _unless_disconnected(request, manager.wait_for_end(key, jobId, wait))
+        return Response(status_code=CLIENT_GONE) if job is None else Job.from_record(job)
     return Job.from_record(await manager.info(key, jobId))
+
+
+CLIENT_GONE = 499  # never sent: for the request metrics only (as nginx logs it)
+
+
+async def _until_disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        continue
+
+
+async def _unless_disconnected(
+    request: Request, waiting: Coroutine[Any, Any, JobRecord]
+) -> JobRecord | None:
+    """The result of ``waiting``, or None as soon as the client hangs up (so
+    that a long-poll nobody reads no longer holds a waiter)."""
+    job = asyncio.create_task(waiting)
+    gone = asyncio.create_task(_until_disconnected(request))
+    try:
+        await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (job, gone):
+            task.cancel()
+        await asyncio.gather(job, gone, return_exceptions=True)
+    return None if job.cancelled() else job.result()

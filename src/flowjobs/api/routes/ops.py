@@ -65,4 +65,5 @@ async def metrics(state: StateDep, request: Request) -> Response:
     except StoreError:
         log.warning("queue depth not read", extra={"action": "metrics"}, exc_info=True)
         queue = None
-    return Response(state.metrics.render(queue), media_type=CONTENT_TYPE)
+    waiters = state.manager.watcher.subscribers
+    return Response(state.metrics.render(queue, waiters), media_type=CONTENT_TYPE)
