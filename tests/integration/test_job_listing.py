@@ -73,32 +73,27 @@ async def test_pages_have_no_gaps_or_duplicates_while_jobs_are_started(env: Env)
     assert page_number == 4
 
 
-async def test_summaries_leave_out_input_and_output_unless_full(env: Env) -> None:
-    space, key = await env.space_with_key("s")
-    await env.push(space, flow("f"))
-    job = await env.manager.start(key, "f", None, {"big": "input"})
-    [claimed] = await env.manager.claim("w", 1)
-    await env.manager.complete(job.id, "w", {"the": "output"})
-    [summary] = (await env.manager.list_jobs(space.id, JobFilter())).jobs
-    assert summary.input is None and summary.output is None
-    assert summary.state is JobState.COMPLETED and summary.correlation_id == job.correlation_id
-    [full] = (await env.manager.list_jobs(space.id, JobFilter(), full=True)).jobs
-    assert full.input == {"big": "input"} and full.output == [{"the": "output"}]
-    assert claimed.job.id == job.id
-
-
-async def test_counts_per_state_and_queue_depths_of_every_space(env: Env) -> None:
+async def test_summaries_counts_per_state_and_queue_depths(env: Env) -> None:
     space, key = await env.space_with_key("busy")
     await env.space_with_key("empty")
     await env.push(space, flow("f"))
-    jobs = [await env.manager.start(key, "f", None, {}) for _ in range(4)]
-    await env.manager.cancel(key, jobs[0].id)
+    jobs = [await env.manager.start(key, "f", None, {"big": "input"}) for _ in range(5)]
+    [claimed] = await env.manager.claim("w", 1)
+    await env.manager.complete(claimed.job.id, "w", {"the": "output"})
+    await env.manager.cancel(key, jobs[1].id)
     await env.manager.claim("w", 1)
+
+    oldest = (await env.manager.list_jobs(space.id, JobFilter())).jobs[-1]
+    assert oldest.input is None and oldest.output is None  # a summary reads neither
+    assert (oldest.state, oldest.correlation_id) == (JobState.COMPLETED, jobs[0].correlation_id)
+    full = (await env.manager.list_jobs(space.id, JobFilter(), full=True)).jobs[-1]
+    assert full.input == {"big": "input"} and full.output == [{"the": "output"}]
     counts = await env.manager.job_counts(space.id)
     assert counts == {state: 0 for state in JobState} | {
         JobState.WAITING: 2,
         JobState.RUNNING: 1,
         JobState.CANCELED: 1,
+        JobState.COMPLETED: 1,
     }
     rows = await env.manager.queue_depths()
     assert sorted(rows, key=str) == sorted(
