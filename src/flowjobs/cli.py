@@ -175,17 +175,16 @@ def rule_push(
 def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
     # Imported here: the HTTP stack is half of the start-up time of every
     # other command.
-    import uvicorn
-
     from flowjobs.api.app import create_app
 
+    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port)
+
+
+def _run_uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        create_app(settings, run_worker=run_worker),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
+        app, host=host, port=port, access_log=False, log_config=None, timeout_graceful_shutdown=5
     )
 
 
@@ -208,11 +207,23 @@ def worker(
     ctx: typer.Context,
     concurrency: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
     burst: Annotated[bool, typer.Option("--burst", help="exit when the queue is empty")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve /metrics, /healthz and /readyz on this port (not the API)"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run jobs only (no API)."""
     settings: Settings = ctx.obj
+    if burst and metrics_port is not None:
+        raise typer.BadParameter("--burst exits when the queue is empty: no --metrics-port")
     upgrade(settings.database_url)
-    asyncio.run(_run_worker(settings, concurrency, burst))
+    if metrics_port is None:
+        asyncio.run(_run_worker(settings, concurrency, burst))
+        return
+    from flowjobs.api.app import create_worker_app
+
+    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:

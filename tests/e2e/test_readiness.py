@@ -1,5 +1,6 @@
-"""/readyz of a server over PostgreSQL: ready, then not (schema behind, then
-the database gone), while /healthz stays 200."""
+"""A ``flowjobs worker --metrics-port`` process over PostgreSQL: its own
+/metrics, and /readyz that is ready, then not (schema behind, then the
+database gone), while /healthz stays 200."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from alembic import command
 
 from flowjobs.store import upgrade
 from flowjobs.store.migrate import alembic_config
-from support.processes import serving
+from support.processes import free_port, running
 
 from .helpers import assert_problem
 
@@ -38,12 +39,17 @@ def database(pg_template: str) -> Iterator[str]:
         _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def test_readiness_follows_the_schema_and_the_database(database: str, tmp_path: Path) -> None:
+def test_a_worker_serves_metrics_and_readiness(database: str, tmp_path: Path) -> None:
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + database
+    port = free_port()
+    args = ("worker", "--metrics-port", str(port))
     with (
-        serving(url, tmp_path, worker=False, name="pg-api") as server,
-        httpx.Client(base_url=str(server.base_url), timeout=15) as http,
+        running(url, *args, log_dir=tmp_path, name="w", port=port) as worker,
+        httpx.Client(base_url=str(worker.base_url), timeout=15) as http,
     ):
+        metrics = http.get("/metrics").text
+        assert "flowjobs_claims_total 0.0" in metrics and "process_cpu_seconds_total" in metrics
+        assert http.get("/job").status_code == 404  # no API here
         assert http.get("/readyz").json() == {"status": "ready"}
         command.downgrade(alembic_config(url), "0005")
         body = assert_problem(http.get("/readyz"), 503, "NOT_READY")
@@ -55,6 +61,6 @@ def test_readiness_follows_the_schema_and_the_database(database: str, tmp_path: 
         body = assert_problem(http.get("/readyz"), 503, "NOT_READY")
         assert "unreachable" in body["detail"]
         assert http.get("/healthz").json() == {"status": "ok"}  # alive all the same
-        metrics = http.get("/metrics")
-        assert metrics.status_code == 200
-        assert "flowjobs_database_up 0.0" in metrics.text
+        metrics_response = http.get("/metrics")
+        assert metrics_response.status_code == 200
+        assert "flowjobs_database_up 0.0" in metrics_response.text
