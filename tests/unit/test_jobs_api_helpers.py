@@ -8,16 +8,19 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
+from fastapi import Request
 from prometheus_client.parser import text_string_to_metric_families
 
 from flowjobs import domain
 from flowjobs.api.events import end_event, event_kind, job_event, with_keepalive
 from flowjobs.api.routes.jobs import parse_states
+from flowjobs.api.routes.ops import check_metrics_token
 from flowjobs.config import Settings
 from flowjobs.domain import JobRecord, JobStamp, JobState, JobStatusCode, RuleStatus, RuleVersion
-from flowjobs.errors import InvalidRequestError, TooManyWaitersError
+from flowjobs.errors import InvalidRequestError, TooManyWaitersError, UnauthorizedError
 from flowjobs.logs import JobContextFilter, JsonFormatter, TextFormatter, job_context, redact
 from flowjobs.manager import decode_cursor, encode_cursor, idempotent_request
 from flowjobs.metrics import Metrics
@@ -260,3 +263,17 @@ def test_log_format_setting_and_the_older_log_json(monkeypatch: pytest.MonkeyPat
     assert Settings().json_logs is False  # the new setting wins
     monkeypatch.setenv("FLOWJOBS_LOG_FORMAT", "json")
     assert Settings().json_logs is True
+
+
+def test_metrics_token_is_checked_only_when_set() -> None:
+    def request(authorization: str | None) -> Request:
+        headers = [] if authorization is None else [(b"authorization", authorization.encode())]
+        return Request({"type": "http", "method": "GET", "path": "/metrics", "headers": headers})
+
+    open_state = SimpleNamespace(settings=Settings(metrics_token=None))
+    check_metrics_token(open_state, request(None))  # type: ignore[arg-type]
+    guarded = SimpleNamespace(settings=Settings(metrics_token="s3cret"))
+    check_metrics_token(guarded, request("Bearer s3cret"))  # type: ignore[arg-type]
+    for wrong in (None, "Bearer nope", "s3cret", "Bearer s3cret2"):
+        with pytest.raises(UnauthorizedError):
+            check_metrics_token(guarded, request(wrong))  # type: ignore[arg-type]

@@ -41,7 +41,7 @@ async def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-def _check_token(state: AppState, request: Request) -> None:
+def check_metrics_token(state: AppState, request: Request) -> None:
     token = state.settings.metrics_token
     if token is None:
         return
@@ -58,7 +58,7 @@ def _check_token(state: AppState, request: Request) -> None:
     responses={200: {"content": {CONTENT_TYPE: {}}}, **problem_responses(401)},
 )
 async def metrics(state: StateDep, request: Request) -> Response:
-    _check_token(state, request)
+    check_metrics_token(state, request)
     queue: list[QueueRow] | None
     try:
         queue = await state.manager.queue_depths()
