@@ -21,7 +21,7 @@ from flowjobs.config import Settings
 from flowjobs.domain import KeyKind, RuleVersion, Space, Webhook, WebhookEvent, WorkerInfo
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
-from flowjobs.logs import setup_logging
+from flowjobs.logs import redact, setup_logging
 from flowjobs.runtime import Services, build_services
 from flowjobs.schemas import SpaceUsage, WebhookCreate, WebhookPublic
 from flowjobs.store import upgrade
@@ -60,7 +60,7 @@ def _root(
     settings = Settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    setup_logging(settings.log_level, as_json=settings.log_json)
+    setup_logging(settings.log_level, as_json=settings.json_logs)
     ctx.obj = settings
 
 
@@ -94,7 +94,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema."""
     upgrade(ctx.obj.database_url)
-    typer.echo(f"schema is up to date in {ctx.obj.database_url}")
+    typer.echo(f"schema is up to date in {redact(ctx.obj.database_url)}")
 
 
 @app.command("flow-schema")
@@ -256,17 +256,16 @@ def rule_push(
 def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
     # Imported here: the HTTP stack is half of the start-up time of every
     # other command.
-    import uvicorn
-
     from flowjobs.api.app import create_app
 
+    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port)
+
+
+def _run_uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        create_app(settings, run_worker=run_worker),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
+        app, host=host, port=port, access_log=False, log_config=None, timeout_graceful_shutdown=5
     )
 
 
@@ -289,11 +288,23 @@ def worker(
     ctx: typer.Context,
     concurrency: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
     burst: Annotated[bool, typer.Option("--burst", help="exit when the queue is empty")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve /metrics, /healthz and /readyz on this port (not the API)"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run jobs only (no API)."""
     settings: Settings = ctx.obj
+    if burst and metrics_port is not None:
+        raise typer.BadParameter("--burst exits when the queue is empty: no --metrics-port")
     upgrade(settings.database_url)
-    asyncio.run(_run_worker(settings, concurrency, burst))
+    if metrics_port is None:
+        asyncio.run(_run_worker(settings, concurrency, burst))
+        return
+    from flowjobs.api.app import create_worker_app
+
+    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
@@ -318,8 +329,6 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     settings: Settings = ctx.obj
     if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
-    if "FLOWJOBS_LOG_JSON" not in os.environ:  # a person reads the demo's log
-        setup_logging(settings.log_level, as_json=False)
     if settings.secret_key is None:
         settings = settings.model_copy(update={"secret_key": demo_secret_key(DEMO_SECRET_KEY)})
     upgrade(settings.database_url)

@@ -6,7 +6,7 @@ reference deployment's ``JOBS_SERVER_DISABLED`` is accepted as well.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +29,21 @@ class Settings(BaseSettings):
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),
         description="serve runs no worker when true",
+    )
+    idempotency_ttl_hours: float = Field(
+        24.0, gt=0, description="how long an Idempotency-Key returns the job it started"
+    )
+    watch_poll_interval: float = Field(
+        1.0, gt=0, description="how often the watched jobs of waiting requests are re-read"
+    )
+    max_waiters: int = Field(
+        1000, ge=1, description="long-polls and event streams open at once per process"
+    )
+    sse_keepalive_seconds: float = Field(
+        15.0, gt=0, description="a comment line on an idle event stream this often"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, GET /metrics needs Authorization: Bearer <token>"
     )
 
     # Worker
@@ -108,7 +123,12 @@ class Settings(BaseSettings):
 
     # Logging
     log_level: str = Field("INFO")
-    log_json: bool = Field(True, description="JSON lines on stderr (false: plain text)")
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json: one JSON object per line on stderr; text (default): plain"
+    )
+    log_json: bool | None = Field(
+        None, description="deprecated: FLOWJOBS_LOG_FORMAT=json; used when that is not set"
+    )
 
     @model_validator(mode="after")
     def _lease_covers_attempt(self) -> Self:
@@ -126,3 +146,11 @@ class Settings(BaseSettings):
     @property
     def heartbeat_interval(self) -> float:
         return self.lease_seconds / 3
+
+    @property
+    def json_logs(self) -> bool:
+        """Log as JSON lines: FLOWJOBS_LOG_FORMAT, else the older
+        FLOWJOBS_LOG_JSON, else plain text."""
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return bool(self.log_json)

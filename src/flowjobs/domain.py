@@ -185,6 +185,16 @@ class JobRecord:
     worker_id: str | None
     attempts: int
     progress: dict[str, int] | None = None
+    rerun_of: str | None = None  # the job this one re-runs (POST /job/rerun)
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A start that carried an ``Idempotency-Key``: the key, and a hash of
+    what was asked (rule, version and input) to tell a retry from a reuse."""
+
+    key: str
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,8 @@ class NewJob:
     api_key: ApiKey
     execution_limit_s: float
     retry_on_loss: int = 0  # re-queues allowed when the worker dies (flow opt-in)
+    idempotency: IdempotentRequest | None = None
+    rerun_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -398,3 +410,50 @@ class AttemptResult:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs of a space a listing shows; every field narrows it."""
+
+    states: frozenset[JobState] = frozenset()  # empty: any state
+    rule: str | None = None  # baseId or alias
+    version: int | None = None
+    since: datetime | None = None  # created_at >= since
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a listing, newest first."""
+
+    jobs: list[JobRecord]
+    next_cursor: str | None  # opaque; None on the last page
+
+
+@dataclass(frozen=True)
+class JobListQuery:
+    """A listing as the store runs it: the filter resolved to columns, and the
+    position after which the page starts (``created_at``, ``id``)."""
+
+    space_id: str
+    states: frozenset[JobState]
+    base_id: str | None
+    version: int | None
+    since: datetime | None
+    after: tuple[datetime, str] | None
+    limit: int
+    full: bool
+
+
+@dataclass(frozen=True)
+class JobStamp:
+    """What changes when a job changes in a way a waiting client cares about."""
+
+    state: JobState
+    code: JobStatusCode
+    updated_at: datetime
+    progress: dict[str, int] | None
+
+
+def stamp(job: JobRecord) -> JobStamp:
+    return JobStamp(job.state, job.code, job.updated_at, job.progress)

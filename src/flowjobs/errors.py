@@ -86,6 +86,12 @@ class InvalidVersionError(BadRequestError):
     code = "INVALID_VERSION"
 
 
+class InvalidRequestError(BadRequestError):
+    """A query parameter or header is not valid."""
+
+    code = "INVALID_REQUEST"
+
+
 class NotAnIntegrationFlowError(BadRequestError):
     """Only rules of type integration-flow can be started as jobs."""
 
@@ -258,3 +264,17 @@ class ConfigurationError(FlowjobsError):
 
     code = "CONFIGURATION_ERROR"
     status = 500
+
+
+class IdempotencyKeyReusedError(FlowjobsError):
+    """This Idempotency-Key was already used for a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+
+
+class TooManyWaitersError(FlowjobsError):
+    """Too many requests are waiting on jobs in this process; retry shortly."""
+
+    code = "TOO_MANY_WAITERS"
+    status = 429

@@ -105,17 +105,21 @@ class Job(BaseModel):
     progress: JobProgress | None = Field(
         None, description="items done of total while a flow loops (last value after it ends)"
     )
+    rerunOf: str | None = Field(None, description="the job this one re-runs (POST /job/rerun)")
 
     @classmethod
-    def from_record(cls, job: JobRecord) -> Job:
+    def from_record(cls, job: JobRecord, *, full: bool = True) -> Job:
+        """The job's JSON shape; without ``full`` (listings) inputData and
+        output are left unset, so that responses dumped with
+        ``exclude_unset`` omit them."""
+        data = {"inputData": job.input, "output": job.output} if full else {}
         return cls(
             jobId=job.id,
             correlationId=job.correlation_id,
             ruleReference=JobRuleReference(
                 baseId=job.base_id, version=job.version, type=job.rule_type
             ),
-            inputData=job.input,
-            output=job.output,
+            **data,
             context=JobContext(
                 spaceId=job.space_id,
                 billingUserId=job.space_id,  # usage is billed to the space
@@ -133,6 +137,7 @@ class Job(BaseModel):
             apiKey=ApiKeyReference(id=job.api_key_id, name=job.api_key_name),
             error=JobError(**job.error) if job.error else None,
             progress=JobProgress(**job.progress) if job.progress else None,
+            rerunOf=job.rerun_of,
         )
 
 
@@ -466,3 +471,12 @@ class WebhookDeliveryPublic(BaseModel):
             lastError=delivery.last_error,
             attempts=[WebhookAttemptPublic.from_attempt(a) for a in delivery.attempt_log],
         )
+
+
+class JobList(BaseModel):
+    """A page of ``GET /job``, newest first."""
+
+    jobs: list[Job] = Field(description="without inputData and output unless full=true")
+    nextCursor: str | None = Field(
+        description="pass as cursor for the next page; null on the last page"
+    )

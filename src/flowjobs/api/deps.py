@@ -20,6 +20,7 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.metrics import Metrics
 from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
 from flowjobs.webhooks import WebhookService
@@ -33,6 +34,8 @@ class AppState:
     usage: UsageService
     rules: RuleService
     webhooks: WebhookService
+    metrics: Metrics
+    readiness: Callable[[], Awaitable[list[str]]]  # why not ready; empty when ready
 
 
 def get_state(request: Request) -> AppState:

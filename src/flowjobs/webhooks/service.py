@@ -326,9 +326,10 @@ class WebhookService:
         more than ``older_than`` ago; the number deleted."""
         return await self.store.prune(utcnow() - older_than, batch_size)
 
-    async def deliver(self, http: httpx.AsyncClient, due: DueDelivery, worker_id: str) -> bool:
+    async def deliver(self, http: httpx.AsyncClient, due: DueDelivery, worker_id: str) -> str:
         """Build, sign and send one attempt of a leased delivery and record it:
-        DELIVERED, or PENDING until its next attempt, or FAILED. True on 2xx."""
+        DELIVERED, or PENDING until its next attempt, or FAILED. The outcome
+        as metrics count it: "delivered", "retry" or "failed"."""
         retries = due.event_type != TEST_EVENT
         try:
             event = await self.event(due, utcnow())
@@ -352,7 +353,9 @@ class WebhookService:
         )
         await self.store.finish(due, worker_id, result, now, retry_at=retry_at)
         _log_attempt(due, result, retry_at)
-        return result.ok
+        if result.ok:
+            return "delivered"
+        return "failed" if retry_at is None else "retry"
 
     async def event(self, due: DueDelivery, at: datetime) -> Event:
         """The body of this attempt (its number and time are in the metadata)

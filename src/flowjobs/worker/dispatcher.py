@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -40,8 +41,10 @@ class Dispatcher:
         settings: Settings,
         worker_id: str,
         wake: asyncio.Event,
+        count_outcome: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.webhooks = webhooks
+        self.count_outcome = count_outcome  # the webhook deliveries metric
         self.settings = settings
         self.worker_id = worker_id
         self.wake = wake
@@ -134,7 +137,7 @@ class Dispatcher:
     async def _send(self, due: DueDelivery) -> None:
         assert self._http is not None
         try:
-            await self.webhooks.deliver(self._http, due, self.worker_id)
+            self.count_outcome(await self.webhooks.deliver(self._http, due, self.worker_id))
         except StoreError:
             # Not recorded: the lease runs out and the delivery is tried again.
             log.exception(

@@ -30,6 +30,7 @@ from flowjobs.domain import ClaimedJob, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
+from flowjobs.logs import job_context, job_fields
 from flowjobs.manager import JobManager
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
@@ -83,7 +84,13 @@ class Worker:
         self.dispatcher = (
             None
             if webhooks is None
-            else Dispatcher(webhooks, settings, self.id, self.events.webhook_due)
+            else Dispatcher(
+                webhooks,
+                settings,
+                self.id,
+                self.events.webhook_due,
+                lambda outcome: manager.metrics.webhook_deliveries.labels(outcome).inc(),
+            )
         )
 
     # ---- life cycle ----------------------------------------------------------------
@@ -181,7 +188,7 @@ class Worker:
             "job claimed",
             extra={
                 "action": "claim",
-                "jobId": job.id,
+                **job_fields(job.id, job.correlation_id),
                 "worker": self.id,
                 "spaceId": job.space_id,
                 "runningInSpace": claimed.running_in_space,
@@ -208,12 +215,15 @@ class Worker:
 
     async def _run_job(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
-        try:
-            await self._execute(claimed, running)
-        finally:
-            self.running.pop(job.id, None)
-            self.events.notify_waiting()  # a slot is free
-            self.events.notify_webhook()  # the job's events may be due
+        # Every line logged while the job runs (worker, engine, store) names it.
+        with job_context(job.id, job.correlation_id):
+            try:
+                await self._execute(claimed, running)
+            finally:
+                self.running.pop(job.id, None)
+                self.manager.metrics.job_duration.observe(time.monotonic() - running.started)
+                self.events.notify_waiting()  # a slot is free
+                self.events.notify_webhook()  # the job's events may be due
 
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
@@ -347,7 +357,8 @@ class Worker:
             running = self.running.get(job_id)
             if running is None or running.stop_reason is not None:
                 continue  # it ended (or is being stopped) since the heartbeat began
-            log.warning("lease lost", extra={"action": "lost", "jobId": job_id})
+            fields = job_fields(job_id, running.job.correlation_id)
+            log.warning("lease lost", extra={"action": "lost", **fields})
             self._stop_job(job_id, "lost")
 
     async def _flush_loop(self) -> None:
@@ -359,8 +370,10 @@ class Worker:
                 try:
                     await self._save_details(running, final=False)
                 except StoreError:
+                    job = running.job
                     log.exception(
-                        "flush failed", extra={"action": "flush", "jobId": running.job.id}
+                        "flush failed",
+                        extra={"action": "flush", **job_fields(job.id, job.correlation_id)},
                     )
 
     async def _reap_loop(self) -> None:
