@@ -62,4 +62,4 @@ bench-credit: install  ## rows/s of examples/credit-tiers.yaml on SQLite and Pos
 	$(BIN)/python bench/credit_tiers.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db* flowjobs-demo.key

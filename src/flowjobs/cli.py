@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import SecretStr, ValidationError
 
 from flowjobs.catalog import Catalog, Keep
 from flowjobs.config import Settings
-from flowjobs.domain import KeyKind, RuleVersion, Space, WorkerInfo
+from flowjobs.domain import KeyKind, RuleVersion, Space, Webhook, WebhookEvent, WorkerInfo
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
-from flowjobs.logs import setup_logging
+from flowjobs.logs import redact, setup_logging
 from flowjobs.runtime import Services, build_services
-from flowjobs.schemas import SpaceUsage
+from flowjobs.schemas import SpaceUsage, WebhookCreate, WebhookPublic
 from flowjobs.store import upgrade
+from flowjobs.webhooks import CreatedWebhook, new_key
 
 T = TypeVar("T")
 
@@ -35,11 +37,14 @@ app = typer.Typer(
 space_app = typer.Typer(help="Manage spaces.", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 rule_app = typer.Typer(help="Manage rules (integration flows).", no_args_is_help=True)
+webhook_app = typer.Typer(help="Manage webhooks (docs/webhooks.md).", no_args_is_help=True)
 app.add_typer(space_app, name="space")
 app.add_typer(key_app, name="key")
 app.add_typer(rule_app, name="rule")
+app.add_typer(webhook_app, name="webhook")
 
 DEMO_FLOWS = Path(__file__).parent / "demo_flows"
+DEMO_SECRET_KEY = Path("flowjobs-demo.key")  # beside the demo database
 DEFAULT_DB = Settings.model_fields["database_url"].default
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 SpaceOpt = Annotated[str, typer.Option("--space", help="the space's id or name")]
@@ -55,7 +60,7 @@ def _root(
     settings = Settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    setup_logging(settings.log_level, as_json=settings.log_json)
+    setup_logging(settings.log_level, as_json=settings.json_logs)
     ctx.obj = settings
 
 
@@ -89,7 +94,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema."""
     upgrade(ctx.obj.database_url)
-    typer.echo(f"schema is up to date in {ctx.obj.database_url}")
+    typer.echo(f"schema is up to date in {redact(ctx.obj.database_url)}")
 
 
 @app.command("flow-schema")
@@ -251,17 +256,16 @@ def rule_push(
 def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
     # Imported here: the HTTP stack is half of the start-up time of every
     # other command.
-    import uvicorn
-
     from flowjobs.api.app import create_app
 
+    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port)
+
+
+def _run_uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        create_app(settings, run_worker=run_worker),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
+        app, host=host, port=port, access_log=False, log_config=None, timeout_graceful_shutdown=5
     )
 
 
@@ -284,11 +288,23 @@ def worker(
     ctx: typer.Context,
     concurrency: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
     burst: Annotated[bool, typer.Option("--burst", help="exit when the queue is empty")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve /metrics, /healthz and /readyz on this port (not the API)"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run jobs only (no API)."""
     settings: Settings = ctx.obj
+    if burst and metrics_port is not None:
+        raise typer.BadParameter("--burst exits when the queue is empty: no --metrics-port")
     upgrade(settings.database_url)
-    asyncio.run(_run_worker(settings, concurrency, burst))
+    if metrics_port is None:
+        asyncio.run(_run_worker(settings, concurrency, burst))
+        return
+    from flowjobs.api.app import create_worker_app
+
+    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
@@ -313,8 +329,8 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
     settings: Settings = ctx.obj
     if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
-    if "FLOWJOBS_LOG_JSON" not in os.environ:  # a person reads the demo's log
-        setup_logging(settings.log_level, as_json=False)
+    if settings.secret_key is None:
+        settings = settings.model_copy(update={"secret_key": demo_secret_key(DEMO_SECRET_KEY)})
     upgrade(settings.database_url)
     secret, management, aliases = asyncio.run(_prepare_demo(settings))
     _print_demo(secret, aliases, f"http://{host}:{port}")
@@ -322,6 +338,16 @@ def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
         f"Dashboard: http://{host}:{port}/ui   sign in with the Management key\n  {management}\n"
     )
     _serve_http(settings, host, port, run_worker=True)
+
+
+def demo_secret_key(path: Path) -> SecretStr:
+    """The demo's key for webhook secrets: made once, kept in ``path`` (owner
+    only) so that webhooks created in one demo run still work in the next."""
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(new_key() + "\n")
+    return SecretStr(path.read_text().strip())
 
 
 async def _prepare_demo(settings: Settings) -> tuple[str, str, list[str]]:
@@ -495,6 +521,109 @@ def usage_command(
     report = _with_services(ctx, lambda s: s.usage.report(space, month))
     usage = SpaceUsage.from_report(report)
     _emit(as_json, usage.model_dump(mode="json"), _usage_text(usage))
+
+
+# ---- webhooks ------------------------------------------------------------------------
+
+
+def _webhook_line(hook: Webhook) -> str:
+    state = "enabled" if hook.enabled else "disabled"
+    rules = "all flows" if hook.base_ids is None else f"{len(hook.base_ids)} flow(s)"
+    events = ",".join(e.value for e in hook.events)
+    return f"{hook.alias:<24} {state:<8} {events:<40} {rules:<10} {hook.url}  {hook.id}"
+
+
+@webhook_app.command("create")
+def webhook_create(
+    ctx: typer.Context,
+    space: SpaceOpt,
+    url: Annotated[str, typer.Option("--url", help="where events are POSTed (http or https)")],
+    alias: Annotated[str, typer.Option("--alias", help="unique in the space")],
+    event: Annotated[
+        list[WebhookEvent] | None,
+        typer.Option("--event", help="an event to send (repeat it); default: all three"),
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="a flow's id or alias (repeat it); default: every flow"),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="a note for people")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="create it switched off")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a webhook; its signing secret is printed once."""
+    try:
+        spec = WebhookCreate(
+            url=url,
+            alias=alias,
+            enabled=not disabled,
+            description=description,
+            events=event or list(WebhookEvent),
+            rules=rule or "all",
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: {problems}", err=True)
+        raise typer.Exit(1) from None
+
+    async def create(services: Services) -> CreatedWebhook:
+        found = await services.catalog.space(space)
+        return await services.webhooks.create(found.id, spec)
+
+    created = _with_services(ctx, create)
+    data = WebhookPublic.from_webhook(created.webhook).model_dump(mode="json")
+    _emit(
+        as_json,
+        data | {"secret": created.secret},
+        f"webhook {created.webhook.alias} created: {created.webhook.id}\n"
+        f"signing secret: {created.secret}\n(shown once: store it now)",
+    )
+
+
+@webhook_app.command("list")
+def webhook_list(ctx: typer.Context, space: SpaceOpt, as_json: JsonOpt = False) -> None:
+    """List the webhooks of a space."""
+
+    async def find(services: Services) -> list[Webhook]:
+        return await services.webhooks.list_webhooks((await services.catalog.space(space)).id)
+
+    found = _with_services(ctx, find)
+    data = {"webhooks": [WebhookPublic.from_webhook(w).model_dump(mode="json") for w in found]}
+    header = f"{'ALIAS':<24} {'STATE':<8} {'EVENTS':<40} {'FLOWS':<10} URL  ID"
+    _emit(as_json, data, "\n".join([header, *(_webhook_line(w) for w in found)]))
+
+
+@webhook_app.command("delete")
+def webhook_delete(
+    ctx: typer.Context,
+    space: SpaceOpt,
+    webhook: Annotated[str, typer.Argument(help="the webhook's id or alias")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a webhook with its deliveries (pending ones are not sent)."""
+
+    async def delete(services: Services) -> Webhook:
+        space_id = (await services.catalog.space(space)).id
+        hook = await services.webhooks.get(space_id, webhook)
+        await services.webhooks.delete(space_id, hook.id)
+        return hook
+
+    hook = _with_services(ctx, delete)
+    _emit(as_json, {"deleted": hook.id, "alias": hook.alias}, f"webhook {hook.alias} deleted")
+
+
+@webhook_app.command("new-key")
+def webhook_new_key() -> None:
+    """Print a new key for FLOWJOBS_SECRET_KEY (it encrypts webhook secrets)."""
+    typer.echo(new_key())
+
+
+@webhook_app.command("reencrypt")
+def webhook_reencrypt(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Encrypt every webhook secret with the first key of FLOWJOBS_SECRET_KEY
+    (key rotation: put the new key first, run this, then drop the old key)."""
+    count = _with_services(ctx, lambda s: s.webhooks.reencrypt())
+    _emit(as_json, {"reencrypted": count}, f"{count} webhook secrets encrypted with the first key")
 
 
 def main() -> None:

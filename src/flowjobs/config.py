@@ -6,7 +6,9 @@ reference deployment's ``JOBS_SERVER_DISABLED`` is accepted as well.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +29,21 @@ class Settings(BaseSettings):
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),
         description="serve runs no worker when true",
+    )
+    idempotency_ttl_hours: float = Field(
+        24.0, gt=0, description="how long an Idempotency-Key returns the job it started"
+    )
+    watch_poll_interval: float = Field(
+        1.0, gt=0, description="how often the watched jobs of waiting requests are re-read"
+    )
+    max_waiters: int = Field(
+        1000, ge=1, description="long-polls and event streams open at once per process"
+    )
+    sse_keepalive_seconds: float = Field(
+        15.0, gt=0, description="a comment line on an idle event stream this often"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, GET /metrics needs Authorization: Bearer <token>"
     )
 
     # Dashboard (/ui)
@@ -87,10 +104,65 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often a running job's trace, logs and progress are saved"
     )
 
+    # Webhooks
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet keys, comma-separated: the first encrypts webhook secrets, "
+        "every one decrypts (key rotation)",
+    )
+    webhook_allow: list[str] = Field(
+        default_factory=list,
+        description="hosts, IPs or CIDR ranges webhook URLs may reach although not public",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="one delivery attempt")
+    webhook_lease_seconds: float = Field(
+        60.0, gt=0, description="a dispatcher's hold on a delivery it sends; above the timeout"
+    )
+    webhook_retry_first_delay: float = Field(10.0, gt=0, description="pause after attempt 1")
+    webhook_retry_factor: float = Field(2.0, ge=1, description="each pause is this times longer")
+    webhook_retry_max_delay: float = Field(3600.0, gt=0, description="longest pause")
+    webhook_retry_jitter: float = Field(
+        0.2, ge=0, le=1, description="pauses vary at random by up to this fraction"
+    )
+    webhook_give_up_seconds: float = Field(
+        24 * 3600.0, gt=0, description="a delivery not accepted within this is FAILED"
+    )
+    webhook_poll_interval: float = Field(1.0, gt=0, description="idle poll for due deliveries")
+    webhook_concurrency: int = Field(16, ge=1, le=1000, description="sends at once per process")
+    webhook_concurrency_per_endpoint: int = Field(
+        4, ge=1, le=1000, description="sends at once per webhook and process"
+    )
+
     # Logging
     log_level: str = Field("INFO")
-    log_json: bool = Field(True, description="JSON lines on stderr (false: plain text)")
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json: one JSON object per line on stderr; text (default): plain"
+    )
+    log_json: bool | None = Field(
+        None, description="deprecated: FLOWJOBS_LOG_FORMAT=json; used when that is not set"
+    )
+
+    @model_validator(mode="after")
+    def _lease_covers_attempt(self) -> Self:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
+        return self
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The Fernet keys of FLOWJOBS_SECRET_KEY, the encrypting one first."""
+        if self.secret_key is None:
+            return []
+        return [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
 
     @property
     def heartbeat_interval(self) -> float:
         return self.lease_seconds / 3
+
+    @property
+    def json_logs(self) -> bool:
+        """Log as JSON lines: FLOWJOBS_LOG_FORMAT, else the older
+        FLOWJOBS_LOG_JSON, else plain text."""
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return bool(self.log_json)

@@ -185,6 +185,16 @@ class JobRecord:
     worker_id: str | None
     attempts: int
     progress: dict[str, int] | None = None
+    rerun_of: str | None = None  # the job this one re-runs (POST /job/rerun)
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A start that carried an ``Idempotency-Key``: the key, and a hash of
+    what was asked (rule, version and input) to tell a retry from a reuse."""
+
+    key: str
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,8 @@ class NewJob:
     api_key: ApiKey
     execution_limit_s: float
     retry_on_loss: int = 0  # re-queues allowed when the worker dies (flow opt-in)
+    idempotency: IdempotentRequest | None = None
+    rerun_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,12 +324,110 @@ class UsageReport:
         return max(0.0, self.space.quota_seconds - self.usage.used_seconds)
 
 
-# ---- DASHBOARD STAND-IN: the job listing contract of branch `jobsapi` ------------------
-# Delete this block when `jobsapi` lands (it defines the same two classes).
+# ---- webhooks ----------------------------------------------------------------------
+
+
+class WebhookEvent(enum.StrEnum):
+    """What a webhook may subscribe to: one event per job that ends."""
+
+    JOB_COMPLETED = "JOB.COMPLETED"
+    JOB_ERROR = "JOB.ERROR"
+    JOB_CANCELED = "JOB.CANCELED"
+
+
+EVENT_OF_STATE = {
+    JobState.COMPLETED: WebhookEvent.JOB_COMPLETED,
+    JobState.ERROR: WebhookEvent.JOB_ERROR,
+    JobState.CANCELED: WebhookEvent.JOB_CANCELED,
+}
+# The event type of a test delivery (POST /api/webhooks/{id}/test); never subscribed to.
+TEST_EVENT = "WEBHOOK.TEST"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "PENDING"  # waiting for its next attempt (or being attempted)
+    DELIVERED = "DELIVERED"  # final: the receiver answered 2xx
+    FAILED = "FAILED"  # final: gave up (retry window over, or a test that failed)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook of a space. ``base_ids`` is None when it covers every flow."""
+
+    id: str
+    space_id: str
+    alias: str
+    url: str
+    enabled: bool
+    description: str | None
+    events: tuple[WebhookEvent, ...]
+    base_ids: tuple[str, ...] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    attempt: int
+    started_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event for one webhook (a row of the outbox) with its attempts."""
+
+    id: str
+    webhook_id: str
+    space_id: str
+    job_id: str | None
+    event_type: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    attempt_log: tuple[WebhookAttempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery a dispatcher has just leased, with what it needs to send it."""
+
+    id: str
+    webhook_id: str
+    webhook_alias: str
+    url: str
+    secret_encrypted: str
+    job_id: str | None
+    event_type: str
+    payload: Any  # the data of an event that is not about a job (a test)
+    attempt: int  # the number of this attempt (1 for the first)
+    retry_since: datetime  # start of the retry window (creation, or the last redeliver)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """How one attempt went: a status code, or an error, and how long it took."""
+
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 @dataclass(frozen=True)
 class JobFilter:
+    """Which jobs of a space a listing shows; every field narrows it."""
+
     states: frozenset[JobState] = frozenset()  # empty: any state
     rule: str | None = None  # baseId or alias
     version: int | None = None
@@ -326,5 +436,36 @@ class JobFilter:
 
 @dataclass(frozen=True)
 class JobPage:
-    jobs: list[JobRecord]  # newest first
+    """One page of a listing, newest first."""
+
+    jobs: list[JobRecord]
     next_cursor: str | None  # opaque; None on the last page
+
+
+@dataclass(frozen=True)
+class JobListQuery:
+    """A listing as the store runs it: the filter resolved to columns, and the
+    position after which the page starts (``created_at``, ``id``)."""
+
+    space_id: str
+    states: frozenset[JobState]
+    base_id: str | None
+    version: int | None
+    since: datetime | None
+    after: tuple[datetime, str] | None
+    limit: int
+    full: bool
+
+
+@dataclass(frozen=True)
+class JobStamp:
+    """What changes when a job changes in a way a waiting client cares about."""
+
+    state: JobState
+    code: JobStatusCode
+    updated_at: datetime
+    progress: dict[str, int] | None
+
+
+def stamp(job: JobRecord) -> JobStamp:
+    return JobStamp(job.state, job.code, job.updated_at, job.progress)

@@ -86,6 +86,12 @@ class InvalidVersionError(BadRequestError):
     code = "INVALID_VERSION"
 
 
+class InvalidRequestError(BadRequestError):
+    """A query parameter or header is not valid."""
+
+    code = "INVALID_REQUEST"
+
+
 class NotAnIntegrationFlowError(BadRequestError):
     """Only rules of type integration-flow can be started as jobs."""
 
@@ -206,6 +212,72 @@ class InvalidInputError(BadRequestError):
         if len(problems) > 5:
             shown += f"; ... ({len(problems)} lines in problems)"
         super().__init__(f"The input does not match the rule's inputSchema: {shown}")
+
+
+class WebhookNotFoundError(NotFoundError):
+    """Webhook not found."""
+
+    code = "WEBHOOK_NOT_FOUND"
+
+
+class DeliveryNotFoundError(NotFoundError):
+    """Webhook delivery not found."""
+
+    code = "DELIVERY_NOT_FOUND"
+
+
+class InvalidWebhookError(BadRequestError):
+    """The webhook is not valid."""
+
+    code = "INVALID_WEBHOOK"
+
+
+class InvalidWebhookUrlError(InvalidWebhookError):
+    """The webhook URL is not an allowed http or https URL."""
+
+    code = "INVALID_WEBHOOK_URL"
+
+
+class DeliveryConflictError(FlowjobsError):
+    """The delivery is being attempted right now."""
+
+    code = "DELIVERY_IN_PROGRESS"
+    status = 409
+
+
+class SecretKeyMissingError(FlowjobsError):
+    """Webhooks need FLOWJOBS_SECRET_KEY, the key that encrypts their secrets."""
+
+    code = "SECRET_KEY_MISSING"
+    status = 503
+
+
+class SecretDecryptionError(FlowjobsError):
+    """A webhook secret cannot be decrypted with the keys in FLOWJOBS_SECRET_KEY."""
+
+    code = "SECRET_UNREADABLE"
+    status = 500
+
+
+class ConfigurationError(FlowjobsError):
+    """The deployment's configuration is not valid."""
+
+    code = "CONFIGURATION_ERROR"
+    status = 500
+
+
+class IdempotencyKeyReusedError(FlowjobsError):
+    """This Idempotency-Key was already used for a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+
+
+class TooManyWaitersError(FlowjobsError):
+    """Too many requests are waiting on jobs in this process; retry shortly."""
+
+    code = "TOO_MANY_WAITERS"
+    status = 429
 
 
 # ---- dashboard (/ui) -----------------------------------------------------------------

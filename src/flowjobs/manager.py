@@ -8,7 +8,13 @@ Each state change is one conditional update in the store, so that any race
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,22 +22,31 @@ from typing import Any
 from flowjobs import domain
 from flowjobs.config import Settings
 from flowjobs.domain import (
+    FINAL_STATES,
     RULE_TYPE_FLOW,
     ApiKey,
     CancelCounts,
     ClaimedJob,
     ExpiredLease,
     Heartbeat,
+    IdempotentRequest,
     JobDetails,
+    JobFilter,
+    JobListQuery,
+    JobPage,
     JobRecord,
     JobState,
     NewJob,
     RuleStatus,
     RuleVersion,
     Space,
+    Status,
 )
 from flowjobs.errors import (
+    AlreadyExistsError,
     ForbiddenError,
+    IdempotencyKeyReusedError,
+    InvalidRequestError,
     InvalidVersionError,
     JobConflictError,
     JobNotFoundError,
@@ -44,7 +59,12 @@ from flowjobs.errors import (
 )
 from flowjobs.inputschema import InputSchemas
 from flowjobs.keys import hash_secret
-from flowjobs.store import SqlStore, interim
+from flowjobs.metrics import Metrics, QueueRow
+from flowjobs.store import SqlStore
+from flowjobs.watch import JobWatcher
+
+MAX_PAGE = 200  # jobs in one page of a listing
+RERUNNABLE = frozenset({JobState.ERROR, JobState.CANCELED})
 
 
 def utcnow() -> datetime:
@@ -66,12 +86,17 @@ class LocalEvents:
     def __init__(self) -> None:
         self.job_waiting = asyncio.Event()
         self.cancel_requested = asyncio.Event()
+        self.webhook_due = asyncio.Event()
 
     def notify_waiting(self) -> None:
         self.job_waiting.set()
 
     def notify_cancel(self) -> None:
         self.cancel_requested.set()
+
+    def notify_webhook(self) -> None:
+        """A job ended (its webhook events may be due) or a delivery was queued."""
+        self.webhook_due.set()
 
 
 def resolve_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
@@ -119,6 +144,38 @@ def retries_on_loss(document: dict[str, Any]) -> int:
     return retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
 
 
+def idempotent_request(
+    key: str | None, rule: RuleVersion, version: str | None, input_data: Any
+) -> IdempotentRequest | None:
+    """The key with a hash of what the start asks for: the rule, the version
+    as asked (``latest`` and none are the same) and the input."""
+    if not key:
+        return None
+    spec = "latest" if version in (None, "latest") else str(parse_version(version))
+    text = json.dumps(
+        [rule.base_id, spec, input_data], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return IdempotentRequest(key, hashlib.sha256(text.encode()).hexdigest())
+
+
+def encode_cursor(job: JobRecord) -> str:
+    """An opaque position after ``job`` in a newest-first listing."""
+    text = json.dumps([job.created_at.isoformat(), job.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, job_id = json.loads(text)
+        position = (datetime.fromisoformat(created), str(job_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise InvalidRequestError("cursor is not a nextCursor of this listing") from exc
+    if position[0].tzinfo is None or not is_uuid(position[1]):
+        raise InvalidRequestError("cursor is not a nextCursor of this listing")
+    return position
+
+
 @dataclass(frozen=True)
 class RuleCancelResult:
     rule: RuleVersion
@@ -126,11 +183,25 @@ class RuleCancelResult:
 
 
 class JobManager:
-    def __init__(self, store: SqlStore, settings: Settings, events: LocalEvents) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        settings: Settings,
+        events: LocalEvents,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.events = events
         self.input_schemas = InputSchemas()  # compiled validators of rules' inputSchema
+        self.metrics = metrics or Metrics()
+        self.watcher = JobWatcher(
+            store.job_stamps,
+            store.get_jobs,
+            interval=settings.watch_poll_interval,
+            capacity=settings.max_waiters,
+        )
 
     # ---- API side --------------------------------------------------------------
 
@@ -153,12 +224,15 @@ class JobManager:
         *,
         correlation_id: str | None = None,
         priority: int | None = None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
         space = await self.store.find_space(key.space_id)
         if space is None:
             raise SpaceNotFoundError()
-        await self._check_quota(space)
         rule = await self._find_flow(key.space_id, identifier, version)
+        request = idempotent_request(idempotency_key, rule, version, input_data)
+        if request is not None and (original := await self._replay(space.id, request)):
+            return original  # a retried start gets its job even over quota
         self.input_schemas.check(rule, input_data)  # 400 INVALID_INPUT, every mismatch
         new = NewJob(
             id=str(uuid.uuid4()),
@@ -171,9 +245,28 @@ class JobManager:
             api_key=key,
             execution_limit_s=execution_limit(self.settings, rule.document),
             retry_on_loss=retries_on_loss(rule.document),
+            idempotency=request,
         )
-        job = await self.store.insert_job(new, utcnow(), domain.INITIALIZED)
+        return await self._enqueue(new)
+
+    async def _enqueue(self, new: NewJob) -> JobRecord:
+        await self._check_quota(new.space)  # starts and reruns alike
+        now = utcnow()
+        expired = now - timedelta(hours=self.settings.idempotency_ttl_hours)
+        try:
+            job = await self.store.insert_job(
+                new, now, domain.INITIALIZED, keys_expire_before=expired
+            )
+        except AlreadyExistsError:
+            if new.idempotency is None:
+                raise
+            # A start with the same key committed first: answer its job.
+            original = await self._replay(new.space.id, new.idempotency)
+            if original is None:
+                raise
+            return original
         self.events.notify_waiting()
+        self.metrics.jobs_started.inc()
         return job
 
     async def _check_quota(self, space: Space) -> None:
@@ -190,6 +283,158 @@ class JobManager:
                 f"for {month} (UTC) and pay-as-you-go is off: jobs can start again next month, "
                 "or once the quota is raised or pay-as-you-go turned on"
             )
+
+    async def _replay(self, space_id: str, request: IdempotentRequest) -> JobRecord | None:
+        """The job a start with this key created within its time to live;
+        422 if that start asked for something else."""
+        since = utcnow() - timedelta(hours=self.settings.idempotency_ttl_hours)
+        found = await self.store.find_idempotent(space_id, request.key, since)
+        if found is None:
+            return None
+        job, request_hash = found
+        if request_hash != request.request_hash:
+            raise IdempotencyKeyReusedError(
+                "This Idempotency-Key was used for a different start (rule, version or "
+                "body) within the last "
+                f"{self.settings.idempotency_ttl_hours:g} h; use a new key for a new job"
+            )
+        return job
+
+    async def rerun(
+        self, key: ApiKey, job_id: str, *, correlation_id: str | None = None
+    ) -> JobRecord:
+        """A new job with the same rule version, input and priority as a job
+        that ended in ERROR or CANCELED; its ``rerun_of`` names that job."""
+        original = await self.info(key, job_id)
+        if original.state not in RERUNNABLE:
+            raise JobConflictError(
+                f"The job is {original.state.value}; only ERROR and CANCELED jobs can be re-run"
+            )
+        space = await self.store.find_space(key.space_id)
+        if space is None:
+            raise SpaceNotFoundError()
+        rule = await self._version_of(original)
+        return await self._enqueue(self._rerun_job(original, space, rule, key, correlation_id))
+
+    def _rerun_job(
+        self,
+        original: JobRecord,
+        space: Space,
+        rule: RuleVersion,
+        key: ApiKey,
+        correlation_id: str | None,
+    ) -> NewJob:
+        return NewJob(
+            id=str(uuid.uuid4()),
+            space=space,
+            rule=rule,
+            correlation_id=correlation_id or str(uuid.uuid4()),
+            input=original.input,
+            priority=original.priority,
+            environment_group=self.settings.environment_group,
+            api_key=key,
+            execution_limit_s=execution_limit(self.settings, rule.document),
+            retry_on_loss=retries_on_loss(rule.document),
+            rerun_of=original.id,
+        )
+
+    async def _version_of(self, job: JobRecord) -> RuleVersion:
+        """The rule version a job ran, published or not, while it exists."""
+        versions = await self.store.find_rule_versions(job.space_id, job.base_id)
+        for version in versions:
+            if version.version == job.version:
+                return version
+        raise RuleVersionNotFoundError(f"Version {job.version} of the job's rule no longer exists")
+
+    # ---- listing, waiting, counts ------------------------------------------------
+
+    async def list_jobs(
+        self,
+        space_id: str,
+        filters: JobFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        full: bool = False,
+    ) -> JobPage:
+        """A page of the space's jobs, newest first; ``next_cursor`` continues
+        after its last job (keyset: jobs started meanwhile never shift pages).
+        Without ``full``, jobs come without input and output."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
+        query = JobListQuery(
+            space_id=space_id,
+            states=filters.states,
+            base_id=await self._rule_filter(space_id, filters),
+            version=filters.version,
+            since=filters.since,
+            after=None if cursor is None else decode_cursor(cursor),
+            limit=limit + 1,  # one more tells whether another page follows
+            full=full,
+        )
+        found = await self.store.list_jobs(query)
+        page = found[:limit]
+        return JobPage(page, encode_cursor(page[-1]) if len(found) > limit else None)
+
+    async def _rule_filter(self, space_id: str, filters: JobFilter) -> str | None:
+        """The baseId that ``filters.rule`` names in the space. A UUID that
+        names no rule is taken as the baseId of a deleted rule."""
+        if filters.rule is None:
+            if filters.version is not None:
+                raise InvalidRequestError("version filters the jobs of a rule: give rule too")
+            return None
+        versions = await self.store.find_rule_versions(space_id, filters.rule)
+        if versions:
+            return versions[0].base_id
+        if is_uuid(filters.rule):
+            return filters.rule
+        raise RuleNotFoundError(f"No rule with id or alias {filters.rule[:100]!r} in this space")
+
+    async def job_counts(self, space_id: str) -> dict[JobState, int]:
+        """Jobs of the space per state (every state, zeros included)."""
+        counts = await self.store.job_counts(space_id)
+        return {state: counts.get(state, 0) for state in JobState}
+
+    async def queue_depths(self) -> list[QueueRow]:
+        """Waiting and active jobs per space name and state (for /metrics)."""
+        return await self.store.queue_depths()
+
+    async def wait_for_end(self, key: ApiKey, job_id: str, timeout: float) -> JobRecord:
+        """The job once it is final, or as it is after ``timeout`` seconds."""
+        job = await self.info(key, job_id)
+        if job.state in FINAL_STATES or timeout <= 0:
+            return job
+        with self.watcher.subscribe(job) as subscription:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    while subscription.job.state not in FINAL_STATES:
+                        await subscription.next()
+            return subscription.job
+
+    async def job_changes(self, key: ApiKey, job_id: str) -> AsyncGenerator[JobRecord, None]:
+        """The job now, then again at each change of state or progress, until
+        it is final (versions in between may be skipped)."""
+        job = await self.info(key, job_id)
+        if job.state in FINAL_STATES:
+            yield job
+            return
+        with self.watcher.subscribe(job) as subscription:
+            yield job
+            while subscription.job.state not in FINAL_STATES:
+                yield await subscription.next()
+
+    async def watch(self) -> None:
+        """Keep waiting requests informed until cancelled: the watcher's loop
+        and, on PostgreSQL, its LISTEN for other processes' changes."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.watcher.run())
+            tasks.create_task(self.store.listen_job_changes(self.watcher.notified))
+
+    def _moved(self, job_id: str | None, status: Status, count: int = 1) -> None:
+        """After jobs changed state here: wake their waiters, count endings."""
+        self.watcher.changed(job_id)
+        if status.state in FINAL_STATES:
+            self.metrics.finished(status, count)
 
     async def _find_flow(self, space_id: str, identifier: str, version: str | None) -> RuleVersion:
         versions = await self.store.find_rule_versions(space_id, identifier)
@@ -220,6 +465,8 @@ class JobManager:
         self, job_id: str, details: JobDetails, progress: dict[str, int] | None
     ) -> None:
         await self.store.save_details(job_id, details, progress, utcnow())
+        if progress is not None:
+            self.watcher.changed(job_id)
 
     async def info(self, key: ApiKey, job_id: str) -> JobRecord:
         job = await self.store.get_job(job_id, key.space_id) if is_uuid(job_id) else None
@@ -241,10 +488,13 @@ class JobManager:
         if await self.store.transition(
             job_id, [JobState.WAITING], domain.USER_CANCELED, now, space_id=key.space_id
         ):
+            self.events.notify_webhook()
+            self._moved(job_id, domain.USER_CANCELED)
             return await self.info(key, job_id)
         if await self.store.transition(
             job_id, [JobState.RUNNING], domain.CANCELING, now, space_id=key.space_id
         ):
+            self._moved(job_id, domain.CANCELING)
             self.events.notify_cancel()
             return await self.info(key, job_id)
         job = await self.info(key, job_id)
@@ -294,6 +544,10 @@ class JobManager:
         )
         if counts.canceling:
             self.events.notify_cancel()
+        if counts.canceled:
+            self.events.notify_webhook()
+        if counts.canceled or counts.canceling:
+            self._moved(None, domain.USER_CANCELED, counts.canceled)
         return counts
 
     async def finished_per_minute(
@@ -305,17 +559,26 @@ class JobManager:
     # ---- worker side -------------------------------------------------------------
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
-        return await self.store.claim(
+        claimed = await self.store.claim(
             worker_id, limit, utcnow, self.settings.lease_seconds, domain.RUNNING
         )
+        for item in claimed:
+            self._moved(item.job.id, domain.RUNNING)
+            if item.job.claimed_at is not None:
+                waited = item.job.claimed_at - item.job.created_at
+                self.metrics.dispatch_latency.observe(max(waited.total_seconds(), 0.0))
+        self.metrics.claims.inc(len(claimed))
+        return claimed
 
     async def heartbeat(self, worker_id: str, job_ids: list[str]) -> Heartbeat:
         return await self.store.heartbeat(worker_id, job_ids, utcnow(), self.settings.lease_seconds)
 
     async def listen(self) -> None:
-        """Wake this process's worker on other processes' starts, ends and
-        cancels (PostgreSQL LISTEN/NOTIFY); a no-op on SQLite."""
-        await self.store.listen(self.events.notify_waiting, self.events.notify_cancel)
+        """Wake this process's worker on other processes' starts, ends, cancels
+        and webhook deliveries (PostgreSQL LISTEN/NOTIFY); a no-op on SQLite."""
+        await self.store.listen(
+            self.events.notify_waiting, self.events.notify_cancel, self.events.notify_webhook
+        )
 
     async def canceling_jobs(self, worker_id: str) -> list[str]:
         return await self.store.canceling_jobs(worker_id)
@@ -329,6 +592,7 @@ class JobManager:
             worker_id=worker_id,
             output=output_array(output),
         ):
+            self._moved(job_id, domain.COMPLETED)
             return JobState.COMPLETED
         return await self.mark_canceled(job_id, worker_id)
 
@@ -338,6 +602,7 @@ class JobManager:
         if await self.store.transition(
             job_id, [JobState.RUNNING], status, utcnow(), worker_id=worker_id, error=error
         ):
+            self._moved(job_id, status)
             return status.state
         return await self.mark_canceled(job_id, worker_id)
 
@@ -346,25 +611,38 @@ class JobManager:
         moved = await self.store.transition(
             job_id, [JobState.CANCELING], domain.USER_CANCELED, utcnow(), worker_id=worker_id
         )
+        if moved:
+            self._moved(job_id, domain.USER_CANCELED)
         return JobState.CANCELED if moved else JobState.ERROR
 
     async def release(self, job_id: str, worker_id: str, reason: str) -> None:
         """Give up a job on shutdown: it ends CANCELED, saying why."""
         now = utcnow()
-        if not await self.store.transition(
-            job_id, [JobState.RUNNING], domain.system_canceled(reason), now, worker_id=worker_id
+        status = domain.system_canceled(reason)
+        if await self.store.transition(
+            job_id, [JobState.RUNNING], status, now, worker_id=worker_id
         ):
+            self._moved(job_id, status)
+        else:
             await self.mark_canceled(job_id, worker_id)
 
     async def _end_lost(self, lease: ExpiredLease, now: datetime) -> bool:
         """A job whose worker died: re-queued if its flow opted in and has
         retries left, else ERROR / ZOMBIE_PROCESS (CANCELING ones: CANCELED)."""
         if lease.state is JobState.CANCELING:
-            return await self.store.reap(lease.job_id, lease.state, domain.USER_CANCELED, now)
-        if lease.attempts <= lease.retry_on_loss:
-            return await self.store.requeue(lease.job_id, domain.REQUEUED, now)
-        error = domain.error_detail(domain.ZOMBIE)
-        return await self.store.reap(lease.job_id, lease.state, domain.ZOMBIE, now, error)
+            outcome, status = "canceled", domain.USER_CANCELED
+            moved = await self.store.reap(lease.job_id, lease.state, status, now)
+        elif lease.attempts <= lease.retry_on_loss:
+            outcome, status = "requeued", domain.REQUEUED
+            moved = await self.store.requeue(lease.job_id, status, now)
+        else:
+            outcome, status = "zombie", domain.ZOMBIE
+            error = domain.error_detail(status)
+            moved = await self.store.reap(lease.job_id, lease.state, status, now, error)
+        if moved:
+            self._moved(lease.job_id, status)
+            self.metrics.lease_expiries.labels(outcome).inc()
+        return moved
 
     async def reap(self) -> int:
         """End jobs whose worker stopped renewing its lease, and jobs past their
@@ -377,9 +655,11 @@ class JobManager:
         late = now - timedelta(seconds=self.settings.lease_seconds)
         for job_id, limit in await self.store.past_deadline(late):
             status = domain.timed_out(limit)
-            reaped += await self.store.transition(
+            if await self.store.transition(
                 job_id, [JobState.RUNNING], status, now, error=domain.error_detail(status)
-            )
+            ):
+                self._moved(job_id, status)
+                reaped += 1
         return reaped
 
     # ---- worker registry and retention ---------------------------------------------
@@ -414,30 +694,3 @@ class JobManager:
         """Delete finished jobs (and their details) that ended more than
         ``older_than`` ago; the number deleted."""
         return await self.store.prune_finished(utcnow() - older_than, batch_size)
-
-    # ---- DASHBOARD STAND-INS: delete when branch `jobsapi` lands ---------------------
-    # The contract's list_jobs and job_counts over store/interim.py: the newest
-    # jobs only, no cursor. The real ones come with keyset pagination.
-
-    async def list_jobs(
-        self,
-        space_id: str,
-        filters: domain.JobFilter,
-        *,
-        limit: int = 50,
-        cursor: str | None = None,
-        full: bool = False,
-    ) -> domain.JobPage:
-        base_id = None
-        if filters.rule is not None:
-            versions = await self.store.find_rule_versions(space_id, filters.rule)
-            if not versions:
-                return domain.JobPage(jobs=[], next_cursor=None)
-            base_id = versions[0].base_id
-        found = await interim.newest_jobs(
-            self.store, space_id, filters.states, base_id, filters.version, limit
-        )
-        return domain.JobPage(jobs=found, next_cursor=None)
-
-    async def job_counts(self, space_id: str) -> dict[JobState, int]:
-        return await interim.state_counts(self.store, space_id)

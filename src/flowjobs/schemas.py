@@ -6,17 +6,22 @@ names that existing clients know: Job, JobContext, JobStatus, JobRuleReference
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
 
 from flowjobs.domain import (
+    DeliveryState,
     JobRecord,
     JobState,
     JobStatusCode,
     RuleStatus,
     RuleVersion,
     UsageReport,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
 )
 
 
@@ -100,17 +105,21 @@ class Job(BaseModel):
     progress: JobProgress | None = Field(
         None, description="items done of total while a flow loops (last value after it ends)"
     )
+    rerunOf: str | None = Field(None, description="the job this one re-runs (POST /job/rerun)")
 
     @classmethod
-    def from_record(cls, job: JobRecord) -> Job:
+    def from_record(cls, job: JobRecord, *, full: bool = True) -> Job:
+        """The job's JSON shape; without ``full`` (listings) inputData and
+        output are left unset, so that responses dumped with
+        ``exclude_unset`` omit them."""
+        data = {"inputData": job.input, "output": job.output} if full else {}
         return cls(
             jobId=job.id,
             correlationId=job.correlation_id,
             ruleReference=JobRuleReference(
                 baseId=job.base_id, version=job.version, type=job.rule_type
             ),
-            inputData=job.input,
-            output=job.output,
+            **data,
             context=JobContext(
                 spaceId=job.space_id,
                 billingUserId=job.space_id,  # usage is billed to the space
@@ -128,6 +137,7 @@ class Job(BaseModel):
             apiKey=ApiKeyReference(id=job.api_key_id, name=job.api_key_name),
             error=JobError(**job.error) if job.error else None,
             progress=JobProgress(**job.progress) if job.progress else None,
+            rerunOf=job.rerun_of,
         )
 
 
@@ -334,3 +344,139 @@ class RuleBody(BaseModel):
     settings: dict[str, Any] | None = None
     nodes: list[dict[str, Any]] | None = Field(None, description="the flow's nodes")
     handler: str | None = None
+
+
+# ---- webhooks --------------------------------------------------------------------------
+
+WebhookAlias = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")]
+WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+RuleRefs = Literal["all"] | Annotated[list[str], Field(max_length=1000)]
+_RULES = (
+    '"all" (every flow of the space, now and later) or a list of rule ids or aliases '
+    "of integration flows"
+)
+
+
+class WebhookCreate(BaseModel):
+    """The body of POST /api/webhooks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: WebhookUrl = Field(description="http or https; a public address unless allowed")
+    alias: WebhookAlias = Field(description="unique in the space")
+    enabled: bool = True
+    description: str | None = Field(None, max_length=2000)
+    events: list[WebhookEvent] = Field(min_length=1, max_length=3)
+    rules: RuleRefs = Field("all", description=_RULES)
+
+
+class WebhookUpdate(BaseModel):
+    """The body of PUT /api/webhooks/{id}: the fields given replace the
+    stored ones; the secret never changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: WebhookUrl | None = None
+    alias: WebhookAlias | None = None
+    enabled: bool | None = None
+    description: str | None = Field(None, max_length=2000)
+    events: list[WebhookEvent] | None = Field(None, min_length=1, max_length=3)
+    rules: RuleRefs | None = Field(None, description=_RULES)
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    alias: str
+    url: str
+    enabled: bool
+    description: str | None
+    events: list[WebhookEvent]
+    rules: Literal["all"] | list[str] = Field(description='"all", or the baseIds of its flows')
+    createdAt: datetime
+    updatedAt: datetime
+
+    @classmethod
+    def from_webhook(cls, hook: Webhook) -> WebhookPublic:
+        return cls(**_webhook_fields(hook))
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="the signing secret: shown once, in this answer only; store it now"
+    )
+
+
+def _webhook_fields(hook: Webhook) -> dict[str, Any]:
+    return {
+        "id": hook.id,
+        "alias": hook.alias,
+        "url": hook.url,
+        "enabled": hook.enabled,
+        "description": hook.description,
+        "events": list(hook.events),
+        "rules": "all" if hook.base_ids is None else list(hook.base_ids),
+        "createdAt": hook.created_at,
+        "updatedAt": hook.updated_at,
+    }
+
+
+def created_webhook(hook: Webhook, secret: str) -> WebhookCreated:
+    return WebhookCreated(**_webhook_fields(hook), secret=secret)
+
+
+class WebhookAttemptPublic(BaseModel):
+    attempt: int
+    startedAt: datetime
+    statusCode: int | None = Field(description="the receiver's status; null if none came")
+    latencyMs: float | None
+    error: str | None = Field(description="an excerpt of what went wrong; null on 2xx")
+
+    @classmethod
+    def from_attempt(cls, attempt: WebhookAttempt) -> WebhookAttemptPublic:
+        return cls(
+            attempt=attempt.attempt,
+            startedAt=attempt.started_at,
+            statusCode=attempt.status_code,
+            latencyMs=attempt.latency_ms,
+            error=attempt.error,
+        )
+
+
+class WebhookDeliveryPublic(BaseModel):
+    deliveryId: str
+    webhookId: str
+    eventType: str
+    jobId: str | None = Field(description="null for a test event")
+    state: DeliveryState
+    nextAttemptAt: datetime | None = Field(description="while PENDING")
+    createdAt: datetime
+    deliveredAt: datetime | None
+    lastStatusCode: int | None
+    lastError: str | None
+    attempts: list[WebhookAttemptPublic] = Field(description="oldest first")
+
+    @classmethod
+    def from_delivery(cls, delivery: WebhookDelivery) -> WebhookDeliveryPublic:
+        pending = delivery.state is DeliveryState.PENDING
+        return cls(
+            deliveryId=delivery.id,
+            webhookId=delivery.webhook_id,
+            eventType=delivery.event_type,
+            jobId=delivery.job_id,
+            state=delivery.state,
+            nextAttemptAt=delivery.next_attempt_at if pending else None,
+            createdAt=delivery.created_at,
+            deliveredAt=delivery.delivered_at,
+            lastStatusCode=delivery.last_status,
+            lastError=delivery.last_error,
+            attempts=[WebhookAttemptPublic.from_attempt(a) for a in delivery.attempt_log],
+        )
+
+
+class JobList(BaseModel):
+    """A page of ``GET /job``, newest first."""
+
+    jobs: list[Job] = Field(description="without inputData and output unless full=true")
+    nextCursor: str | None = Field(
+        description="pass as cursor for the next page; null on the last page"
+    )

@@ -42,5 +42,5 @@ class UsageService:
             space=space,
             month=month,
             usage=await self.store.month_usage(space.id, month),
-            job_counts=await self.store.job_counts(space.id, created_from, created_before),
+            job_counts=await self.store.month_job_counts(space.id, created_from, created_before),
         )

@@ -30,6 +30,7 @@ JOB_FIELDS = {
     "apiKey",
     "error",
     "progress",
+    "rerunOf",
 }
 CONTEXT_FIELDS = {
     "spaceId",

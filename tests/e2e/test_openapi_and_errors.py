@@ -87,7 +87,7 @@ def test_openapi_documents_problem_answers_for_every_job_operation(idle: Api) ->
     operations = [
         (path, method, operation)
         for path, item in paths.items()
-        if path.startswith("/job/")
+        if path == "/job" or path.startswith("/job/")
         for method, operation in item.items()
         if method in {"get", "post", "put", "patch", "delete"}
     ]
@@ -101,6 +101,9 @@ def test_openapi_documents_problem_answers_for_every_job_operation(idle: Api) ->
         ("/job/{jobId}", "get"),
         ("/job/{jobId}/trace", "get"),
         ("/job/{jobId}/logs", "get"),
+        ("/job", "get"),
+        ("/job/{jobId}/events", "get"),
+        ("/job/rerun/{jobId}", "post"),
     }
     for path, method, operation in operations:
         problems = [
@@ -111,7 +114,7 @@ def test_openapi_documents_problem_answers_for_every_job_operation(idle: Api) ->
         assert problems, f"{method.upper()} {path} documents no problem+json 4xx"
 
 
-@pytest.mark.parametrize("path", ["/nope", "/job", "/job/a/b/c/d", "/api/rules/echo"])
+@pytest.mark.parametrize("path", ["/nope", "/jobs", "/job/a/b/c/d", "/api/rules/echo"])
 def test_unknown_path_is_a_problem_404(idle: Api, path: str) -> None:
     response = idle.get(path)
 

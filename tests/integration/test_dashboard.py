@@ -20,8 +20,10 @@ from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, JobState, KeyKind, NewJob, Space
 from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.schemas import WebhookCreate
 from flowjobs.store import SqlStore
 from flowjobs.store.tables import api_keys
+from flowjobs.webhooks.crypto import new_key
 from support.env import Env, MakeEnv, flow
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -71,7 +73,12 @@ async def ui(sqlite_url: str) -> AsyncIterator[Dashboard]:
     """The dashboard over SQLite: sessions and forms do not depend on the
     database (the queries they use run on both in the tests at the end)."""
     store = SqlStore(sqlite_url)
-    settings = Settings(database_url=sqlite_url, ui_secret="test-secret")
+    settings = Settings(
+        database_url=sqlite_url,
+        ui_secret="test-secret",
+        secret_key=new_key(),  # webhooks need it
+        webhook_allow=["127.0.0.1"],
+    )
     env = Env(settings, store, Catalog(store, settings), JobManager(store, settings, LocalEvents()))
     try:
         async for dashboard in _dashboard(env, "http://testserver"):
@@ -201,6 +208,40 @@ async def ui_on_both(make_env: MakeEnv) -> AsyncIterator[Dashboard]:
     env = await make_env(ui_secret="test-secret")
     async for dashboard in _dashboard(env, "http://testserver"):
         yield dashboard
+
+
+async def test_a_job_page_shows_webhook_deliveries_and_reruns_the_job(ui: Dashboard) -> None:
+    await ui.sign_in()
+    started = await _start_job(ui, '{"n": 7}')
+    job_id = started.headers["location"].rsplit("/", 1)[1]
+    page = await ui.http.get(f"/ui/jobs/{job_id}", headers=HTML)
+    assert "Webhook deliveries" not in page.text  # the space has no webhook
+    assert "Rerun" not in page.text  # a waiting job is canceled, not rerun
+    services = ui.app.state.flowjobs
+    spec = WebhookCreate(url="http://127.0.0.1:9/hook", alias="ops-hook", events=["JOB.CANCELED"])
+    await services.webhooks.create(ui.space.id, spec)
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    await ui.http.post(f"/ui/jobs/{job_id}/cancel", data={"csrf": token})
+
+    page = await ui.http.get(f"/ui/jobs/{job_id}", headers=HTML)
+
+    section = page.text.split('id="deliveries-title"', 1)[1]
+    assert "ops-hook" in section and "JOB.CANCELED" in section and "PENDING" in section
+    rerun = await ui.http.post(f"/ui/jobs/{job_id}/rerun", data={"csrf": token})
+    assert rerun.status_code == 303
+    new_id = rerun.headers["location"].rsplit("/", 1)[1]
+    assert new_id != job_id
+    new_job = await ui.env.manager.info(ui.management_key, new_id)
+    assert (new_job.rerun_of, new_job.input) == (job_id, {"n": 7})
+    new_page = await ui.http.get(f"/ui/jobs/{new_id}", headers=HTML)
+    assert f'href="/ui/jobs/{job_id}"' in new_page.text.split("Rerun of", 1)[1]
+
+
+async def test_a_version_without_a_flow_is_explained_not_refused(ui: Dashboard) -> None:
+    await ui.sign_in()
+    page = await ui.http.get("/ui/jobs?version=2", headers=HTML)
+    assert page.status_code == 200
+    assert "A version filters the jobs of one flow" in page.text
 
 
 async def test_a_revoked_key_ends_the_session(ui_on_both: Dashboard) -> None:

@@ -31,7 +31,7 @@ def cli_env(database_url: str, extra: Mapping[str, str] | None = None) -> dict[s
     env.update(
         {
             "FLOWJOBS_DATABASE_URL": database_url,
-            "FLOWJOBS_LOG_JSON": "true",
+            "FLOWJOBS_LOG_FORMAT": "json",
             "FLOWJOBS_HANDLER_PREFIXES": json.dumps(["support"]),
             "PYTHONPATH": str(Path(__file__).parent.parent),
         }

@@ -169,6 +169,7 @@ def test_job_json_has_every_reference_field() -> None:
         "apiKey",
         "error",
         "progress",
+        "rerunOf",
     }
     assert set(body["context"]) == {
         "spaceId",

@@ -1,40 +1,66 @@
-"""The application factory: ``create_app(settings)``; nothing is built at import."""
+"""The application factories; nothing is built at import.
+
+``create_app(settings)``: the Jobs API, with an embedded worker unless
+disabled. ``create_worker_app(settings)``: what a ``flowjobs worker`` process
+serves over HTTP when asked to: its metrics and health, no API.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
-from flowjobs.api.routes import jobs, rules, space_items, usage
+from flowjobs.api.request_metrics import RequestMetrics
+from flowjobs.api.routes import jobs, ops, rules, space_items, usage, webhooks
 from flowjobs.config import Settings
+from flowjobs.metrics import Metrics
 from flowjobs.runtime import build_services
 from flowjobs.ui import create_ui
 
 log = logging.getLogger("flowjobs.api")
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI:
-    """The HTTP app; with ``run_worker`` (default: unless the settings disable
-    it) it also runs a worker in the same process, woken in-process."""
-    embedded = not settings.jobs_server_disabled if run_worker is None else run_worker
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("job watcher stopped", exc_info=task.exception(), extra={"action": "watch"})
+
+
+def _lifespan(
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    run_worker: bool,
+    watch: bool,
+    concurrency: int | None = None,
+) -> Lifespan:
+    """Build the services at start-up; run a worker and the job watcher (for
+    long-polls and event streams) as asked; stop them at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, metrics=metrics)
         app.state.flowjobs = AppState(
             settings=settings,
             manager=services.manager,
             catalog=services.catalog,
             usage=services.usage,
             rules=services.rules,
+            webhooks=services.webhooks,
+            metrics=metrics,
+            readiness=services.readiness,
         )
-        worker = services.worker() if embedded else None
+        watcher = asyncio.create_task(services.manager.watch(), name="watch") if watch else None
+        if watcher is not None:
+            watcher.add_done_callback(_report_crash)
+        worker = services.worker(concurrency=concurrency) if run_worker else None
         if worker is not None:
             worker.start()
         try:
@@ -42,27 +68,57 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
         finally:
             if worker is not None:
                 await worker.shutdown()
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
             await services.close()
 
+    return lifespan
+
+
+def _base_app(metrics: Metrics, lifespan: Lifespan, description: str) -> FastAPI:
     app = FastAPI(
         title="flowjobs Jobs API",
         version=__version__,
-        description="Start, cancel and follow long-running integration flows as jobs. "
-        "Wire-compatible with the DecisionRules Jobs API.",
+        description=description,
         lifespan=lifespan,
     )
+    app.add_middleware(RequestMetrics, metrics=metrics)
     problems.install(app)
     openapi.install(app)
+    return app
+
+
+def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI:
+    """The HTTP app; with ``run_worker`` (default: unless the settings disable
+    it) it also runs a worker in the same process, woken in-process."""
+    embedded = not settings.jobs_server_disabled if run_worker is None else run_worker
+    metrics = Metrics()
+    app = _base_app(
+        metrics,
+        _lifespan(settings, metrics, run_worker=embedded, watch=True),
+        "Start, cancel and follow long-running integration flows as jobs. "
+        "Wire-compatible with the DecisionRules Jobs API.",
+    )
     app.include_router(jobs.router)
     app.include_router(rules.router)
     app.include_router(usage.router)
     app.include_router(space_items.router)
+    app.include_router(webhooks.router)
+    app.include_router(ops.router)
     if settings.ui_enabled:
         # the dashboard reads the services once the lifespan above has built them
         app.mount("/ui", create_ui(settings, lambda: app.state.flowjobs))
+    return app
 
-    @app.get("/health", tags=["ops"], summary="Liveness")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
+def create_worker_app(settings: Settings, *, concurrency: int | None = None) -> FastAPI:
+    """A worker process with an HTTP side for Prometheus and probes only."""
+    metrics = Metrics()
+    app = _base_app(
+        metrics,
+        _lifespan(settings, metrics, run_worker=True, watch=False, concurrency=concurrency),
+        "A flowjobs worker: metrics and health only.",
+    )
+    app.include_router(ops.router)
     return app

@@ -20,8 +20,10 @@ from flowjobs.errors import (
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
+from flowjobs.metrics import Metrics
 from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
+from flowjobs.webhooks import WebhookService
 
 
 @dataclass
@@ -31,6 +33,9 @@ class AppState:
     catalog: Catalog
     usage: UsageService
     rules: RuleService
+    webhooks: WebhookService
+    metrics: Metrics
+    readiness: Callable[[], Awaitable[list[str]]]  # why not ready; empty when ready
 
 
 def get_state(request: Request) -> AppState:
@@ -64,6 +69,13 @@ def get_rules(state: Annotated[AppState, Depends(get_state)]) -> RuleService:
 
 
 RulesDep = Annotated[RuleService, Depends(get_rules)]
+
+
+def get_webhooks(state: Annotated[AppState, Depends(get_state)]) -> WebhookService:
+    return state.webhooks
+
+
+WebhooksDep = Annotated[WebhookService, Depends(get_webhooks)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 

@@ -19,6 +19,8 @@ from flowjobs.schemas import Problem
 log = logging.getLogger("flowjobs.api")
 
 PROBLEM_JSON = "application/problem+json"
+# Headers that go with a status: how to authenticate, when to come back.
+_STATUS_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "1"}}
 
 
 def problem_response(
@@ -64,7 +66,7 @@ async def _flowjobs_error(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc, extra={"reference": reference})
         return problem_response(exc.status, exc.code, f"{exc.message} (reference {reference})")
     problems = getattr(exc, "problems", None)  # FlowValidationError, InvalidInputError
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = _STATUS_HEADERS.get(exc.status)
     return problem_response(exc.status, exc.code, exc.message, problems=problems, headers=headers)
 
 

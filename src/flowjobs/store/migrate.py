@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from flowjobs.store.sql import sync_url
 
@@ -23,3 +25,11 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database at ``database_url`` to ``revision`` (blocking)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+@cache
+def head_revision() -> str:
+    """The revision the shipped migrations end at (what this version needs)."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -47,7 +47,9 @@ from flowjobs.domain import (
     FinishedMinute,
     Heartbeat,
     JobDetails,
+    JobListQuery,
     JobRecord,
+    JobStamp,
     JobState,
     JobStatusCode,
     KeyKind,
@@ -62,7 +64,7 @@ from flowjobs.domain import (
 from flowjobs.errors import AlreadyExistsError, StoreError
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
-from flowjobs.store.outbox import enqueue_job_events
+from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
 from flowjobs.store.rules import version_from_row, versions_query
 from flowjobs.store.tables import (
     api_keys,
@@ -81,6 +83,13 @@ _FINAL = sorted(s.value for s in FINAL_STATES)
 _WORKER_REVIVE = ("host", "pid", "concurrency", "running", "last_heartbeat_at", "stopped_at")
 WAITING_CHANNEL = "flowjobs_waiting"  # a job was queued or a slot was freed
 CANCEL_CHANNEL = "flowjobs_cancel"  # a running job was asked to cancel
+# A job's state or progress changed. Payload: job ids, comma-separated; empty
+# when many jobs changed at once (cancelAll), meaning "any watched job".
+JOB_CHANNEL = "flowjobs_job"
+_IDS_PER_NOTIFY = 100  # 3.7 kB of ids; PostgreSQL takes payloads up to 8 kB
+_IDS_PER_QUERY = 500  # ids in one WHERE id IN (...)
+# A listing without ``full`` reads neither input nor output.
+_SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("input", "output")]
 log = logging.getLogger("flowjobs.store")
 _UNSET: Any = object()
 # What an UPDATE that ends jobs returns, for the work done in its transaction.
@@ -178,8 +187,8 @@ def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
         version=m["version"],
         rule_type=m["rule_type"],
         correlation_id=m["correlation_id"],
-        input=m["input"],
-        output=m["output"],
+        input=m.get("input"),
+        output=m.get("output"),
         error=m["error"],
         state=JobState(m["state"]),
         code=JobStatusCode(m["code"]),
@@ -197,7 +206,13 @@ def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
         worker_id=m["worker_id"],
         attempts=m["attempts"],
         progress=m.get("progress"),
+        rerun_of=m.get("rerun_of"),
     )
+
+
+def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _status_values(status: Status, now: datetime) -> dict[str, Any]:
@@ -304,7 +319,7 @@ class SqlStore:
         async with self._read() as conn:
             return await usage.month_usage(conn, space_id, month)
 
-    async def job_counts(
+    async def month_job_counts(
         self, space_id: str, created_from: datetime, created_before: datetime
     ) -> dict[JobState, int]:
         """A space's jobs created in [created_from, created_before), per state."""
@@ -428,7 +443,18 @@ class SqlStore:
 
     # ---- jobs: the API side ---------------------------------------------------
 
-    async def insert_job(self, new: NewJob, now: datetime, status: Status) -> JobRecord:
+    async def insert_job(
+        self,
+        new: NewJob,
+        now: datetime,
+        status: Status,
+        *,
+        keys_expire_before: datetime | None = None,
+    ) -> JobRecord:
+        """Enqueue one job. With an idempotency key, a job of the space that
+        holds the same key since before ``keys_expire_before`` gives it up in
+        the same transaction; one that holds it since later makes the insert
+        fail with :class:`AlreadyExistsError` (the unique index)."""
         values = {
             "id": new.id,
             "space_id": new.space.id,
@@ -455,15 +481,128 @@ class SqlStore:
             "ended_at": None,
             "worker_id": None,
             "attempts": 0,
+            "idempotency_key": new.idempotency.key if new.idempotency else None,
+            "request_hash": new.idempotency.request_hash if new.idempotency else None,
+            "rerun_of": new.rerun_of,
         }
         async with self._write() as conn:
             # the version may have been deleted since the start looked it up
             await rule_sql.require_version(
                 conn, new.rule.base_id, new.rule.version, lock=not self.is_sqlite
             )
+            if new.idempotency is not None and keys_expire_before is not None:
+                await self._release_key(conn, new.space.id, new.idempotency.key, keys_expire_before)
             await conn.execute(jobs.insert().values(**values))
             await self._notify(conn, WAITING_CHANNEL)
         return _job_from_row(values)
+
+    @staticmethod
+    async def _release_key(
+        conn: AsyncConnection, space_id: str, key: str, expire_before: datetime
+    ) -> None:
+        await conn.execute(
+            jobs.update()
+            .where(
+                jobs.c.space_id == space_id,
+                jobs.c.idempotency_key == key,
+                jobs.c.created_at < expire_before,
+            )
+            .values(idempotency_key=None)
+        )
+
+    async def find_idempotent(
+        self, space_id: str, key: str, since: datetime
+    ) -> tuple[JobRecord, str] | None:
+        """The job a start with this key created since ``since``, and the
+        hash of that start's request."""
+        query = jobs.select().where(
+            jobs.c.space_id == space_id,
+            jobs.c.idempotency_key == key,
+            jobs.c.created_at >= since,
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (_job_from_row(row), row.request_hash)
+
+    async def list_jobs(self, query: JobListQuery) -> list[JobRecord]:
+        """A space's jobs, newest first (``created_at``, then ``id``), after the
+        ``query.after`` position; input and output only when ``query.full``."""
+        select = sa.select(*(jobs.c if query.full else _SUMMARY_COLUMNS)).where(
+            jobs.c.space_id == query.space_id
+        )
+        if query.states:
+            select = select.where(jobs.c.state.in_(sorted(s.value for s in query.states)))
+        if query.base_id is not None:
+            select = select.where(jobs.c.base_id == query.base_id)
+        if query.version is not None:
+            select = select.where(jobs.c.version == query.version)
+        if query.since is not None:
+            select = select.where(jobs.c.created_at >= query.since)
+        if query.after is not None:
+            created_at, job_id = query.after
+            # A row comparison: PostgreSQL seeks ix_jobs_space_created to it.
+            select = select.where(
+                sa.tuple_(jobs.c.created_at, jobs.c.id)
+                < sa.tuple_(
+                    sa.literal(created_at, jobs.c.created_at.type),
+                    sa.literal(job_id, jobs.c.id.type),
+                )
+            )
+        select = select.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(query.limit)
+        async with self._read() as conn:
+            rows = (await conn.execute(select)).all()
+        return [_job_from_row(r) for r in rows]
+
+    async def job_counts(self, space_id: str) -> dict[JobState, int]:
+        query = (
+            sa.select(jobs.c.state, sa.func.count())
+            .where(jobs.c.space_id == space_id)
+            .group_by(jobs.c.state)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {JobState(r[0]): int(r[1]) for r in rows}
+
+    async def queue_depths(self) -> list[tuple[str, JobState | None, int]]:
+        """(space name, state, jobs) for the waiting and active jobs of every
+        space, in one GROUP BY; a space without such jobs has one row
+        (name, None, 0)."""
+        queued = sa.and_(
+            jobs.c.space_id == spaces.c.id,
+            jobs.c.state.in_([JobState.WAITING.value, *_ACTIVE]),
+        )
+        query = (
+            sa.select(spaces.c.name, jobs.c.state, sa.func.count(jobs.c.id))
+            .select_from(spaces.outerjoin(jobs, queued))
+            .group_by(spaces.c.name, jobs.c.state)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r[0], None if r[1] is None else JobState(r[1]), int(r[2])) for r in rows]
+
+    async def job_stamps(self, job_ids: Sequence[str]) -> dict[str, JobStamp]:
+        """What tells whether each job changed (state, last update, progress),
+        without reading its input or output."""
+        columns = (jobs.c.id, jobs.c.state, jobs.c.code, jobs.c.updated_at, jobs.c.progress)
+        found: dict[str, JobStamp] = {}
+        async with self._read() as conn:
+            for chunk in _chunks(job_ids, _IDS_PER_QUERY):
+                query = sa.select(*columns).where(jobs.c.id.in_(chunk))
+                for r in (await conn.execute(query)).all():
+                    updated_at = _utc(r.updated_at)
+                    assert updated_at is not None  # NOT NULL
+                    found[r.id] = JobStamp(
+                        JobState(r.state), JobStatusCode(r.code), updated_at, r.progress
+                    )
+        return found
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[JobRecord]:
+        found: list[JobRecord] = []
+        async with self._read() as conn:
+            for chunk in _chunks(job_ids, _IDS_PER_QUERY):
+                rows = (await conn.execute(jobs.select().where(jobs.c.id.in_(chunk)))).all()
+                found.extend(_job_from_row(r) for r in rows)
+        return found
 
     async def get_job(self, job_id: str, space_id: str | None = None) -> JobRecord | None:
         query = jobs.select().where(jobs.c.id == job_id)
@@ -548,6 +687,7 @@ class SqlStore:
             moved = await self._update_jobs(conn, query.values(**values), status, now)
             if moved:
                 await self._notify_change(conn, status)
+                await self._notify_jobs(conn, [job_id])
         return moved == 1
 
     async def _update_jobs(
@@ -581,15 +721,16 @@ class SqlStore:
         """Set-based cancel of every waiting (and optionally running) job
         matching ``filters`` (column name -> value): two UPDATEs, one transaction."""
         where = [jobs.c[name] == value for name, value in filters.items()]
+        waiting = (
+            jobs.update()
+            .where(*where, jobs.c.state == JobState.WAITING.value)
+            .values(**_status_values(canceled, now))
+        )
         async with self._write() as conn:
-            canceled_count = await self._update_jobs(
-                conn,
-                jobs.update()
-                .where(*where, jobs.c.state == JobState.WAITING.value)
-                .values(**_status_values(canceled, now)),
-                canceled,
-                now,
-            )
+            if await has_subscribers(conn, filters, canceled.state):
+                canceled_count = await self._update_jobs(conn, waiting, canceled, now)
+            else:  # no webhook to tell: skip RETURNING up to 100,000 rows
+                canceled_count = int((await conn.execute(waiting)).rowcount)
             running_count = 0
             if canceling is not None:
                 running = await conn.execute(
@@ -600,6 +741,8 @@ class SqlStore:
                 running_count = running.rowcount
                 if running_count:
                     await self._notify(conn, CANCEL_CHANNEL)
+            if canceled_count or running_count:
+                await self._notify_jobs(conn, None)
         return CancelCounts(canceled=canceled_count, canceling=running_count)
 
     # ---- notifications (PostgreSQL) ---------------------------------------------
@@ -612,24 +755,63 @@ class SqlStore:
         elif status.state in (JobState.WAITING, *FINAL_STATES):
             await self._notify(conn, WAITING_CHANNEL)
 
-    async def _notify(self, conn: AsyncConnection, channel: str) -> None:
+    async def _notify(self, conn: AsyncConnection, channel: str, payload: str = "") -> None:
         # Sent at commit, only if the transaction commits; a lost notification
         # only delays a worker until its next poll.
         if not self.is_sqlite:
-            await conn.execute(sa.select(sa.func.pg_notify(channel, "")))
+            await conn.execute(sa.select(sa.func.pg_notify(channel, payload)))
 
-    async def listen(self, on_waiting: Callable[[], None], on_cancel: Callable[[], None]) -> None:
-        """Call back on every notification until cancelled, reconnecting after
-        errors. Returns at once on SQLite, where there is nothing to listen to."""
+    async def _notify_jobs(self, conn: AsyncConnection, job_ids: Sequence[str] | None) -> None:
+        """Tell waiting requests in other processes that these jobs changed
+        (None: any of them may have)."""
+        if self.is_sqlite:
+            return
+        if job_ids is None:
+            await self._notify(conn, JOB_CHANNEL)
+            return
+        for chunk in _chunks(job_ids, _IDS_PER_NOTIFY):
+            await self._notify(conn, JOB_CHANNEL, ",".join(chunk))
+
+    async def listen(
+        self,
+        on_waiting: Callable[[], None],
+        on_cancel: Callable[[], None],
+        on_webhook: Callable[[], None] | None = None,
+    ) -> None:
+        """Call back on every start/slot, cancel and (when asked) webhook
+        notification until cancelled, reconnecting after errors. Returns at
+        once on SQLite, where there is nothing to listen to."""
+        callbacks: dict[str, Callable[[str], None]] = {
+            WAITING_CHANNEL: lambda _: on_waiting(),
+            CANCEL_CHANNEL: lambda _: on_cancel(),
+        }
+        if on_webhook is not None:
+            callbacks[WEBHOOK_CHANNEL] = lambda _: on_webhook()
+
+        def on_connected() -> None:  # what arrived while we were not listening
+            on_waiting()
+            if on_webhook is not None:
+                on_webhook()
+
+        await self._listen(callbacks, on_connected=on_connected)
+
+    async def listen_job_changes(self, on_change: Callable[[str], None]) -> None:
+        """Call back with the payload of every job-change notification (job
+        ids, comma-separated, or "" for any) until cancelled; "" also after
+        each (re)connection, since changes may have been missed meanwhile."""
+        await self._listen({JOB_CHANNEL: on_change}, on_connected=lambda: on_change(""))
+
+    async def _listen(
+        self, callbacks: Mapping[str, Callable[[str], None]], on_connected: Callable[[], None]
+    ) -> None:
         if self.is_sqlite:
             return
         url = sa.engine.make_url(self.url).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
-        callbacks = {WAITING_CHANNEL: on_waiting, CANCEL_CHANNEL: on_cancel}
         delay = 0.1
         while True:
             try:
-                await self._listen_once(dsn, callbacks, on_waiting)
+                await self._listen_once(dsn, callbacks, on_connected)
                 delay = 0.1
             except (psycopg.Error, OSError):
                 log.warning("listen connection lost", extra={"action": "listen"})
@@ -638,14 +820,14 @@ class SqlStore:
 
     @staticmethod
     async def _listen_once(
-        dsn: str, callbacks: Mapping[str, Callable[[], None]], on_connected: Callable[[], None]
+        dsn: str, callbacks: Mapping[str, Callable[[str], None]], on_connected: Callable[[], None]
     ) -> None:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             for channel in callbacks:
                 await conn.execute(f"LISTEN {channel}")
             on_connected()  # jobs may have arrived while we were not listening
             async for notification in conn.notifies():
-                callbacks[notification.channel]()
+                callbacks[notification.channel](notification.payload)
 
     # ---- jobs: the worker side ------------------------------------------------
 
@@ -685,6 +867,8 @@ class SqlStore:
                 job = await self._take(conn, candidate, worker_id, now, lease_s, status)
                 load[candidate.space_id] = (running + 1, space_limit)
                 claimed.append(await self._with_document(conn, job, running + 1))
+            if claimed:
+                await self._notify_jobs(conn, [c.job.id for c in claimed])
         return claimed
 
     async def _free_slots(self, conn: AsyncConnection) -> dict[str, int]:
@@ -816,6 +1000,7 @@ class SqlStore:
                 await conn.execute(
                     jobs.update().where(jobs.c.id == job_id).values(progress=progress)
                 )
+                await self._notify_jobs(conn, [job_id])
 
     async def get_details(self, job_id: str) -> JobDetails | None:
         query = sa.select(job_details.c.trace, job_details.c.logs).where(
@@ -870,6 +1055,7 @@ class SqlStore:
                 await add_usage(conn, lost, now)
                 await conn.execute(jobs.update().where(jobs.c.id == job_id).values(claimed_at=None))
                 await self._notify(conn, WAITING_CHANNEL)
+                await self._notify_jobs(conn, [job_id])
         return bool(rows)
 
     async def past_deadline(self, now: datetime) -> list[tuple[str, float]]:
@@ -898,7 +1084,10 @@ class SqlStore:
             .values(**_status_values(status, now), **({"error": error} if error else {}))
         )
         async with self._write() as conn:
-            return await self._update_jobs(conn, query, status, now) == 1
+            moved = await self._update_jobs(conn, query, status, now) == 1
+            if moved:
+                await self._notify_jobs(conn, [job_id])
+        return moved
 
     # ---- worker registry ---------------------------------------------------------
 
@@ -971,6 +1160,17 @@ class SqlStore:
         )
         async with self._write() as conn:
             return int((await conn.execute(query)).rowcount)
+
+    # ---- health -----------------------------------------------------------------------
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None: never migrated).
+        Raises StoreError when the database does not answer."""
+        async with self._read() as conn:
+            if not await conn.run_sync(lambda c: sa.inspect(c).has_table("alembic_version")):
+                return None
+            query = sa.text("SELECT version_num FROM alembic_version")
+            return (await conn.execute(query)).scalar_one_or_none()
 
     # ---- retention ------------------------------------------------------------------
 

@@ -95,6 +95,11 @@ jobs = sa.Table(
     sa.Column("progress", Json, nullable=True),  # {"done", "total"} while a flow loops
     # settings.retryOnWorkerLoss of the flow: re-queue this many times if the worker dies
     sa.Column("retry_on_loss", sa.Integer, nullable=False, server_default="0"),
+    # Idempotency-Key of the start, while it holds (cleared when a start after
+    # the key's time to live takes it over), and a hash of what was asked.
+    sa.Column("idempotency_key", sa.String(200), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=True),
+    sa.Column("rerun_of", sa.String(36), nullable=True),  # the job this one re-runs
     # The claim query: waiting jobs by priority, then age.
     sa.Index("ix_jobs_claim", "state", sa.text("priority DESC"), "created_at"),
     # Running count per space, cancel-all per space.
@@ -107,6 +112,10 @@ jobs = sa.Table(
     # Retention: the oldest finished jobs first (prune_finished). Only finished
     # jobs have an ended_at, so the state needs no column here.
     sa.Index("ix_jobs_ended", "ended_at"),
+    # Listing a space's jobs newest first, keyset-paginated on (created_at, id).
+    sa.Index("ix_jobs_space_created", "space_id", "created_at", "id"),
+    # One job per key and space: two starts racing with one key create one job.
+    sa.Index("uq_jobs_space_idempotency", "space_id", "idempotency_key", unique=True),
 )
 
 # What a job run produced besides its output, kept apart from the hot jobs table.
@@ -189,6 +198,8 @@ webhook_deliveries = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),  # PENDING, DELIVERED, FAILED
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", Timestamp, nullable=False),
+    # Start of the retry window: creation, or the last manual redeliver.
+    sa.Column("retry_since", Timestamp, nullable=False),
     sa.Column("locked_by", sa.String(100), nullable=True),
     sa.Column("locked_until", Timestamp, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),

@@ -23,6 +23,7 @@ from flowjobs.ui import formatting
 from flowjobs.ui.session import COOKIE, Session, SessionCodec
 from flowjobs.ui.views import FlowSummary, flow_summaries
 from flowjobs.usage import UsageService
+from flowjobs.webhooks import WebhookService
 
 PACKAGE = Path(__file__).parent
 STATIC = PACKAGE / "static"
@@ -46,6 +47,9 @@ class Services(Protocol):
 
     @property
     def rules(self) -> RuleService: ...
+
+    @property
+    def webhooks(self) -> WebhookService: ...
 
 
 def _asset_versions() -> dict[str, str]:
@@ -103,6 +107,10 @@ class Ui:
     @property
     def rules(self) -> RuleService:
         return self.services().rules
+
+    @property
+    def webhooks(self) -> WebhookService:
+        return self.services().webhooks
 
     async def flows(self, space_id: str) -> list[FlowSummary]:
         """The space's rules, each with all its versions."""

@@ -16,6 +16,7 @@ from flowjobs.domain import (
     JobState,
     RuleStatus,
     RuleVersion,
+    WebhookDelivery,
 )
 from flowjobs.errors import BadRequestError
 from flowjobs.ui.formatting import run_seconds
@@ -108,6 +109,18 @@ def job_row(job: JobRecord, alias: str, now: datetime) -> JobRow:
 def job_rows(jobs: list[JobRecord], flows: list[FlowSummary], now: datetime) -> list[JobRow]:
     aliases = {f.base_id: f.alias for f in flows}
     return [job_row(job, aliases.get(job.base_id, job.base_id), now) for job in jobs]
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """A job's webhook deliveries, newest first, and the space's webhooks'
+    aliases by id (a delivery of a deleted webhook shows its id)."""
+
+    items: list[WebhookDelivery]
+    aliases: dict[str, str]
+
+    def alias(self, delivery: WebhookDelivery) -> str:
+        return self.aliases.get(delivery.webhook_id, delivery.webhook_id)
 
 
 @dataclass(frozen=True)

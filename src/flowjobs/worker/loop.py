@@ -6,7 +6,8 @@ engine, inside a timeout), finish (one conditional update), notify (wake the
 claim loop). Four loops run beside the jobs: claim, watch (cancels and
 heartbeats), reap, and flush (trace, logs and progress of running jobs).
 Two more keep the worker's registry row fresh (registry) and prune old rows
-hourly (housekeeping).
+hourly (housekeeping); with webhooks, the dispatcher sends the events of
+ended jobs (worker/dispatcher.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from flowjobs.domain import ClaimedJob, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
+from flowjobs.logs import job_context, job_fields
 from flowjobs.manager import JobManager
+from flowjobs.webhooks import WebhookService
+from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.flows import FlowLoader
 from flowjobs.worker.recorder import JobRecorder
 
@@ -62,6 +66,7 @@ class Worker:
         concurrency: int | None = None,
         burst: bool = False,
         worker_id: str | None = None,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self.manager = manager
         self.settings = settings
@@ -76,6 +81,17 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
         self._burst_end: asyncio.Task[None] | None = None
+        self.dispatcher = (
+            None
+            if webhooks is None
+            else Dispatcher(
+                webhooks,
+                settings,
+                self.id,
+                self.events.webhook_due,
+                lambda outcome: manager.metrics.webhook_deliveries.labels(outcome).inc(),
+            )
+        )
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -93,6 +109,8 @@ class Worker:
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
             asyncio.create_task(self.manager.listen(), name="listen"),
         ]
+        if self.dispatcher is not None:
+            self._loops.append(asyncio.create_task(self.dispatcher.run(), name="webhooks"))
 
     async def wait_stopped(self) -> None:
         await self._done.wait()
@@ -114,6 +132,11 @@ class Worker:
                 "grace": grace,
             },
         )
+        dispatcher_stopped = (
+            None
+            if self.dispatcher is None
+            else asyncio.create_task(self.dispatcher.stop(grace), name="webhooks-stop")
+        )
         tasks = [r.task for r in self.running.values() if r.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
@@ -122,6 +145,8 @@ class Worker:
         leftover = [r.task for r in self.running.values() if r.task is not None]
         if leftover:
             await asyncio.wait(leftover)
+        if dispatcher_stopped is not None:
+            await dispatcher_stopped
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -163,7 +188,7 @@ class Worker:
             "job claimed",
             extra={
                 "action": "claim",
-                "jobId": job.id,
+                **job_fields(job.id, job.correlation_id),
                 "worker": self.id,
                 "spaceId": job.space_id,
                 "runningInSpace": claimed.running_in_space,
@@ -190,11 +215,15 @@ class Worker:
 
     async def _run_job(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
-        try:
-            await self._execute(claimed, running)
-        finally:
-            self.running.pop(job.id, None)
-            self.events.notify_waiting()  # a slot is free
+        # Every line logged while the job runs (worker, engine, store) names it.
+        with job_context(job.id, job.correlation_id):
+            try:
+                await self._execute(claimed, running)
+            finally:
+                self.running.pop(job.id, None)
+                self.manager.metrics.job_duration.observe(time.monotonic() - running.started)
+                self.events.notify_waiting()  # a slot is free
+                self.events.notify_webhook()  # the job's events may be due
 
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
@@ -328,7 +357,8 @@ class Worker:
             running = self.running.get(job_id)
             if running is None or running.stop_reason is not None:
                 continue  # it ended (or is being stopped) since the heartbeat began
-            log.warning("lease lost", extra={"action": "lost", "jobId": job_id})
+            fields = job_fields(job_id, running.job.correlation_id)
+            log.warning("lease lost", extra={"action": "lost", **fields})
             self._stop_job(job_id, "lost")
 
     async def _flush_loop(self) -> None:
@@ -340,8 +370,10 @@ class Worker:
                 try:
                     await self._save_details(running, final=False)
                 except StoreError:
+                    job = running.job
                     log.exception(
-                        "flush failed", extra={"action": "flush", "jobId": running.job.id}
+                        "flush failed",
+                        extra={"action": "flush", **job_fields(job.id, job.correlation_id)},
                     )
 
     async def _reap_loop(self) -> None:
@@ -350,6 +382,7 @@ class Worker:
                 reaped = await self.manager.reap()
                 if reaped:
                     log.info("jobs reaped", extra={"action": "reap", "count": reaped})
+                    self.events.notify_webhook()
             except StoreError:
                 log.exception("reap failed", extra={"action": "reap", "worker": self.id})
             await asyncio.sleep(self.settings.reap_interval)

@@ -36,7 +36,9 @@ def _list_query(
 
 
 async def _list_context(ui: Ui, viewer: Viewer, query: views.ListQuery) -> dict[str, Any]:
-    filters = JobFilter(states=query.states, rule=query.rule, version=query.version)
+    # a version alone names nothing: it filters the jobs of one flow
+    version = query.version if query.rule else None
+    filters = JobFilter(states=query.states, rule=query.rule, version=version)
     try:
         page = await ui.manager.list_jobs(
             viewer.space.id, filters, limit=PAGE_SIZE, cursor=query.cursor
@@ -50,6 +52,7 @@ async def _list_context(ui: Ui, viewer: Viewer, query: views.ListQuery) -> dict[
         "rows": views.job_rows(page.jobs, flows, datetime.now(UTC)),
         "next_cursor": page.next_cursor,
         "flows": flows,
+        "version_ignored": query.version is not None and version is None,
     }
 
 
@@ -179,6 +182,7 @@ async def _job_context(ui: Ui, viewer: Viewer, job_id: str) -> dict[str, Any]:
     return {
         "viewer": viewer,
         "row": views.job_row(job, await _alias(ui, viewer, job.base_id), now),
+        "deliveries": await _deliveries(ui, viewer, job.id),
         "job": job,
         "timeline": views.timeline(trace.get("entries", []), now),
         "summarised": trace.get("summarised", {}),
@@ -194,6 +198,23 @@ async def _alias(ui: Ui, viewer: Viewer, base_id: str) -> str:
         return (await ui.rules.get(viewer.space.id, base_id, None)).alias
     except RuleNotFoundError:
         return base_id
+
+
+async def _deliveries(ui: Ui, viewer: Viewer, job_id: str) -> views.Deliveries | None:
+    """The job's webhook deliveries; None when the space has no webhook (and
+    the job had none): the page then shows no webhook section at all."""
+    hooks = await ui.webhooks.list_webhooks(viewer.space.id)
+    found = await ui.webhooks.job_deliveries(viewer.space.id, job_id)
+    if not hooks and not found:
+        return None
+    return views.Deliveries(found, {hook.id: hook.alias for hook in hooks})
+
+
+@router.post("/{job_id}/rerun", name="job_rerun")
+async def rerun(ui: UiDep, form: FormDep, viewer: ViewerDep, job_id: str) -> Response:
+    """A new job with the same flow version and input; its page opens."""
+    job = await ui.manager.rerun(viewer.key, job_id)
+    return RedirectResponse(ui.url(f"/jobs/{job.id}"), status_code=303)
 
 
 @router.post("/{job_id}/cancel", name="job_cancel")

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", Timestamp, nullable=False),
+        sa.Column("retry_since", Timestamp, nullable=False),
         sa.Column("locked_by", sa.String(100), nullable=True),
         sa.Column("locked_until", Timestamp, nullable=True),
         sa.Column("created_at", Timestamp, nullable=False),
