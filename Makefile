@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install chromium run test unit test-load lint typecheck format latency bench-scale bench-credit clean
+.PHONY: install chromium run test unit screenshots test-load lint typecheck format latency bench-scale bench-credit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ run: install  ## the demo: a space, a key, example flows, the server with its wo
 
 test: install lint typecheck  ## lint, types, then every test (PostgreSQL ones when reachable)
 	$(BIN)/pytest
+
+screenshots: install  ## refresh docs/screenshots/ from the browser tests
+	FLOWJOBS_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e/test_dashboard.py -q
 
 unit: install
 	$(BIN)/pytest tests/unit -q

@@ -4,13 +4,17 @@ Playwright, against a real ``flowjobs serve`` with its embedded worker.
 The server has its own database with one space whose parallel limit is 1, so
 that a second job really waits while a first one runs: that is how the tests
 see a job go WAITING -> RUNNING -> COMPLETED on the page. Screenshots of every
-page are written to docs/screenshots/ (the README shows them).
+page are taken on each run; `make screenshots` writes them to docs/screenshots/
+(the README shows them), other runs to a temporary folder so that a test run
+leaves the checkout clean.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +28,9 @@ from typer.testing import CliRunner
 from support.processes import FLOWS, Proc, serving, wait_for
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright never downloads a browser here
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(
+    os.environ.get("FLOWJOBS_SCREENSHOTS") or Path(tempfile.gettempdir()) / "flowjobs-screenshots"
+)
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SERVER_ENV = {
