@@ -199,7 +199,9 @@ async def test_parallel_limits_hold_per_space_with_all_workers_competing(
 
             async def one(index: int, client: int) -> None:
                 name = plan[index]
-                data = {"counter": str(files[space_of[name]]), "seconds": 0.4}
+                # 1 s per job: even a slow start rate keeps 10 jobs of a space
+                # running at once, so reaching the limit does not hang on load
+                data = {"counter": str(files[space_of[name]]), "seconds": 1.0}
                 answer = await apis[name].start(client, "tracked", data)
                 if answer.ok:
                     job_space[answer.job_id] = space_of[name]
