@@ -11,9 +11,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flowjobs.config import Settings
-from flowjobs.domain import RULE_TYPE_FLOW, ApiKey, KeyKind, RuleStatus, RuleVersion, Space
+from flowjobs.domain import (
+    RULE_TYPE_FLOW,
+    ApiKey,
+    KeyKind,
+    KeyListing,
+    RuleStatus,
+    RuleVersion,
+    Space,
+)
 from flowjobs.engine import Flow, called_flows
-from flowjobs.errors import FlowValidationError, InvalidQuotaError, SpaceNotFoundError
+from flowjobs.errors import (
+    FlowValidationError,
+    InvalidQuotaError,
+    KeyNotFoundError,
+    SpaceNotFoundError,
+)
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
@@ -102,6 +115,15 @@ class Catalog:
         secret = new_secret(kind)
         await self.store.insert_key(key, hash_secret(secret), utcnow())
         return CreatedKey(key, secret)
+
+    async def list_keys(self, space_ref: str) -> list[KeyListing]:
+        return await self.store.list_keys((await self.space(space_ref)).id)
+
+    async def revoke_key(self, key_id: str) -> None:
+        """Revoke a key for good (again: nothing changes). Servers refuse it
+        from their next authentication on (see docs/security.md)."""
+        if not await self.store.revoke_key(key_id, utcnow()):
+            raise KeyNotFoundError(f"No API key with id {key_id!r}")
 
     async def problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
         """Every problem of a document, as pushed into ``space_id``: its shape,

@@ -18,7 +18,15 @@ from pydantic import SecretStr, ValidationError
 
 from flowjobs.catalog import Catalog, Keep
 from flowjobs.config import Settings
-from flowjobs.domain import KeyKind, RuleVersion, Space, Webhook, WebhookEvent, WorkerInfo
+from flowjobs.domain import (
+    KeyKind,
+    KeyListing,
+    RuleVersion,
+    Space,
+    Webhook,
+    WebhookEvent,
+    WorkerInfo,
+)
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
 from flowjobs.logs import redact, setup_logging
@@ -221,6 +229,42 @@ def key_create(
         data,
         f"{kind.value} key {created.key.id}: {created.secret}\n(shown once: store it now)",
     )
+
+
+def _key_json(listing: KeyListing) -> dict[str, Any]:
+    revoked = listing.revoked_at
+    return {
+        "id": listing.key.id,
+        "name": listing.key.name,
+        "kind": listing.key.kind.value,
+        "spaceId": listing.key.space_id,
+        "createdAt": listing.created_at.isoformat(),
+        "revokedAt": None if revoked is None else revoked.isoformat(),
+    }
+
+
+@key_app.command("list")
+def key_list(ctx: typer.Context, space: SpaceOpt, as_json: JsonOpt = False) -> None:
+    """List a space's keys: id, name, kind, created, revoked (never a secret)."""
+    listings = _with_catalog(ctx, lambda c: c.list_keys(space))
+    if as_json:
+        typer.echo(json.dumps({"keys": [_key_json(k) for k in listings]}))
+        return
+    for k in listings:
+        revoked = "active" if k.revoked_at is None else f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}"
+        created = f"{k.created_at:%Y-%m-%d %H:%M:%S}"
+        typer.echo(f"{k.key.id}  {k.key.kind.value:<10}  {created}  {revoked}  {k.key.name}")
+
+
+@key_app.command("revoke")
+def key_revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="the key's id (flowjobs key list)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API key: every server refuses it within a second (401)."""
+    _with_catalog(ctx, lambda c: c.revoke_key(key_id))
+    _emit(as_json, {"id": key_id, "revoked": True}, f"key {key_id} revoked")
 
 
 def _rule_json(rule: RuleVersion) -> dict[str, Any]:

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="a comment line on an idle event stream this often"
     )
+    # Abuse limits (docs/security.md); all off by default, so they cost nothing
+    start_rate_per_key: float | None = Field(
+        None, gt=0, description="job starts a second per API key and process (None: no limit)"
+    )
+    start_burst_per_key: int = Field(
+        20, ge=1, description="starts one key may make at once before the rate applies"
+    )
+    max_waiting_jobs_per_space: int | None = Field(
+        None, ge=1, description="a start is refused (429) while the space has this many WAITING"
+    )
     metrics_token: SecretStr | None = Field(
         None, description="when set, GET /metrics needs Authorization: Bearer <token>"
     )

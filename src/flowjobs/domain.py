@@ -144,6 +144,15 @@ class ApiKey:
 
 
 @dataclass(frozen=True)
+class KeyListing:
+    """A key as ``flowjobs key list`` shows it: never its secret nor its hash."""
+
+    key: ApiKey
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
 class RuleVersion:
     base_id: str
     space_id: str

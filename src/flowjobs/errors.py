@@ -49,6 +49,12 @@ class JobNotFoundError(NotFoundError):
     code = "JOB_NOT_FOUND"
 
 
+class KeyNotFoundError(NotFoundError):
+    """API key not found."""
+
+    code = "KEY_NOT_FOUND"
+
+
 class RuleNotFoundError(NotFoundError):
     """Rule not found."""
 
@@ -293,3 +299,24 @@ class CsrfTokenError(ForbiddenError):
     """The form's CSRF token is missing or wrong; reload the page and try again."""
 
     code = "CSRF_TOKEN_INVALID"
+
+
+class RateLimitedError(FlowjobsError):
+    """This API key starts jobs faster than allowed; retry after Retry-After seconds."""
+
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after  # seconds until the key may start one more job
+        super().__init__(
+            f"This API key starts jobs faster than allowed; retry in {retry_after:.1f} s"
+        )
+
+
+class TooManyWaitingJobsError(FlowjobsError):
+    """The space has as many waiting jobs as allowed; retry once some have run."""
+
+    code = "TOO_MANY_WAITING_JOBS"
+    status = 429
+    retry_after = 5.0  # waiting jobs drain at the workers' pace, not in a second

@@ -55,6 +55,7 @@ from flowjobs.errors import (
     RuleNotFoundError,
     RuleVersionNotFoundError,
     SpaceNotFoundError,
+    TooManyWaitingJobsError,
     UnauthorizedError,
 )
 from flowjobs.inputschema import InputSchemas
@@ -251,6 +252,7 @@ class JobManager:
 
     async def _enqueue(self, new: NewJob) -> JobRecord:
         await self._check_quota(new.space)  # starts and reruns alike
+        await self._check_waiting_cap(new.space)
         now = utcnow()
         expired = now - timedelta(hours=self.settings.idempotency_ttl_hours)
         try:
@@ -282,6 +284,20 @@ class JobManager:
                 f"The space has used {used:.1f} s of its {quota:g} free execution seconds "
                 f"for {month} (UTC) and pay-as-you-go is off: jobs can start again next month, "
                 "or once the quota is raised or pay-as-you-go turned on"
+            )
+
+    async def _check_waiting_cap(self, space: Space) -> None:
+        """Refuse a start while the space already has the configured number of
+        WAITING jobs. Unset (the default), it reads nothing. Concurrent starts
+        may overshoot the cap by their number: it bounds a flood, not a count."""
+        cap = self.settings.max_waiting_jobs_per_space
+        if cap is None:
+            return
+        waiting = await self.store.count_waiting(space.id)
+        if waiting >= cap:
+            raise TooManyWaitingJobsError(
+                f"The space has {waiting} waiting jobs, the most allowed "
+                f"(FLOWJOBS_MAX_WAITING_JOBS_PER_SPACE={cap}); retry once some have run"
             )
 
     async def _replay(self, space_id: str, request: IdempotentRequest) -> JobRecord | None:

@@ -21,6 +21,7 @@ from flowjobs.api.request_metrics import RequestMetrics
 from flowjobs.api.routes import jobs, ops, rules, space_items, usage, webhooks
 from flowjobs.config import Settings
 from flowjobs.metrics import Metrics
+from flowjobs.ratelimit import KeyRateLimiter
 from flowjobs.runtime import build_services
 from flowjobs.ui import create_ui
 
@@ -31,6 +32,11 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("job watcher stopped", exc_info=task.exception(), extra={"action": "watch"})
+
+
+def start_limiter(settings: Settings) -> KeyRateLimiter | None:
+    rate = settings.start_rate_per_key
+    return None if rate is None else KeyRateLimiter(rate, settings.start_burst_per_key)
 
 
 def _lifespan(
@@ -56,6 +62,7 @@ def _lifespan(
             webhooks=services.webhooks,
             metrics=metrics,
             readiness=services.readiness,
+            start_limiter=start_limiter(settings),
         )
         watcher = asyncio.create_task(services.manager.watch(), name="watch") if watch else None
         if watcher is not None:

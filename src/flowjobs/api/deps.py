@@ -16,11 +16,13 @@ from flowjobs.domain import ApiKey, KeyKind
 from flowjobs.errors import (
     InvalidJsonError,
     PayloadTooLargeError,
+    RateLimitedError,
     UnauthorizedError,
     WrongKeyKindError,
 )
 from flowjobs.manager import JobManager
 from flowjobs.metrics import Metrics
+from flowjobs.ratelimit import KeyRateLimiter
 from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
 from flowjobs.webhooks import WebhookService
@@ -36,6 +38,7 @@ class AppState:
     webhooks: WebhookService
     metrics: Metrics
     readiness: Callable[[], Awaitable[list[str]]]  # why not ready; empty when ready
+    start_limiter: KeyRateLimiter | None = None  # FLOWJOBS_START_RATE_PER_KEY; None: off
 
 
 def get_state(request: Request) -> AppState:
@@ -98,6 +101,18 @@ def _key_of_kind(kind: KeyKind, api: str) -> Callable[..., Awaitable[ApiKey]]:
 
 SolverKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.SOLVER, "Jobs API"))]
 ManagementKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.MANAGEMENT, "Management API"))]
+
+
+async def start_key(key: SolverKeyDep, state: Annotated[AppState, Depends(get_state)]) -> ApiKey:
+    """The Solver key of a request that starts a job, within its rate (429)."""
+    if state.start_limiter is not None:
+        wait = state.start_limiter.take(key.id)
+        if wait > 0:
+            raise RateLimitedError(wait)
+    return key
+
+
+StartKeyDep = Annotated[ApiKey, Depends(start_key)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

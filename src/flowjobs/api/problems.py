@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -67,6 +68,9 @@ async def _flowjobs_error(_: Request, exc: Exception) -> JSONResponse:
         return problem_response(exc.status, exc.code, f"{exc.message} (reference {reference})")
     problems = getattr(exc, "problems", None)  # FlowValidationError, InvalidInputError
     headers = _STATUS_HEADERS.get(exc.status)
+    retry_after = getattr(exc, "retry_after", None)  # RateLimitedError, TooManyWaitingJobsError
+    if retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     return problem_response(exc.status, exc.code, exc.message, problems=problems, headers=headers)
 
 

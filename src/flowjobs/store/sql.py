@@ -53,6 +53,7 @@ from flowjobs.domain import (
     JobState,
     JobStatusCode,
     KeyKind,
+    KeyListing,
     MonthUsage,
     NewJob,
     RuleStatus,
@@ -357,6 +358,41 @@ class SqlStore:
         if row is None:
             return None
         return ApiKey(row.id, row.space_id, row.name, KeyKind(row.kind))
+
+    async def list_keys(self, space_id: str) -> list[KeyListing]:
+        query = api_keys.select().where(api_keys.c.space_id == space_id)
+        async with self._read() as conn:
+            rows = (await conn.execute(query.order_by(api_keys.c.created_at))).all()
+        return [
+            KeyListing(
+                ApiKey(r.id, r.space_id, r.name, KeyKind(r.kind)),
+                _utc(r.created_at) or r.created_at,
+                _utc(r.revoked_at),
+            )
+            for r in rows
+        ]
+
+    async def revoke_key(self, key_id: str, now: datetime) -> bool:
+        """Set the key's ``revoked_at`` unless it is revoked already; False
+        when no key has that id. A revoked key stays listed, never reused."""
+        async with self._write() as conn:
+            found = (
+                await conn.execute(sa.select(api_keys.c.id).where(api_keys.c.id == key_id))
+            ).first()
+            await conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return found is not None
+
+    async def count_waiting(self, space_id: str) -> int:
+        """The space's WAITING jobs: one range count on ``ix_jobs_space_state``."""
+        query = sa.select(sa.func.count()).where(
+            jobs.c.space_id == space_id, jobs.c.state == JobState.WAITING.value
+        )
+        async with self._read() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     # ---- rules -------------------------------------------------------------
 

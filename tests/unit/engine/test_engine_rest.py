@@ -438,3 +438,29 @@ async def test_cancellation_during_slow_response(server: _Server, make_ctx: Any)
     assert ctx.is_canceled()
     await asyncio.sleep(0)
     assert asyncio.all_tasks() == before
+
+
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [("http://127.0.0.2:{port}/echo", "127.0.0.2"), ("http://[::1]:{port}/echo", "::1")],
+)
+async def test_redirect_to_another_loopback_address_is_refused(
+    server: _Server, make_ctx: Any, target: str, host: str
+) -> None:
+    # only 127.0.0.1 is allowed: a redirect may not reach the rest of the
+    # loopback range (targets stay on this machine should the guard fail)
+    port = server.base.rsplit(":", 1)[1]
+    redirect = f"{server.base}/redirect?to={target.format(port=port)}"
+    policy = RestPolicy(allow=("127.0.0.1",))
+    with pytest.raises(FlowExecutionError) as info:
+        await run_rest(make_ctx, {"url": redirect}, policy=policy)
+    assert info.value.error_type == "ForbiddenTarget"
+    assert host in info.value.message  # refused at the redirect, not at the first URL
+
+
+async def test_a_name_that_resolves_to_loopback_is_refused(make_ctx: Any) -> None:
+    # "localhost" is a DNS name, not an address literal: the guard judges
+    # what it resolves to, before any connection
+    with pytest.raises(FlowExecutionError) as info:
+        await run_rest(make_ctx, {"url": '"http://localhost:9/x"'}, policy=RestPolicy())
+    assert info.value.error_type == "ForbiddenTarget"

@@ -12,7 +12,14 @@ from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 
 from flowjobs.api import events
-from flowjobs.api.deps import AppState, JobInputDep, ManagerDep, SolverKeyDep, get_state
+from flowjobs.api.deps import (
+    AppState,
+    JobInputDep,
+    ManagerDep,
+    SolverKeyDep,
+    StartKeyDep,
+    get_state,
+)
 from flowjobs.api.problems import problem_responses
 from flowjobs.domain import JobFilter, JobRecord, JobState
 from flowjobs.errors import InvalidRequestError
@@ -65,7 +72,7 @@ def _job_response(response: Response, job: JobRecord) -> Job:
 
 async def _start(
     manager: ManagerDep,
-    key: SolverKeyDep,
+    key: StartKeyDep,
     response: Response,
     identifier: str,
     version: str | None,
@@ -91,13 +98,13 @@ async def _start(
     response_model=Job,
     summary="Start a job of the latest published version",
     description="Job started successfully",
-    responses=problem_responses(400, 401, 402, 403, 404, 413, 422),
+    responses=problem_responses(400, 401, 402, 403, 404, 413, 422, 429),
     openapi_extra=_BODY,
 )
 async def start_latest(
     identifier: str,
     manager: ManagerDep,
-    key: SolverKeyDep,
+    key: StartKeyDep,
     input_data: JobInputDep,
     response: Response,
     priority: Priority = None,
@@ -122,14 +129,14 @@ async def start_latest(
     response_model=Job,
     summary="Start a job of one version ('latest' allowed)",
     description="Job started successfully",
-    responses=problem_responses(400, 401, 402, 403, 404, 413, 422),
+    responses=problem_responses(400, 401, 402, 403, 404, 413, 422, 429),
     openapi_extra=_BODY,
 )
 async def start_version(
     identifier: str,
     version: str,
     manager: ManagerDep,
-    key: SolverKeyDep,
+    key: StartKeyDep,
     input_data: JobInputDep,
     response: Response,
     priority: Priority = None,
@@ -153,12 +160,12 @@ async def start_version(
     "/rerun/{jobId}",
     response_model=Job,
     summary="Start a new job with the same rule version and input as an ERROR or CANCELED job",
-    responses=problem_responses(400, 401, 403, 404, 409),
+    responses=problem_responses(400, 401, 402, 403, 404, 409, 429),
 )
 async def rerun(
     jobId: str,
     manager: ManagerDep,
-    key: SolverKeyDep,
+    key: StartKeyDep,
     response: Response,
     correlation_id: CorrelationId = None,
 ) -> Job:
