@@ -27,10 +27,8 @@ Bounded on purpose:
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +38,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -89,7 +88,7 @@ class Counter:
 def counter() -> Iterator[Counter]:
     count = Counter()
     yield count
-    print(f"\nschemathesis: {count.requests} generated requests sent")  # noqa: T201
+    print(f"\nschemathesis: {count.requests} generated requests sent")
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +164,12 @@ def _fuzz_operation(
     key = _key_for(server, operation.path, variant)
     label = f"{operation.method.upper()} {operation.path}"
 
-    @given(case=operation.as_strategy())
+    strategy = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
+
+    @given(case=strategy)
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -176,9 +180,13 @@ def _fuzz_operation(
     def run(case: Any) -> None:
         _bound(case, server)
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-        case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+        case.headers = {
+            k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"
+        }
         counter.add(label)
-        case.call_and_validate(base_url=server.base_url, session=session, headers=headers, checks=CHECKS, timeout=10)
+        case.call_and_validate(
+            base_url=server.base_url, session=session, headers=headers, checks=CHECKS, timeout=10
+        )
 
     run()
 
