@@ -9,7 +9,6 @@ from fastapi.openapi.utils import get_openapi
 
 from flowjobs.api.problems import PROBLEM_JSON
 
-
 _HEADERS_TOO_LARGE = {
     "description": "Request Header Fields Too Large",
     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
