@@ -28,7 +28,7 @@ test-load: install  ## the PostgreSQL scale tests with 5000 jobs (default run: 6
 	FLOWJOBS_LOAD_JOBS=5000 $(BIN)/pytest tests/integration/test_scale_postgres.py -q
 
 fuzz: install  ## schemathesis over every operation, 5,000+ generated requests (prints the count)
-	FLOWJOBS_FUZZ_EXAMPLES=$${FLOWJOBS_FUZZ_EXAMPLES:-45} $(BIN)/pytest tests/e2e/test_fuzz.py -q -s -p no:cacheprovider
+	FLOWJOBS_FUZZ_EXAMPLES=$${FLOWJOBS_FUZZ_EXAMPLES:-60} $(BIN)/pytest tests/e2e/test_fuzz.py -q -s -p no:cacheprovider --timeout=1200
 
 lint: install
 	$(BIN)/ruff check src tests bench

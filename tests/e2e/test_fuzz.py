@@ -363,6 +363,9 @@ PROVOKE: dict[tuple[str, str], dict[str, Provoke]] = {
     },
     ("POST", "/job/rerun/{jobId}"): {
         "200": lambda c: c.solver("POST", f"/job/rerun/{c.server.jobs[0]}"),
+        "400": lambda c: c.solver(
+            "POST", f"/job/rerun/{c.server.jobs[0]}", headers={"X-Correlation-Id": "c" * 201}
+        ),
         "404": lambda c: c.solver("POST", f"/job/rerun/{NO_SUCH}"),
         "409": lambda c: c.solver("POST", f"/job/rerun/{c.new_job()}"),
     },

@@ -153,7 +153,7 @@ async def start_version(
     "/rerun/{jobId}",
     response_model=Job,
     summary="Start a new job with the same rule version and input as an ERROR or CANCELED job",
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def rerun(
     jobId: str,
