@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install chromium run test unit screenshots test-load lint typecheck format latency bench-scale bench-credit clean
+.PHONY: install chromium run test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ unit: install
 
 test-load: install  ## the PostgreSQL scale tests with 5000 jobs (default run: 600)
 	FLOWJOBS_LOAD_JOBS=5000 $(BIN)/pytest tests/integration/test_scale_postgres.py -q
+
+fuzz: install  ## schemathesis over every operation, 5,000+ generated requests (prints the count)
+	FLOWJOBS_FUZZ_EXAMPLES=$${FLOWJOBS_FUZZ_EXAMPLES:-60} $(BIN)/pytest tests/e2e/test_fuzz.py -q -s -p no:cacheprovider --timeout=1200
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
 
     # API
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")
+    max_json_depth: int = Field(
+        64, gt=0, description="arrays and objects nested in one JSON (or YAML) request body"
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="a request's header names and values, added up"
+    )
     jobs_server_disabled: bool = Field(
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),
@@ -98,6 +104,10 @@ class Settings(BaseSettings):
     max_parallel: int = Field(64, gt=0, description="largest parallel: of a foreach")
     max_call_depth: int = Field(5, ge=0, description="flows calling flows")
     max_output_bytes: int = Field(16 * 1024 * 1024, gt=0, description="a job's output as JSON")
+    max_string_length: int = Field(
+        100_000, gt=0, description="characters of one string in a flow document"
+    )
+    max_array_length: int = Field(10_000, gt=0, description="items of one array in a flow document")
     trace_max_entries: int = Field(500, gt=0, description="trace entries kept per job")
     trace_excerpt_bytes: int = Field(500, gt=0, description="result excerpt per trace entry")
     job_log_max_lines: int = Field(1000, gt=0, description="log lines kept per job")

@@ -111,6 +111,19 @@ class PayloadTooLargeError(FlowjobsError):
     status = 413
 
 
+class JsonTooDeepError(BadRequestError):
+    """The request body nests arrays and objects deeper than the configured limit."""
+
+    code = "JSON_TOO_DEEP"
+
+
+class HeadersTooLargeError(FlowjobsError):
+    """The request's headers are larger than the configured limit."""
+
+    code = "HEADERS_TOO_LARGE"
+    status = 431
+
+
 class JobConflictError(FlowjobsError):
     """The job is in a state that does not allow this operation."""
 

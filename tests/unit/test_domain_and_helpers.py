@@ -10,7 +10,12 @@ from flowjobs import domain
 from flowjobs.api.deps import parse_json, unwrap_input
 from flowjobs.config import Settings
 from flowjobs.domain import JobRecord, JobState, JobStatusCode, RuleStatus, RuleVersion
-from flowjobs.errors import InvalidJsonError, InvalidVersionError, RuleVersionNotFoundError
+from flowjobs.errors import (
+    InvalidJsonError,
+    InvalidVersionError,
+    JsonTooDeepError,
+    RuleVersionNotFoundError,
+)
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import execution_limit, is_uuid, output_array, resolve_version
 from flowjobs.schemas import Job
@@ -84,12 +89,12 @@ def test_unwrap_input(body: object, expected: object) -> None:
 
 
 def test_parse_json_rejects_bad_and_deep_documents() -> None:
-    assert parse_json(b"") == {}
-    assert parse_json(b' {"a": 1} ') == {"a": 1}
+    assert parse_json(b"", max_depth=64) == {}
+    assert parse_json(b' {"a": 1} ', max_depth=64) == {"a": 1}
     with pytest.raises(InvalidJsonError):
-        parse_json(b"{nope")
-    with pytest.raises(InvalidJsonError):
-        parse_json(b"[" * 100_000 + b"]" * 100_000)
+        parse_json(b"{nope", max_depth=64)
+    with pytest.raises(JsonTooDeepError):
+        parse_json(b"[" * 100_000 + b"]" * 100_000, max_depth=64)
 
 
 def test_output_is_always_an_array() -> None:

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from flowjobs import __version__
 from flowjobs.api import openapi, problems
 from flowjobs.api.deps import AppState
+from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
 from flowjobs.api.routes import jobs, ops, rules, space_items, usage, webhooks
 from flowjobs.config import Settings
@@ -83,7 +84,9 @@ def _lifespan(
     return lifespan
 
 
-def _base_app(metrics: Metrics, lifespan: Lifespan, description: str) -> FastAPI:
+def _base_app(
+    settings: Settings, metrics: Metrics, lifespan: Lifespan, description: str
+) -> FastAPI:
     app = FastAPI(
         title="flowjobs Jobs API",
         version=__version__,
@@ -91,6 +94,7 @@ def _base_app(metrics: Metrics, lifespan: Lifespan, description: str) -> FastAPI
         lifespan=lifespan,
     )
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
     problems.install(app)
     openapi.install(app)
     return app
@@ -102,6 +106,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     embedded = not settings.jobs_server_disabled if run_worker is None else run_worker
     metrics = Metrics()
     app = _base_app(
+        settings,
         metrics,
         _lifespan(settings, metrics, run_worker=embedded, watch=True),
         "Start, cancel and follow long-running integration flows as jobs. "
@@ -123,6 +128,7 @@ def create_worker_app(settings: Settings, *, concurrency: int | None = None) -> 
     """A worker process with an HTTP side for Prometheus and probes only."""
     metrics = Metrics()
     app = _base_app(
+        settings,
         metrics,
         _lifespan(settings, metrics, run_worker=True, watch=False, concurrency=concurrency),
         "A flowjobs worker: metrics and health only.",

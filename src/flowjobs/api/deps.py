@@ -15,6 +15,7 @@ from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, KeyKind
 from flowjobs.errors import (
     InvalidJsonError,
+    JsonTooDeepError,
     PayloadTooLargeError,
     RateLimitedError,
     UnauthorizedError,
@@ -134,17 +135,56 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(body: bytes) -> Any:
-    """Strict JSON: no NaN or Infinity, and text that can be stored and sent back
-    as UTF-8 (no lone surrogates)."""
+def json_too_deep(limit: int) -> JsonTooDeepError:
+    return JsonTooDeepError(
+        f"The request body nests arrays and objects deeper than {limit} levels "
+        "(FLOWJOBS_MAX_JSON_DEPTH)"
+    )
+
+
+def check_json_bounds(value: Any, *, max_depth: int, max_values: int) -> None:
+    """Refuse a parsed body nested deeper than ``max_depth``, or with more than
+    ``max_values`` values (only YAML aliases can expand a body past its bytes)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    visited = 0
+    while stack:
+        item, depth = stack.pop()
+        visited += 1
+        if visited > max_values:
+            raise PayloadTooLargeError(
+                f"The request body expands to more than {max_values} values "
+                "(FLOWJOBS_MAX_BODY_BYTES)"
+            )
+        if isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise json_too_deep(max_depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def parse_json(body: bytes, *, max_depth: int) -> Any:
+    """Strict JSON: no NaN or Infinity, text that can be stored and sent back
+    as UTF-8 (no lone surrogates), nested at most ``max_depth`` levels."""
     if not body.strip():
         return {}  # a start without a body runs with an empty input object
     try:
         value = json.loads(body, parse_constant=_reject_constant)
+    except RecursionError as exc:  # deeper than Python's own stack allows
+        raise json_too_deep(max_depth) from exc
+    except ValueError as exc:
+        raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
+    check_json_bounds(value, max_depth=max_depth, max_values=max(len(body), 1))
+    try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (ValueError, RecursionError, UnicodeEncodeError) as exc:
+    except UnicodeEncodeError as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
     return value
+
+
+async def read_json(request: Request, settings: Settings) -> Any:
+    """The body (size-limited) parsed as bounded JSON."""
+    body = await read_body(request, settings.max_body_bytes)
+    return parse_json(body, max_depth=settings.max_json_depth)
 
 
 def unwrap_input(body: Any) -> Any:
@@ -155,7 +195,7 @@ def unwrap_input(body: Any) -> Any:
 
 
 async def job_input(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Any:
-    return unwrap_input(parse_json(await read_body(request, state.settings.max_body_bytes)))
+    return unwrap_input(await read_json(request, state.settings))
 
 
 JobInputDep = Annotated[Any, Depends(job_input)]

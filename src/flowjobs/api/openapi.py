@@ -7,11 +7,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from flowjobs.api.problems import PROBLEM_JSON
+
+_HEADERS_TOO_LARGE = {
+    "description": "Request Header Fields Too Large",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
 
 def install(app: FastAPI) -> None:
     """Request validation errors answer 400 problem bodies here, never FastAPI's
     422, so the generated 422 entries and their schemas are removed (a 422
-    the API does answer, IDEMPOTENCY_KEY_REUSED, stays)."""
+    the API does answer, IDEMPOTENCY_KEY_REUSED, stays). Every operation may
+    answer 431 (headers over FLOWJOBS_MAX_HEADER_BYTES): added to each."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -26,6 +34,7 @@ def install(app: FastAPI) -> None:
                     responses = operation.get("responses", {})
                     if "HTTPValidationError" in str(responses.get("422", "")):
                         del responses["422"]
+                    responses.setdefault("431", _HEADERS_TOO_LARGE)
             schemas = document.get("components", {}).get("schemas", {})
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flowjobs.engine.bounds import size_problems
 from flowjobs.engine.expressions import Expression, ExpressionSyntaxError
 from flowjobs.engine.handlers import Handler, resolve_handler
 from flowjobs.engine.limits import EngineLimits
@@ -259,6 +260,7 @@ def compile_flow(
     if not isinstance(document, Mapping):
         raise FlowValidationError(["the flow document must be a mapping"])
     compiler = _Compiler(limits, sql_connections)
+    compiler.problems.extend(size_problems(document, limits))
     shape: _FlowShape | None = None
     try:
         shape = _FlowShape.model_validate(dict(document))

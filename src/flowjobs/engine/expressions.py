@@ -59,8 +59,16 @@ class Expression:
                 jsonata.Jsonata.CURRENT.jsonata = self._compiled
                 result = self._compiled.evaluate(dict(scope), frame)
         except Exception as exc:  # JException, ValueError, RecursionError, ...
-            raise ExpressionRuntimeError(str(exc) or type(exc).__name__) from exc
+            raise ExpressionRuntimeError(_message(exc)) from exc
         return to_json(result)
+
+
+def _message(exc: Exception) -> str:
+    """The library's message, with the name of the limit when one was hit."""
+    message = str(exc) or type(exc).__name__
+    if message.startswith("Evaluation timeout"):
+        return f"{message} (the limit of one evaluation: expression_timeout_ms)"
+    return message
 
 
 def to_json(value: Any) -> Any:

@@ -19,6 +19,8 @@ class EngineLimits:
     trace_max_entries: int = 500  # trace entries kept per job (older loop rounds summarised)
     trace_excerpt_bytes: int = 500  # size of a result or error excerpt in the trace
     max_output_bytes: int = 16 * 1024 * 1024  # the flow's output, serialised as JSON
+    max_string_length: int = 100_000  # one string in a flow document (characters)
+    max_array_length: int = 10_000  # one array in a flow document (items)
 
 
 @dataclass(frozen=True)

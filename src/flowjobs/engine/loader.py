@@ -47,6 +47,8 @@ def _parse(file: Path, text: str, *, yaml_syntax: bool) -> Any:
         raise FlowValidationError([f"{file}: invalid JSON: {exc}"]) from exc
     except yaml.YAMLError as exc:
         raise FlowValidationError([f"{file}: invalid YAML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise FlowValidationError([f"{file}: nested too deep to be read"]) from exc
 
 
 def _kind(value: Any) -> str:

@@ -230,7 +230,7 @@ async def list_jobs(
     response_model=Job,
     summary="Cancel a job",
     description="Job canceled successfully (or already canceling / canceled)",
-    responses=problem_responses(400, 401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def cancel(jobId: str, manager: ManagerDep, key: SolverKeyDep, response: Response) -> Job:
     return _job_response(response, await manager.cancel(key, jobId))
@@ -278,7 +278,7 @@ async def cancel_all_of_rule(
     "/{jobId}/trace",
     response_model=JobTrace,
     summary="The job's node trace, while it runs and after",
-    responses=problem_responses(400, 401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def trace(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobTrace:
     details = await manager.details(key, jobId)
@@ -295,7 +295,7 @@ async def trace(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobTrace:
     "/{jobId}/logs",
     response_model=JobLogs,
     summary="Log lines of the job's log nodes and handler",
-    responses=problem_responses(400, 401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def logs(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobLogs:
     details = await manager.details(key, jobId)
@@ -310,7 +310,7 @@ async def logs(jobId: str, manager: ManagerDep, key: SolverKeyDep) -> JobLogs:
     summary="Server-Sent Events of the job's state and progress until it ends",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "state, progress, end"},
-        **problem_responses(400, 401, 403, 404, 429),
+        **problem_responses(401, 403, 404, 429),
     },
 )
 async def job_events(

@@ -15,7 +15,9 @@ from flowjobs.api.deps import (
     CatalogDep,
     ManagementKeyDep,
     RulesDep,
+    check_json_bounds,
     get_state,
+    json_too_deep,
     parse_json,
     read_body,
 )
@@ -56,13 +58,19 @@ Version = Annotated[str, Path(description=_VERSION_DOC)]
 
 async def flow_document(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Any:
     """The body as a flow document: JSON, or YAML with a YAML content type."""
-    body = await read_body(request, state.settings.max_body_bytes)
-    if "yaml" in request.headers.get("content-type", ""):
-        try:
-            return yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
-    return parse_json(body)
+    settings = state.settings
+    body = await read_body(request, settings.max_body_bytes)
+    if "yaml" not in request.headers.get("content-type", ""):
+        return parse_json(body, max_depth=settings.max_json_depth)
+    try:
+        document = yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise json_too_deep(settings.max_json_depth) from exc
+    # YAML aliases can make a small body a huge document: count its values too
+    check_json_bounds(document, max_depth=settings.max_json_depth, max_values=2 * len(body) + 1)
+    return document
 
 
 DocumentDep = Annotated[Any, Depends(flow_document)]

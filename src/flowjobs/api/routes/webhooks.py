@@ -15,8 +15,7 @@ from flowjobs.api.deps import (
     ManagementKeyDep,
     WebhooksDep,
     get_state,
-    parse_json,
-    read_body,
+    read_json,
 )
 from flowjobs.api.problems import problem_responses
 from flowjobs.domain import DeliveryState
@@ -38,7 +37,7 @@ def _json_body(model: type[Model]) -> Callable[..., Awaitable[Model]]:
     after the key in each route, so a bad key answers 401 before the body is read."""
 
     async def dependency(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Model:
-        raw = parse_json(await read_body(request, state.settings.max_body_bytes))
+        raw = await read_json(request, state.settings)
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
