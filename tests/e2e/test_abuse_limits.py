@@ -69,6 +69,11 @@ def test_start_rate_and_waiting_cap(limited: Limited) -> None:
     body = assert_problem(limited_start, 429, "RATE_LIMITED")
     assert limited_start.headers["retry-after"] in {"4", "5"}  # 5 s less the time gone
     assert "faster than allowed" in body["detail"]
+    # every way to start a job takes from the same bucket
+    headers = {"Authorization": f"Bearer {first}"}
+    for path in ("/job/start/sleeper/latest", f"/job/rerun/{started[0].json()['jobId']}"):
+        again = httpx.post(f"{limited.base_url}{path}", headers=headers, timeout=15)
+        assert_problem(again, 429, "RATE_LIMITED")
 
     # a key of its own has a bucket of its own: it fills the space up to the cap
     more = [limited.start(second) for _ in range(WAITING_CAP - BURST)]
@@ -80,7 +85,6 @@ def test_start_rate_and_waiting_cap(limited: Limited) -> None:
 
     # the cap counts WAITING jobs only: one canceled, one more may start
     job_id = started[0].json()["jobId"]
-    headers = {"Authorization": f"Bearer {first}"}
     canceled = httpx.post(f"{limited.base_url}/job/cancel/{job_id}", headers=headers, timeout=15)
     assert canceled.status_code == 200
     assert limited.start(third).status_code == 200  # one slot freed

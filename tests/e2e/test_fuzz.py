@@ -247,6 +247,22 @@ ELSEWHERE: dict[tuple[str, str, str], str] = {
     ): "test_cancel.py::test_cancel_of_a_finished_job_is_a_conflict",
     ("GET", "/readyz", "503"): "test_readiness.py::test_a_worker_serves_metrics_and_readiness",
     (
+        "POST",
+        "/job/start/{identifier}",
+        "429",
+    ): "test_abuse_limits.py::test_start_rate_and_waiting_cap",
+    (
+        "POST",
+        "/job/start/{identifier}/{version}",
+        "429",
+    ): "test_abuse_limits.py::test_start_rate_and_waiting_cap",
+    ("POST", "/job/rerun/{jobId}", "429"): "test_abuse_limits.py::test_start_rate_and_waiting_cap",
+    (
+        "POST",
+        "/job/rerun/{jobId}",
+        "402",
+    ): "test_usage_api.py::test_start_answers_402_once_the_quota_is_used_up",
+    (
         "GET",
         "/metrics",
         "401",

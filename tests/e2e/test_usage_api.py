@@ -99,12 +99,17 @@ def test_start_answers_402_once_the_quota_is_used_up(
     api = Api(client, servers.worker.base_url, tenant)
     # both start while nothing is used yet; each runs 0.4 s, past the 0.2 s quota
     started = [api.start_ok("sleeper", {"seconds": 0.4})["jobId"] for _ in range(2)]
+    canceled = api.start_ok("sleeper", {"seconds": 30})["jobId"]
+    assert api.cancel(canceled).status_code == 200
     for job_id in started:
         assert api.wait_final(job_id)["status"]["state"] == "COMPLETED"
+    assert api.wait_final(canceled)["status"]["state"] == "CANCELED"
 
     refused = api.start("echo", json={"n": 1})
 
     body = assert_problem(refused, 402, "JOB_QUOTA_EXCEEDED")
+    # a rerun is a new start: refused alike
+    assert_problem(api.post(f"/job/rerun/{canceled}"), 402, "JOB_QUOTA_EXCEEDED")
     assert body["title"] == "Payment Required"
     assert "pay-as-you-go is off" in body["detail"]
     usage = api.get(USAGE, key=tenant.management_key).json()
@@ -114,7 +119,8 @@ def test_start_answers_402_once_the_quota_is_used_up(
         0.2,
         0,
     )
-    assert usage["jobCounts"] == NO_JOBS | {"COMPLETED": 2}  # the refused start made no job
+    # the refused start and rerun made no job
+    assert usage["jobCounts"] == NO_JOBS | {"COMPLETED": 2, "CANCELED": 1}
 
     updated = cli(url, "space", "update", tenant.space_id, "--pay-as-you-go", "--json")
     assert (updated["quotaSeconds"], updated["payAsYouGo"]) == (0.2, True)
