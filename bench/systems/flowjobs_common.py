@@ -213,8 +213,7 @@ class Flowjobs(System):
     def process_throughput(self) -> float:
         self.reset()
         total = self.ctx.sizes.process_jobs
-        with self.serve(worker=False, name="fill") as port:
-            self.start_many(port, "noop", total)
+        self.fill(total, "WAITING")
         with ExitStack() as stack:
             self.runners(stack)
             return measure.completion_rate(lambda: self.count("COMPLETED"), total, 600)

@@ -1,0 +1,234 @@
+"""pgqueuer on PostgreSQL: two ``pgq run`` processes (one per core) with its
+defaults (batch size 10, LISTEN/NOTIFY with a 30 s dequeue timeout), asyncpg."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+import asyncpg
+import measure
+import parallel
+import procs
+import psutil
+import psycopg
+from harness import postgres_database
+from pgqueuer.db import AsyncpgPoolDriver
+from pgqueuer.queries import Queries
+
+from systems import Context, System
+from systems.pgqueuer_app import DSN_ENV
+
+WORKERS = 2
+CANCEL_CHUNK = 500  # ids per mark_job_as_cancelled: its NOTIFY payload is limited to 8000 bytes
+FILL_BATCH = 5000
+
+
+def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.Span:
+    """A load process: ``total`` single enqueue calls from ``callers`` coroutines."""
+    dsn, total, callers = args
+
+    async def load() -> parallel.Span:
+        pool = await asyncpg.create_pool(dsn, min_size=callers, max_size=callers)
+        try:
+            queries = Queries(AsyncpgPoolDriver(pool))
+            remaining = total
+
+            async def caller() -> None:
+                nonlocal remaining
+                while remaining > 0:
+                    remaining -= 1
+                    await queries.enqueue("noop", None)
+
+            ready()
+            start = measure.time.monotonic()
+            await asyncio.gather(*(caller() for _ in range(callers)))
+            return parallel.Span(total, start, measure.time.monotonic())
+        finally:
+            await pool.close()
+
+    return asyncio.run(load())
+
+
+class Pgqueuer(System):
+    key = "pgqueuer"
+    name = "pgqueuer"
+    configuration = f"{WORKERS} x pgq run (defaults: batch 10), asyncpg, LISTEN/NOTIFY"
+    not_applicable = {  # noqa: RUF012
+        "lookup_latency": "not measured (finished jobs move to its log table)",
+        "flow_work": "a task queue: no flow engine to run the example flow",
+    }
+
+    def setup(self, ctx: Context) -> None:
+        super().setup(ctx)
+        self._stack = ExitStack()
+        self.dsn = self._stack.enter_context(postgres_database())
+        subprocess.run(
+            procs.python("-m", "pgqueuer", "--pg-dsn", self.dsn, "install"),
+            check=True,
+            capture_output=True,
+            timeout=120,
+            env=procs.child_env({}),
+        )
+
+    def teardown(self) -> None:
+        self._stack.close()
+
+    def reset(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute("TRUNCATE pgqueuer, pgqueuer_log")
+
+    def waiting(self, status: str = "queued", entrypoint: str = "noop") -> int:
+        with psycopg.connect(self.dsn) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pgqueuer WHERE status = %s AND entrypoint = %s",
+                (status, entrypoint),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def left(self) -> int:
+        """Jobs still in the queue table (done ones are deleted from it)."""
+        with psycopg.connect(self.dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'noop'").fetchone()
+        return int(row[0]) if row else 0
+
+    def workers(self, stack: ExitStack, count: int = WORKERS, *extra: str) -> list[int]:
+        pids = []
+        for index in range(count):
+            args = procs.python(
+                "-m", "pgqueuer", "run", "--log-level", "WARNING", *extra,
+                "systems.pgqueuer_app:create",
+            )  # fmt: skip
+            env = self.ctx.env() | {DSN_ENV: self.dsn}
+            process = stack.enter_context(
+                procs.spawn(f"{self.key}-worker{index}", args, env, self.ctx.log_dir)
+            )
+            pids.append(process.pid)
+        return pids
+
+    def run(self, work: Callable[[Queries], Any]) -> Any:
+        async def inside() -> Any:
+            connection = await asyncpg.connect(self.dsn)
+            try:
+                from pgqueuer.db import AsyncpgDriver
+
+                return await work(Queries(AsyncpgDriver(connection)))
+            finally:
+                await connection.close()
+
+        return asyncio.run(inside())
+
+    def enqueue_load(self, total: int) -> float:
+        shares = parallel.split(total, self.ctx.client_processes)
+        callers = max(1, self.ctx.connections // self.ctx.client_processes)
+        return parallel.run(_enqueue, [(self.dsn, s, callers) for s in shares], 600).rate
+
+    def fill(self, total: int, entrypoint: str = "noop", payload: bytes | None = None) -> list[int]:
+        async def batches(queries: Queries) -> list[int]:
+            ids: list[int] = []
+            for start in range(0, total, FILL_BATCH):
+                size = min(FILL_BATCH, total - start)
+                ids += await queries.enqueue([entrypoint] * size, [payload] * size, [0] * size)
+            return ids
+
+        return list(self.run(batches))
+
+    def warm_up(self) -> None:
+        tag = uuid.uuid4().hex
+        self.run(lambda q: q.enqueue("touch", tag.encode()))
+        self.ctx.probe.wait_for(tag, "start", timeout=30)
+
+    # --- metrics --------------------------------------------------------------------------
+
+    def start_throughput(self) -> float:
+        self.reset()
+        return self.enqueue_load(self.ctx.sizes.start_jobs)
+
+    def process_throughput(self) -> float:
+        self.reset()
+        total = self.ctx.sizes.process_jobs
+        self.fill(total)
+        with ExitStack() as stack:
+            self.workers(stack)
+            return measure.completion_rate(lambda: total - self.left(), total, 600)
+
+    def end_to_end(self) -> float:
+        self.reset()
+        total = self.ctx.sizes.end_to_end_jobs
+        with ExitStack() as stack:
+            self.workers(stack)
+            self.warm_up()
+            started = measure.time.monotonic()
+            self.enqueue_load(total)
+            return measure.wait_count(lambda: total - self.left(), total, 600) - started
+
+    def dispatch_latency(self) -> list[float]:
+        self.reset()
+        with ExitStack() as stack:
+            self.workers(stack)
+            self.warm_up()
+            returned = self.run(self._dispatch)
+        return [self.ctx.probe.wait_for(t, "start") - r for t, r in returned.items()]
+
+    async def _dispatch(self, queries: Queries) -> dict[str, float]:
+        returned: dict[str, float] = {}
+        tick = measure.paced(self.ctx.sizes.dispatch_jobs, 0.02)
+        for i in range(self.ctx.sizes.dispatch_jobs):
+            tick(i)
+            tag = uuid.uuid4().hex
+            await queries.enqueue("touch", tag.encode())
+            returned[tag] = measure.time.monotonic()
+        return returned
+
+    def cancel_latency(self) -> list[float]:
+        self.reset()
+        with ExitStack() as stack:
+            self.workers(stack)
+            self.warm_up()
+            return list(self.run(self._cancels))
+
+    async def _cancels(self, queries: Queries) -> list[float]:
+        """Stopped = the task's own ``finally`` reports it (its log says
+        'canceled' as soon as the cancel call wrote it, before the job stops)."""
+        samples = []
+        for _ in range(self.ctx.sizes.cancel_jobs):
+            tag = uuid.uuid4().hex
+            [job_id] = await queries.enqueue("sleep", tag.encode())
+            await asyncio.to_thread(self.ctx.probe.wait_for, tag, "start")
+            sent = measure.time.monotonic()
+            await queries.mark_job_as_cancelled([job_id])
+            stopped = await asyncio.to_thread(self.ctx.probe.wait_for, tag, "stop", 30)
+            samples.append(stopped - sent)
+        return samples
+
+    def bulk_cancel(self) -> float:
+        self.reset()
+        total = self.ctx.sizes.bulk_cancel_jobs
+        ids = self.fill(total)
+
+        async def cancel(queries: Queries) -> float:
+            sent = measure.time.monotonic()
+            for start in range(0, len(ids), CANCEL_CHUNK):
+                await queries.mark_job_as_cancelled(ids[start : start + CANCEL_CHUNK])
+            return measure.time.monotonic() - sent
+
+        took = float(self.run(cancel))
+        if self.left():
+            raise RuntimeError(f"{self.left()} jobs still queued after the cancel")
+        return took
+
+    def worker_rss(self) -> float:
+        self.reset()
+        total = self.ctx.sizes.rss_jobs
+        with ExitStack() as stack:
+            [pid] = self.workers(stack, 1, "--max-concurrent-tasks", str(total * 2))
+            self.fill(total, "sleep", b"")
+            measure.wait_count(lambda: self.waiting("picked", "sleep"), total, 300)
+            measure.time.sleep(1)
+            rss = psutil.Process(pid).memory_info().rss
+        self.reset()
+        return rss / 2**20

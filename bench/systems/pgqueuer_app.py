@@ -1,0 +1,39 @@
+"""The pgqueuer factory of the bench: ``pgq run systems.pgqueuer_app:create``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+from pgqueuer import PgQueuer
+from pgqueuer.db import AsyncpgDriver
+from pgqueuer.models import Context, Job
+from probe import send
+
+DSN_ENV = "BENCH_PG_DSN"
+
+
+async def create() -> PgQueuer:
+    connection = await asyncpg.connect(os.environ[DSN_ENV])
+    pgq = PgQueuer(AsyncpgDriver(connection))
+
+    @pgq.entrypoint("noop")
+    async def noop(job: Job) -> None:
+        return None
+
+    @pgq.entrypoint("touch")
+    async def touch(job: Job) -> None:
+        send((job.payload or b"").decode(), "start")
+
+    @pgq.entrypoint("sleep")
+    async def sleep(job: Job, ctx: Context) -> None:
+        tag = (job.payload or b"").decode()
+        send(tag, "start")
+        try:
+            with ctx.cancellation:  # the job stops when it is marked cancelled
+                await asyncio.sleep(600)
+        finally:
+            send(tag, "stop")
+
+    return pgq
