@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit test-load lint typecheck format latency bench-scale bench-credit clean
+.PHONY: install run test unit test-load lint typecheck format latency bench-scale bench-credit bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,18 @@ bench-scale: install  ## PostgreSQL: jobs/s with 1-3 workers, dispatch and cance
 
 bench-credit: install  ## rows/s of examples/credit-tiers.yaml on SQLite and PostgreSQL
 	$(BIN)/python bench/credit_tiers.py
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## flowjobs beside procrastinate, pgqueuer, Celery, RQ (long); bench/results/latest.md
+	$(BIN)/python bench/run.py
+
+bench-quick: $(BENCH_STAMP)  ## the same with small counts (a few minutes)
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db*

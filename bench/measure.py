@@ -7,6 +7,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import procs
+
 COUNT_POLL_SECONDS = 0.02
 
 
@@ -21,6 +23,7 @@ def completion_rate(count: Callable[[], int], total: int, timeout: float) -> flo
     deadline = time.monotonic() + timeout
     first: tuple[float, int] | None = None
     for _ in range(int(timeout / COUNT_POLL_SECONDS) + 2):
+        procs.assert_alive()
         done, now = count(), time.monotonic()
         if first is None and done > 0:
             first = (now, done)
@@ -38,6 +41,7 @@ def wait_count(count: Callable[[], int], total: int, timeout: float) -> float:
     """``time.monotonic()`` at the first poll (every 20 ms) that sees ``count() >= total``."""
     deadline = time.monotonic() + timeout
     for _ in range(int(timeout / COUNT_POLL_SECONDS) + 2):
+        procs.assert_alive()
         if count() >= total:
             return time.monotonic()
         if time.monotonic() > deadline:

@@ -17,6 +17,7 @@ import httpx
 
 BENCH = Path(__file__).resolve().parent
 STOP_SECONDS = 15
+_running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
 
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -38,10 +39,20 @@ def spawn(
         process = subprocess.Popen(
             args, env=child_env(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+    _running[name] = (process, log_path)
     try:
         yield process
     finally:
+        _running.pop(name, None)
         stop(process)
+
+
+def assert_alive() -> None:
+    """Raises if a process started with :func:`spawn` has exited inside its block."""
+    for name, (process, log_path) in list(_running.items()):
+        if process.poll() is not None:
+            text = log_path.read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{text}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -57,7 +57,7 @@ def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.
 class Pgqueuer(System):
     key = "pgqueuer"
     name = "pgqueuer"
-    configuration = f"{WORKERS} x pgq run (defaults: batch 10), asyncpg, LISTEN/NOTIFY"
+    configuration = f"{WORKERS} x pgqueuer.run() (defaults: batch 10), asyncpg, LISTEN/NOTIFY"
     not_applicable = {  # noqa: RUF012
         "lookup_latency": "not measured (finished jobs move to its log table)",
         "flow_work": "a task queue: no flow engine to run the example flow",
@@ -99,10 +99,7 @@ class Pgqueuer(System):
     def workers(self, stack: ExitStack, count: int = WORKERS, *extra: str) -> list[int]:
         pids = []
         for index in range(count):
-            args = procs.python(
-                "-m", "pgqueuer", "run", "--log-level", "WARNING", *extra,
-                "systems.pgqueuer_app:create",
-            )  # fmt: skip
+            args = procs.python("-m", "systems.pgqueuer_app", *extra)
             env = self.ctx.env() | {DSN_ENV: self.dsn}
             process = stack.enter_context(
                 procs.spawn(f"{self.key}-worker{index}", args, env, self.ctx.log_dir)

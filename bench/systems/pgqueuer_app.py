@@ -37,3 +37,20 @@ async def create() -> PgQueuer:
             send(tag, "stop")
 
     return pgq
+
+
+def main() -> None:
+    """``pgq run systems.pgqueuer_app:create`` through pgqueuer's own ``run()``
+    (its CLI in pgqueuer 1.6 fails on its default log level)."""
+    import argparse
+
+    import pgqueuer
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-concurrent-tasks", type=int, default=None)
+    args = parser.parse_args()
+    asyncio.run(pgqueuer.run(create, max_concurrent_tasks=args.max_concurrent_tasks))
+
+
+if __name__ == "__main__":
+    main()
