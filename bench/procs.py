@@ -66,6 +66,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_SECONDS)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL a spawned process and its children at once (when nothing of
+    its shutdown matters and waiting for its grace period would only cost time)."""
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with suppress(ProcessLookupError):
         os.killpg(process.pid, sig)

@@ -86,6 +86,7 @@ class Flowjobs(System):
                 "FLOWJOBS_DATABASE_URL": self.url,
                 "FLOWJOBS_LOG_LEVEL": "WARNING",
                 "FLOWJOBS_HANDLER_PREFIXES": json.dumps([HANDLERS]),
+                "FLOWJOBS_SHUTDOWN_GRACE_SECONDS": "1",  # the bench stops processes with jobs
             }
             | extra
         )

@@ -227,5 +227,6 @@ class Pgqueuer(System):
             measure.wait_count(lambda: self.waiting("picked", "sleep"), total, 300)
             measure.time.sleep(1)
             rss = psutil.Process(pid).memory_info().rss
+            procs.kill_group(pid)  # it would wait for its 1,000 sleeping jobs
         self.reset()
         return rss / 2**20

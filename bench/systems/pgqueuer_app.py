@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from pgqueuer import PgQueuer
@@ -14,10 +16,17 @@ from probe import send
 DSN_ENV = "BENCH_PG_DSN"
 
 
-async def create() -> PgQueuer:
+@asynccontextmanager
+async def create() -> AsyncIterator[PgQueuer]:
+    """The factory ``pgqueuer.run()`` enters: one asyncpg connection, three entrypoints."""
     connection = await asyncpg.connect(os.environ[DSN_ENV])
-    pgq = PgQueuer(AsyncpgDriver(connection))
+    try:
+        yield _entrypoints(PgQueuer(AsyncpgDriver(connection)))
+    finally:
+        await connection.close()
 
+
+def _entrypoints(pgq: PgQueuer) -> PgQueuer:
     @pgq.entrypoint("noop")
     async def noop(job: Job) -> None:
         return None

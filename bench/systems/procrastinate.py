@@ -92,7 +92,7 @@ class Procrastinate(System):
         for index in range(count):
             args = procs.python(
                 "-m", "procrastinate", "--app=systems.procrastinate_app.app", "worker",
-                f"--concurrency={concurrency}",
+                f"--concurrency={concurrency}", "--shutdown-graceful-timeout=1",
             )  # fmt: skip
             env = self.ctx.env() | {DSN_ENV: self.dsn}
             process = stack.enter_context(
