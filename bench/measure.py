@@ -83,3 +83,9 @@ def paced(count: int, interval: float) -> Callable[[int], None]:
             time.sleep(delay)
 
     return wait
+
+
+def spread(low: int, high: int, count: int) -> list[int]:
+    """``count`` integers spread evenly over ``low..high``."""
+    step = max(1, (high - low) // max(1, count - 1))
+    return list(range(low, high + 1, step))[:count]

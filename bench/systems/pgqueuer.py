@@ -18,6 +18,7 @@ import psutil
 import psycopg
 from harness import postgres_database
 from pgqueuer.db import AsyncpgPoolDriver
+from pgqueuer.models import JobId
 from pgqueuer.queries import Queries
 
 from systems import Context, System
@@ -59,7 +60,6 @@ class Pgqueuer(System):
     name = "pgqueuer"
     configuration = f"{WORKERS} x pgqueuer.run() (defaults: batch 10), asyncpg, LISTEN/NOTIFY"
     not_applicable = {  # noqa: RUF012
-        "lookup_latency": "not measured (finished jobs move to its log table)",
         "flow_work": "a task queue: no flow engine to run the example flow",
     }
 
@@ -217,6 +217,36 @@ class Pgqueuer(System):
         if self.left():
             raise RuntimeError(f"{self.left()} jobs still queued after the cancel")
         return took
+
+    def lookup_latency(self) -> list[float]:
+        """``Queries.job_status([id])`` with N finished jobs in its log table, three
+        rows each as a processed job leaves them (queued, picked, successful),
+        inserted set-based (finished jobs leave the queue table)."""
+        self.reset()
+        rows = self.ctx.sizes.lookup_rows
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority) "
+                "SELECT g, s::text::pgqueuer_status, 'noop', 0 FROM generate_series(1, %s) g, "
+                "unnest(ARRAY['queued', 'picked', 'successful']) s",
+                (rows,),
+            )
+            conn.execute("VACUUM ANALYZE pgqueuer_log")
+        ids = measure.spread(1, rows, self.ctx.sizes.lookup_gets)
+
+        async def lookups(queries: Queries) -> list[float]:
+            samples = []
+            for job_id in ids:
+                sent = measure.time.monotonic()
+                [(_, status)] = await queries.job_status([JobId(job_id)])
+                samples.append(measure.time.monotonic() - sent)
+                if status != "successful":
+                    raise RuntimeError(f"job {job_id} is {status}")
+            return samples
+
+        samples = list(self.run(lookups))
+        self.reset()
+        return samples
 
     def worker_rss(self) -> float:
         self.reset()

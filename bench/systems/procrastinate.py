@@ -49,13 +49,23 @@ def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.
     return asyncio.run(load())
 
 
+async def _lookups(app: Any, ids: list[int]) -> list[float]:
+    samples = []
+    for job_id in ids:
+        sent = measure.time.monotonic()
+        [job] = await app.job_manager.list_jobs_async(id=job_id)
+        samples.append(measure.time.monotonic() - sent)
+        if job.status != "succeeded":
+            raise RuntimeError(f"job {job_id} is {job.status}")
+    return samples
+
+
 class Procrastinate(System):
     key = "procrastinate"
     name = "procrastinate"
     configuration = f"{WORKERS} workers, --concurrency {CONCURRENCY}, LISTEN/NOTIFY"
     not_applicable = {  # noqa: RUF012
         "bulk_cancel": "no bulk cancel: one cancel_job_by_id call per job",
-        "lookup_latency": "not measured (a lookup is list_jobs(id=...), an indexed read)",
         "flow_work": "a task queue: no flow engine to run the example flow",
     }
 
@@ -201,6 +211,25 @@ class Procrastinate(System):
                 break
             await asyncio.sleep(0.002)
         raise TimeoutError(f"job {job_id} not aborted within {timeout} s")
+
+    def lookup_latency(self) -> list[float]:
+        """``job_manager.list_jobs(id=...)`` with N finished jobs in its table
+        (inserted set-based, as its worker leaves them: status succeeded)."""
+        self.reset()
+        rows = self.ctx.sizes.lookup_rows
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, attempts) "
+                "SELECT 'default', 'noop', '{}', 'succeeded', 1 FROM generate_series(1, %s)",
+                (rows,),
+            )
+            conn.execute("VACUUM ANALYZE procrastinate_jobs")
+            row = conn.execute("SELECT min(id), max(id) FROM procrastinate_jobs").fetchone()
+        assert row is not None
+        ids = measure.spread(row[0], row[1], self.ctx.sizes.lookup_gets)
+        samples = list(self.run(lambda app: _lookups(app, ids)))
+        self.reset()
+        return samples
 
     def worker_rss(self) -> float:
         self.reset()
