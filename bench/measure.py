@@ -89,3 +89,9 @@ def spread(low: int, high: int, count: int) -> list[int]:
     """``count`` integers spread evenly over ``low..high``."""
     step = max(1, (high - low) // max(1, count - 1))
     return list(range(low, high + 1, step))[:count]
+
+
+def budget(jobs: int) -> float:
+    """Seconds a wait for ``jobs`` jobs may take: 10 minutes, or more for
+    a system slower than 20 jobs/s on a busy machine."""
+    return max(600.0, jobs / 20)

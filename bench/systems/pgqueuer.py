@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -46,9 +47,9 @@ def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.
                     await queries.enqueue("noop", None)
 
             ready()
-            start = measure.time.monotonic()
+            start = time.monotonic()
             await asyncio.gather(*(caller() for _ in range(callers)))
-            return parallel.Span(total, start, measure.time.monotonic())
+            return parallel.Span(total, start, time.monotonic())
         finally:
             await pool.close()
 
@@ -122,7 +123,9 @@ class Pgqueuer(System):
     def enqueue_load(self, total: int) -> float:
         shares = parallel.split(total, self.ctx.client_processes)
         callers = max(1, self.ctx.connections // self.ctx.client_processes)
-        return parallel.run(_enqueue, [(self.dsn, s, callers) for s in shares], 600).rate
+        return parallel.run(
+            _enqueue, [(self.dsn, s, callers) for s in shares], measure.budget(total)
+        ).rate
 
     def fill(self, total: int, entrypoint: str = "noop", payload: bytes | None = None) -> list[int]:
         async def batches(queries: Queries) -> list[int]:
@@ -151,7 +154,9 @@ class Pgqueuer(System):
         self.fill(total)
         with ExitStack() as stack:
             self.workers(stack)
-            return measure.completion_rate(lambda: total - self.left(), total, 600)
+            return measure.completion_rate(
+                lambda: total - self.left(), total, measure.budget(total)
+            )
 
     def end_to_end(self) -> float:
         self.reset()
@@ -159,9 +164,12 @@ class Pgqueuer(System):
         with ExitStack() as stack:
             self.workers(stack)
             self.warm_up()
-            started = measure.time.monotonic()
+            started = time.monotonic()
             self.enqueue_load(total)
-            return measure.wait_count(lambda: total - self.left(), total, 600) - started
+            return (
+                measure.wait_count(lambda: total - self.left(), total, measure.budget(total))
+                - started
+            )
 
     def dispatch_latency(self) -> list[float]:
         self.reset()
@@ -178,7 +186,7 @@ class Pgqueuer(System):
             tick(i)
             tag = uuid.uuid4().hex
             await queries.enqueue("touch", tag.encode())
-            returned[tag] = measure.time.monotonic()
+            returned[tag] = time.monotonic()
         return returned
 
     def cancel_latency(self) -> list[float]:
@@ -196,7 +204,7 @@ class Pgqueuer(System):
             tag = uuid.uuid4().hex
             [job_id] = await queries.enqueue("sleep", tag.encode())
             await asyncio.to_thread(self.ctx.probe.wait_for, tag, "start")
-            sent = measure.time.monotonic()
+            sent = time.monotonic()
             await queries.mark_job_as_cancelled([job_id])
             stopped = await asyncio.to_thread(self.ctx.probe.wait_for, tag, "stop", 30)
             samples.append(stopped - sent)
@@ -208,10 +216,10 @@ class Pgqueuer(System):
         ids = self.fill(total)
 
         async def cancel(queries: Queries) -> float:
-            sent = measure.time.monotonic()
+            sent = time.monotonic()
             for start in range(0, len(ids), CANCEL_CHUNK):
                 await queries.mark_job_as_cancelled(ids[start : start + CANCEL_CHUNK])
-            return measure.time.monotonic() - sent
+            return time.monotonic() - sent
 
         took = float(self.run(cancel))
         if self.left():
@@ -237,9 +245,9 @@ class Pgqueuer(System):
         async def lookups(queries: Queries) -> list[float]:
             samples = []
             for job_id in ids:
-                sent = measure.time.monotonic()
+                sent = time.monotonic()
                 [(_, status)] = await queries.job_status([JobId(job_id)])
-                samples.append(measure.time.monotonic() - sent)
+                samples.append(time.monotonic() - sent)
                 if status != "successful":
                     raise RuntimeError(f"job {job_id} is {status}")
             return samples
@@ -255,7 +263,7 @@ class Pgqueuer(System):
             [pid] = self.workers(stack, 1, "--max-concurrent-tasks", str(total * 2))
             self.fill(total, "sleep", b"")
             measure.wait_count(lambda: self.waiting("picked", "sleep"), total, 300)
-            measure.time.sleep(1)
+            time.sleep(1)
             rss = psutil.Process(pid).memory_info().rss
             procs.kill_group(pid)  # it would wait for its 1,000 sleeping jobs
         self.reset()

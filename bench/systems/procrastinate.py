@@ -5,6 +5,7 @@ default), jobs kept after they end (its default ``delete_jobs=never``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -42,9 +43,9 @@ def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.
                     await task.defer_async()
 
             ready()
-            start = measure.time.monotonic()
+            start = time.monotonic()
             await asyncio.gather(*(caller() for _ in range(callers)))
-            return parallel.Span(total, start, measure.time.monotonic())
+            return parallel.Span(total, start, time.monotonic())
 
     return asyncio.run(load())
 
@@ -52,9 +53,9 @@ def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.
 async def _lookups(app: Any, ids: list[int]) -> list[float]:
     samples = []
     for job_id in ids:
-        sent = measure.time.monotonic()
+        sent = time.monotonic()
         [job] = await app.job_manager.list_jobs_async(id=job_id)
-        samples.append(measure.time.monotonic() - sent)
+        samples.append(time.monotonic() - sent)
         if job.status != "succeeded":
             raise RuntimeError(f"job {job_id} is {job.status}")
     return samples
@@ -114,7 +115,9 @@ class Procrastinate(System):
     def enqueue_load(self, total: int) -> float:
         shares = parallel.split(total, self.ctx.client_processes)
         callers = max(1, self.ctx.connections // self.ctx.client_processes)
-        load = parallel.run(_enqueue, [(self.dsn, s, callers) for s in shares], 600)
+        load = parallel.run(
+            _enqueue, [(self.dsn, s, callers) for s in shares], measure.budget(total)
+        )
         return load.rate
 
     def run(self, coroutine: Callable[[Any], Any]) -> Any:
@@ -150,7 +153,9 @@ class Procrastinate(System):
         self.fill(total)
         with ExitStack() as stack:
             self.workers(stack)
-            return measure.completion_rate(lambda: self.count("succeeded"), total, 600)
+            return measure.completion_rate(
+                lambda: self.count("succeeded"), total, measure.budget(total)
+            )
 
     def end_to_end(self) -> float:
         self.reset()
@@ -158,9 +163,12 @@ class Procrastinate(System):
         with ExitStack() as stack:
             self.workers(stack)
             self.warm_up()
-            started = measure.time.monotonic()
+            started = time.monotonic()
             self.enqueue_load(total)
-            return measure.wait_count(lambda: self.count("succeeded"), total, 600) - started
+            return (
+                measure.wait_count(lambda: self.count("succeeded"), total, measure.budget(total))
+                - started
+            )
 
     def dispatch_latency(self) -> list[float]:
         self.reset()
@@ -178,7 +186,7 @@ class Procrastinate(System):
             tick(i)
             tag = uuid.uuid4().hex
             await app.tasks["touch"].defer_async(tag=tag)
-            returned[tag] = measure.time.monotonic()
+            returned[tag] = time.monotonic()
         return returned
 
     def cancel_latency(self) -> list[float]:
@@ -194,7 +202,7 @@ class Procrastinate(System):
             tag = uuid.uuid4().hex
             job_id = await app.tasks["sleep"].defer_async(tag=tag)
             await asyncio.to_thread(self.ctx.probe.wait_for, tag, "start")
-            sent = measure.time.monotonic()
+            sent = time.monotonic()
             await app.job_manager.cancel_job_by_id_async(job_id, abort=True)
             samples.append(await self._aborted(app, job_id) - sent)
         return samples
@@ -202,12 +210,12 @@ class Procrastinate(System):
     @staticmethod
     async def _aborted(app: Any, job_id: int, timeout: float = 30) -> float:
         """``time.monotonic()`` when list_jobs shows the job aborted (polled every 2 ms)."""
-        deadline = measure.time.monotonic() + timeout
+        deadline = time.monotonic() + timeout
         for _ in range(int(timeout / 0.002) + 2):
             [job] = await app.job_manager.list_jobs_async(id=job_id)
             if job.status == "aborted":
-                return measure.time.monotonic()
-            if measure.time.monotonic() > deadline:
+                return time.monotonic()
+            if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.002)
         raise TimeoutError(f"job {job_id} not aborted within {timeout} s")
@@ -244,7 +252,7 @@ class Procrastinate(System):
 
             self.run(sleepers)
             measure.wait_count(lambda: self.count("doing", "sleep"), total, 300)
-            measure.time.sleep(1)
+            time.sleep(1)
             rss = psutil.Process(pid).memory_info().rss
         self.reset()
         return rss / 2**20

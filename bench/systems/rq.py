@@ -4,6 +4,7 @@ forking ``Worker`` (a work horse process per job) or with ``SimpleWorker``
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,10 +36,10 @@ def _enqueue(args: tuple[str, int, int], ready: Callable[[], None]) -> parallel.
             queue.enqueue(rq_tasks.noop)
 
     ready()
-    start = measure.time.monotonic()
+    start = time.monotonic()
     with ThreadPoolExecutor(callers) as pool:
         list(pool.map(caller, parallel.split(total, callers)))
-    return parallel.Span(total, start, measure.time.monotonic())
+    return parallel.Span(total, start, time.monotonic())
 
 
 class RqWorker(System):
@@ -81,7 +82,9 @@ class RqWorker(System):
     def enqueue_load(self, total: int) -> float:
         shares = parallel.split(total, self.ctx.client_processes)
         callers = max(1, self.ctx.connections // self.ctx.client_processes)
-        return parallel.run(_enqueue, [(self.url, s, callers) for s in shares], 600).rate
+        return parallel.run(
+            _enqueue, [(self.url, s, callers) for s in shares], measure.budget(total)
+        ).rate
 
     def fill(self, total: int) -> None:
         for start in range(0, total, FILL_BATCH):
@@ -106,7 +109,7 @@ class RqWorker(System):
         self.fill(total)
         with ExitStack() as stack:
             self.workers(stack)
-            return measure.completion_rate(self.finished, total, 900)
+            return measure.completion_rate(self.finished, total, measure.budget(total))
 
     def end_to_end(self) -> float:
         self.reset()
@@ -114,9 +117,12 @@ class RqWorker(System):
         with ExitStack() as stack:
             self.workers(stack)
             self.warm_up()
-            started = measure.time.monotonic()
+            started = time.monotonic()
             self.enqueue_load(total)
-            return measure.wait_count(lambda: self.finished() - 1, total, 900) - started
+            return (
+                measure.wait_count(lambda: self.finished() - 1, total, measure.budget(total))
+                - started
+            )
 
     def dispatch_latency(self) -> list[float]:
         self.reset()
@@ -129,7 +135,7 @@ class RqWorker(System):
                 tick(i)
                 tag = uuid.uuid4().hex
                 self.queue.enqueue(rq_tasks.touch, tag)
-                returned[tag] = measure.time.monotonic()
+                returned[tag] = time.monotonic()
             return [self.ctx.probe.wait_for(t, "start") - r for t, r in returned.items()]
 
     def cancel_latency(self) -> list[float] | None:
@@ -144,7 +150,7 @@ class RqWorker(System):
                 tag = uuid.uuid4().hex
                 job = self.queue.enqueue(rq_tasks.sleep, tag, job_timeout=900)
                 self.ctx.probe.wait_for(tag, "start")
-                sent = measure.time.monotonic()
+                sent = time.monotonic()
                 send_stop_job_command(self.redis, job.id)
                 samples.append(measure.poll_until(lambda j=job: _stopped(j), 30) - sent)
         return samples
@@ -153,9 +159,9 @@ class RqWorker(System):
         self.reset()
         total = self.ctx.sizes.bulk_cancel_jobs
         self.fill(total)
-        sent = measure.time.monotonic()
+        sent = time.monotonic()
         emptied = self.queue.empty()
-        took = measure.time.monotonic() - sent
+        took = time.monotonic() - sent
         if emptied != total:
             raise RuntimeError(f"empty() removed {emptied} of {total} jobs")
         return took
