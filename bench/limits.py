@@ -151,7 +151,7 @@ class Limit(System):
 class FastApiNoop(Limit):
     key = "fastapi_noop"
     name = "limit: FastAPI no-op POST"
-    configuration = "uvicorn, 1 process"
+    configuration = "uvicorn, 1 process; {c} connections"
 
 
 class FastApiInsert(Limit):

@@ -44,7 +44,7 @@ def ratio_cell(row: Row, rows: list[Row]) -> str:
             continue
         value = ratio(mine.median, row.median)
         if value is not None:
-            parts.append(f"{short_name(mine.system)} {value:.2f}x")
+            parts.append(f"{short_name(mine.system)} {number(value)}x")
     return ", ".join(parts)
 
 
@@ -59,7 +59,9 @@ def number(value: float | None) -> str:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.2g}"  # two significant figures: 0.55, 0.0013
 
 
 def markdown(rows: list[Row]) -> str:

@@ -128,7 +128,7 @@ class Run:
             label,
             metric.higher_is_better,
             system.name,
-            system.configuration,
+            system.configuration_for(metric.key),
             system.is_flowjobs,
             values,
             note,

@@ -80,7 +80,9 @@ def results_document(
         "",
     ]
     for system in systems:
-        lines.append(f"- **{system.name}**: {system.configuration}")
+        lines.append(f"- **{system.name}**: {system.configuration_for('')}")
+        for metric in system.configurations:
+            lines.append(f"  - {metric}: {system.configuration_for(metric)}")
         for metric, reason in system.not_applicable.items():
             lines.append(f"  - {metric}: n/a, {reason}")
     lines += ["", *load_generator_notes(systems)]

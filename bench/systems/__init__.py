@@ -42,6 +42,13 @@ class System:
     is_flowjobs = False
     only: frozenset[str] | None = None  # if set: the only metrics it appears in
     not_applicable: dict[str, str] = {}  # noqa: RUF012 - read-only class data
+    # metric -> configuration where it differs; {n}: jobs held (metric 8),
+    # {c}: concurrent connections / callers
+    configurations: dict[str, str] = {}  # noqa: RUF012
+
+    def configuration_for(self, metric: str) -> str:
+        text = self.configurations.get(metric, self.configuration)
+        return text.format(n=self.ctx.sizes.rss_jobs, c=self.ctx.connections)
 
     def setup(self, ctx: Context) -> None:
         self.ctx = ctx

@@ -29,6 +29,11 @@ class FlowjobsPg(Flowjobs):
     name = "flowjobs PostgreSQL"
     configuration = "serve --no-worker + 2 workers (concurrency 16), LISTEN/NOTIFY"
     backend = "postgresql"
+    configurations = {  # noqa: RUF012
+        "start_throughput": "serve --no-worker (API only); {c} connections",
+        "worker_rss": "1 worker, --concurrency {n}",
+        "flow_work": "1 serve process with its worker (credit_tiers.py), PostgreSQL crm",
+    }
 
     def database(self) -> Any:
         return postgres_database()

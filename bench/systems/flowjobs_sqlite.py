@@ -15,6 +15,11 @@ class FlowjobsSqlite(Flowjobs):
     name = "flowjobs SQLite"
     configuration = "1 process: serve + embedded worker (concurrency 16), WAL"
     backend = "sqlite"
+    configurations = {  # noqa: RUF012
+        "start_throughput": "serve --no-worker (API only); {c} connections",
+        "worker_rss": "1 serve process, FLOWJOBS_CONCURRENCY={n} (API included)",
+        "flow_work": "1 serve process (credit_tiers.py), SQLite crm database",
+    }
 
     def database(self) -> Any:
         return sqlite_database()

@@ -60,6 +60,10 @@ class Pgqueuer(System):
     key = "pgqueuer"
     name = "pgqueuer"
     configuration = f"{WORKERS} x pgqueuer.run() (defaults: batch 10), asyncpg, LISTEN/NOTIFY"
+    configurations = {  # noqa: RUF012
+        "start_throughput": "enqueue() from {c} coroutines (asyncpg pool), 1 process",
+        "worker_rss": "1 process, max_concurrent_tasks {n}",
+    }
     not_applicable = {  # noqa: RUF012
         "flow_work": "a task queue: no flow engine to run the example flow",
     }
@@ -260,7 +264,7 @@ class Pgqueuer(System):
         self.reset()
         total = self.ctx.sizes.rss_jobs
         with ExitStack() as stack:
-            [pid] = self.workers(stack, 1, "--max-concurrent-tasks", str(total * 2))
+            [pid] = self.workers(stack, 1, "--max-concurrent-tasks", str(total))
             self.fill(total, "sleep", b"")
             measure.wait_count(lambda: self.waiting("picked", "sleep"), total, 300)
             time.sleep(1)

@@ -65,6 +65,10 @@ class Procrastinate(System):
     key = "procrastinate"
     name = "procrastinate"
     configuration = f"{WORKERS} workers, --concurrency {CONCURRENCY}, LISTEN/NOTIFY"
+    configurations = {  # noqa: RUF012
+        "start_throughput": "defer_async() from {c} coroutines, 1 process",
+        "worker_rss": "1 worker, --concurrency {n}",
+    }
     not_applicable = {  # noqa: RUF012
         "bulk_cancel": "no bulk cancel: one cancel_job_by_id call per job",
         "flow_work": "a task queue: no flow engine to run the example flow",

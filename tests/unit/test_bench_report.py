@@ -70,10 +70,12 @@ def test_ratio_of_a_zero_median_is_left_out(report: ModuleType) -> None:
     assert report.ratio(5.0, 2.0) == 2.5
 
 
-def test_numbers_keep_three_significant_figures_or_group_thousands(report: ModuleType) -> None:
-    assert [report.number(v) for v in (4612.4, 123.4, 12.34, 1.234)] == [
+def test_numbers_group_thousands_and_keep_small_ones_readable(report: ModuleType) -> None:
+    assert [report.number(v) for v in (4612.4, 123.4, 12.34, 1.234, 0.554, 0.00131)] == [
         "4,612",
         "123",
         "12.3",
         "1.23",
+        "0.55",
+        "0.0013",
     ]
