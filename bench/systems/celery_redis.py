@@ -45,7 +45,10 @@ class CeleryRedis(System):
     key = "celery"
     name = "Celery + Redis"
     configuration = f"1 worker, prefork --concurrency {CONCURRENCY}, prefetch x4, Redis results"
-    configurations = {"start_throughput": "delay() from {c} threads, 1 process"}  # noqa: RUF012
+    configurations = {  # noqa: RUF012
+        "start_throughput": "delay() from {c} threads, 1 process",
+        "bulk_cancel": "control.purge()",
+    }
     not_applicable = {  # noqa: RUF012
         "lookup_latency": "not measured (a state is one Redis key read: O(1) at any count)",
         "worker_rss": (

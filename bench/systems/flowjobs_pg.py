@@ -31,6 +31,8 @@ class FlowjobsPg(Flowjobs):
     backend = "postgresql"
     configurations = {  # noqa: RUF012
         "start_throughput": "serve --no-worker (API only); {c} connections",
+        "bulk_cancel": "serve --no-worker; one POST /job/cancelAll/space/{{id}}",
+        "lookup_latency": "serve --no-worker; sequential GET /job/{{id}} (httpx)",
         "worker_rss": "1 worker, --concurrency {n}",
         "flow_work": "1 serve process with its worker (credit_tiers.py), PostgreSQL crm",
     }

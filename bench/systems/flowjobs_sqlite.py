@@ -17,6 +17,8 @@ class FlowjobsSqlite(Flowjobs):
     backend = "sqlite"
     configurations = {  # noqa: RUF012
         "start_throughput": "serve --no-worker (API only); {c} connections",
+        "bulk_cancel": "serve --no-worker; one POST /job/cancelAll/space/{{id}}",
+        "lookup_latency": "serve --no-worker; sequential GET /job/{{id}} (httpx)",
         "worker_rss": "1 serve process, FLOWJOBS_CONCURRENCY={n} (API included)",
         "flow_work": "1 serve process (credit_tiers.py), SQLite crm database",
     }

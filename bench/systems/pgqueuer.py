@@ -63,6 +63,8 @@ class Pgqueuer(System):
     configurations = {  # noqa: RUF012
         "start_throughput": "enqueue() from {c} coroutines (asyncpg pool), 1 process",
         "worker_rss": "1 process, max_concurrent_tasks {n}",
+        "bulk_cancel": "mark_job_as_cancelled(), 500 ids a call",
+        "lookup_latency": "Queries.job_status([id]), sequential",
     }
     not_applicable = {  # noqa: RUF012
         "flow_work": "a task queue: no flow engine to run the example flow",

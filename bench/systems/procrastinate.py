@@ -68,6 +68,7 @@ class Procrastinate(System):
     configurations = {  # noqa: RUF012
         "start_throughput": "defer_async() from {c} coroutines, 1 process",
         "worker_rss": "1 worker, --concurrency {n}",
+        "lookup_latency": "job_manager.list_jobs_async(id=...), sequential",
     }
     not_applicable = {  # noqa: RUF012
         "bulk_cancel": "no bulk cancel: one cancel_job_by_id call per job",

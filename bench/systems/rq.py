@@ -48,7 +48,10 @@ class RqWorker(System):
     worker_class = "rq.worker.Worker"
     db = redis_common.RQ_DB
     configuration = f"{WORKERS} x rq worker (forking Worker)"
-    configurations = {"start_throughput": "enqueue() from {c} threads, 1 process"}  # noqa: RUF012
+    configurations = {  # noqa: RUF012
+        "start_throughput": "enqueue() from {c} threads, 1 process",
+        "bulk_cancel": "Queue.empty()",
+    }
     not_applicable = {  # noqa: RUF012
         "lookup_latency": "not measured (a job is one Redis hash read: O(1) at any count)",
         "worker_rss": "a worker runs one job at a time: 1,000 waiting jobs need 1,000 workers",
