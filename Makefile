@@ -56,7 +56,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)  ## flowjobs beside procrastinate, pgqueuer, Celery, RQ (long); bench/results/latest.md
 	$(BIN)/python bench/run.py
 
-bench-quick: $(BENCH_STAMP)  ## the same with small counts (a few minutes)
+bench-quick: $(BENCH_STAMP)  ## the same with small counts (about 15-20 minutes on a busy 2-core machine)
 	$(BIN)/python bench/run.py --quick
 
 clean:
