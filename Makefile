@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install chromium run test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit clean
+.PHONY: install chromium run test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,18 @@ bench-scale: install  ## PostgreSQL: jobs/s with 1-3 workers, dispatch and cance
 
 bench-credit: install  ## rows/s of examples/credit-tiers.yaml on SQLite and PostgreSQL
 	$(BIN)/python bench/credit_tiers.py
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## flowjobs beside procrastinate, pgqueuer, Celery, RQ (long); bench/results/latest.md
+	$(BIN)/python bench/run.py
+
+bench-quick: $(BENCH_STAMP)  ## the same with small counts (about 15-20 minutes on a busy 2-core machine)
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db* flowjobs-demo.key
