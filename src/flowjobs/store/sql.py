@@ -20,12 +20,21 @@ space queue behind each other; waiting jobs are picked with
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -91,6 +100,7 @@ _IDS_PER_QUERY = 500  # ids in one WHERE id IN (...)
 _SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("input", "output")]
 log = logging.getLogger("flowjobs.store")
 _UNSET: Any = object()
+_Method = TypeVar("_Method", bound=Callable[..., Awaitable[Any]])
 # What an UPDATE that ends jobs returns, for the work done in its transaction.
 _ENDED_COLUMNS = (
     jobs.c.id,
@@ -227,11 +237,27 @@ def _status_values(status: Status, now: datetime) -> dict[str, Any]:
     return values
 
 
+def _changes_catalog(method: _Method) -> _Method:
+    """Mark a method that writes spaces, keys or rules: it bumps
+    :attr:`SqlStore.catalog_generation`, which tells the manager's short-lived
+    caches of those rows that this process changed them."""
+
+    @functools.wraps(method)
+    async def wrapper(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.catalog_generation += 1
+
+    return wrapper  # type: ignore[return-value]
+
+
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
     def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 5) -> None:
         self.url = async_url(url)
+        self.catalog_generation = 0  # bumped by every write of spaces, keys or rules
         self.is_sqlite = self.url.startswith("sqlite")
         self._engine = _make_engine(
             self.url,
@@ -271,6 +297,7 @@ class SqlStore:
 
     # ---- spaces and keys -------------------------------------------------
 
+    @_changes_catalog
     async def insert_space(self, space: Space, now: datetime) -> None:
         async with self._write() as conn:
             await conn.execute(
@@ -302,6 +329,7 @@ class SqlStore:
             pay_as_you_go=bool(row.pay_as_you_go),
         )
 
+    @_changes_catalog
     async def update_space_billing(
         self, space_id: str, quota_seconds: float | None, pay_as_you_go: bool
     ) -> None:
@@ -325,6 +353,7 @@ class SqlStore:
         async with self._read() as conn:
             return await usage.job_counts(conn, space_id, created_from, created_before)
 
+    @_changes_catalog
     async def insert_key(self, key: ApiKey, key_hash: str, now: datetime) -> None:
         async with self._write() as conn:
             await conn.execute(
@@ -366,6 +395,7 @@ class SqlStore:
             rows = (await conn.execute(versions_query().where(rules.c.space_id == space_id))).all()
         return [version_from_row(r) for r in rows]
 
+    @_changes_catalog
     async def insert_rule_version(
         self, rule: RuleVersion, now: datetime, *, new_rule: bool
     ) -> None:
@@ -400,6 +430,7 @@ class SqlStore:
                 )
             )
 
+    @_changes_catalog
     async def set_rule_status(
         self, base_id: str, version: int, status: RuleStatus, now: datetime
     ) -> bool:
@@ -412,12 +443,14 @@ class SqlStore:
             )
         return result.rowcount == 1
 
+    @_changes_catalog
     async def insert_next_version(self, rule: RuleVersion, now: datetime) -> int | None:
         """Store ``rule`` as its rule's next version; its number, or None if the
         rule no longer exists. Concurrent calls get distinct numbers."""
         async with self._write() as conn:
             return await rule_sql.insert_next_version(conn, rule, now, lock=not self.is_sqlite)
 
+    @_changes_catalog
     async def update_rule_version(self, rule: RuleVersion, now: datetime, *, latest: bool) -> bool:
         """Replace a version's document and status; False if it does not exist."""
         async with self._write() as conn:
@@ -425,6 +458,7 @@ class SqlStore:
                 conn, rule, now, latest=latest, lock=not self.is_sqlite
             )
 
+    @_changes_catalog
     async def delete_rule_versions(self, base_id: str, versions: list[int]) -> tuple[int, int]:
         """Delete versions (and the rule with its last one) in one transaction,
         unless jobs still need them: (jobs waiting or running, versions deleted)."""
