@@ -195,6 +195,7 @@ class TtlCache:
         self.generation = generation
         self.capacity = capacity
         self._entries: dict[Hashable, tuple[float, int, Any]] = {}
+        self._reading: dict[Hashable, asyncio.Future[Any]] = {}
 
     def get(self, key: Hashable) -> Any:
         """The cached value (None included), or ``_MISSING``."""
@@ -216,11 +217,27 @@ class TtlCache:
         self._entries[key] = (time.monotonic() + self.seconds, generation, value)
 
     async def lookup(self, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value, or ``read()``'s; concurrent misses of one key share
+        one read, so an expiry under load costs one query, not one per request."""
         value = self.get(key)
-        if value is _MISSING:
-            generation = self.generation()  # before the read: a write during it voids the entry
+        if value is not _MISSING:
+            return value
+        pending = self._reading.get(key)
+        if pending is not None:
+            value = await asyncio.shield(pending)
+            if value is not _MISSING:
+                return value  # else the shared read failed: read on our own
+            return await read()
+        generation = self.generation()  # before the read: a write during it voids the entry
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._reading[key] = future
+        value = _MISSING
+        try:
             value = await read()
-            self.put(key, value, generation)
+        finally:
+            del self._reading[key]
+            future.set_result(value)
+        self.put(key, value, generation)
         return value
 
 

@@ -69,7 +69,7 @@ from flowjobs.domain import (
     Status,
     WorkerInfo,
 )
-from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
@@ -265,6 +265,8 @@ class SqlStore:
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
+        # One-statement writes: atomic on their own, so no BEGIN/COMMIT round trips.
+        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_engine = (
             _make_engine(self.url, begin=None, pool_size=pool_size)
             if self.is_sqlite
@@ -509,6 +511,9 @@ class SqlStore:
             "request_hash": new.idempotency.request_hash if new.idempotency else None,
             "rerun_of": new.rerun_of,
         }
+        if not self.is_sqlite and new.idempotency is None:
+            await self._insert_job_at_once(values)
+            return _job_from_row(values)
         async with self._write() as conn:
             # the version may have been deleted since the start looked it up
             await rule_sql.require_version(
@@ -519,6 +524,38 @@ class SqlStore:
             await conn.execute(jobs.insert().values(**values))
             await self._notify(conn, WAITING_CHANNEL)
         return _job_from_row(values)
+
+    async def _insert_job_at_once(self, values: dict[str, Any]) -> None:
+        """PostgreSQL: the start's whole transaction as one statement in
+        autocommit, so one round trip: lock the version (FOR KEY SHARE, as
+        :func:`rule_sql.require_version` does), insert only if it still
+        exists, and NOTIFY the workers only if a row went in."""
+        version = (
+            sa.select(rule_versions.c.version)
+            .where(
+                rule_versions.c.base_id == values["base_id"],
+                rule_versions.c.version == values["version"],
+            )
+            .with_for_update(key_share=True, read=True)
+            .cte("version")
+        )
+        row = sa.select(*(sa.literal(v, jobs.c[k].type) for k, v in values.items())).where(
+            sa.exists(sa.select(version.c.version))
+        )
+        inserted = jobs.insert().from_select(list(values), row).returning(jobs.c.id).cte("inserted")
+        query = sa.select(sa.func.pg_notify(WAITING_CHANNEL, "")).select_from(inserted)
+        try:
+            async with self._autocommit.connect() as conn:
+                found = (await conn.execute(query)).first()
+        except IntegrityError as exc:
+            raise AlreadyExistsError(str(exc.orig).splitlines()[0]) from exc
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}") from exc
+        if found is None:
+            raise RuleVersionNotFoundError(
+                f"Version {values['version']} of the rule no longer exists"
+            )
 
     @staticmethod
     async def _release_key(
