@@ -252,6 +252,29 @@ def _changes_catalog(method: _Method) -> _Method:
     return wrapper  # type: ignore[return-value]
 
 
+@functools.cache
+def _insert_job_statement(columns: tuple[str, ...]) -> sa.Select[Any]:
+    """PostgreSQL: lock the version (FOR KEY SHARE, as
+    :func:`rule_sql.require_version` does), insert the job only if the version
+    still exists, and NOTIFY the workers only if a row went in: one statement.
+    Built once, with bound parameters: SQLAlchemy's compiled cache then hits
+    without walking a new statement's tree per start."""
+    version = (
+        sa.select(rule_versions.c.version)
+        .where(
+            rule_versions.c.base_id == sa.bindparam("base_id"),
+            rule_versions.c.version == sa.bindparam("version"),
+        )
+        .with_for_update(key_share=True, read=True)
+        .cte("version")
+    )
+    row = sa.select(*(sa.bindparam(name, type_=jobs.c[name].type) for name in columns)).where(
+        sa.exists(sa.select(version.c.version))
+    )
+    inserted = jobs.insert().from_select(list(columns), row).returning(jobs.c.id).cte("inserted")
+    return sa.select(sa.func.pg_notify(WAITING_CHANNEL, "")).select_from(inserted)
+
+
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
@@ -526,27 +549,12 @@ class SqlStore:
         return _job_from_row(values)
 
     async def _insert_job_at_once(self, values: dict[str, Any]) -> None:
-        """PostgreSQL: the start's whole transaction as one statement in
-        autocommit, so one round trip: lock the version (FOR KEY SHARE, as
-        :func:`rule_sql.require_version` does), insert only if it still
-        exists, and NOTIFY the workers only if a row went in."""
-        version = (
-            sa.select(rule_versions.c.version)
-            .where(
-                rule_versions.c.base_id == values["base_id"],
-                rule_versions.c.version == values["version"],
-            )
-            .with_for_update(key_share=True, read=True)
-            .cte("version")
-        )
-        row = sa.select(*(sa.literal(v, jobs.c[k].type) for k, v in values.items())).where(
-            sa.exists(sa.select(version.c.version))
-        )
-        inserted = jobs.insert().from_select(list(values), row).returning(jobs.c.id).cte("inserted")
-        query = sa.select(sa.func.pg_notify(WAITING_CHANNEL, "")).select_from(inserted)
+        """PostgreSQL: the start's whole transaction as one statement
+        (:func:`_insert_job_statement`) in autocommit: one round trip."""
+        query = _insert_job_statement(tuple(values))
         try:
             async with self._autocommit.connect() as conn:
-                found = (await conn.execute(query)).first()
+                found = (await conn.execute(query, values)).first()
         except IntegrityError as exc:
             raise AlreadyExistsError(str(exc.orig).splitlines()[0]) from exc
         except SQLAlchemyError as exc:
