@@ -25,7 +25,6 @@ from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
 from flowjobs.webhooks import WebhookService
 
-
 # The dependencies below are ``async def`` though they never wait: FastAPI
 # runs a plain ``def`` dependency in a thread pool, a thread hop per request.
 
