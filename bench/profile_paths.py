@@ -189,11 +189,13 @@ def _fill_jobs(url: str, count: int, state: str = "COMPLETED") -> str:
               state, code, message, priority, parallel_limit, environment_group, api_key_id,
               api_key_name, execution_limit_s, retry_on_loss, created_at, updated_at, attempts)
             SELECT gen_random_uuid()::text, %s, %s, 1, 'IntegrationFlow',
-              gen_random_uuid()::text, '{}'::json, %s, 'OK', '', 5, 1000, 'default', %s,
+              gen_random_uuid()::text, '{}'::json, %s,
+              CASE WHEN %s = 'WAITING' THEN 'JOB_INITIALIZED' ELSE 'JOB_SUCCESS' END,
+              '', 5, 1000, 'default', %s,
               'bench', 3600, 0, now() - (g || ' ms')::interval, now(), 0
             FROM generate_series(1, %s) g
             """,
-            (space_id, base_id, state, key_id, count),
+            (space_id, base_id, state, state, key_id, count),
         )
         conn.execute("ANALYZE jobs")
         row = conn.execute("SELECT id FROM jobs OFFSET %s LIMIT 1", (count // 2,)).fetchone()
