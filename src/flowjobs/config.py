@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     max_waiting_jobs_per_space: int | None = Field(
         None, ge=1, description="a start is refused (429) while the space has this many WAITING"
     )
+    key_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=1.0,
+        description="how long a process trusts an API key lookup (at most 1 s, so a revoked "
+        "key stops working within a second); 0 turns the cache off",
+    )
+    catalog_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60.0,
+        description="how long a process trusts a start's space and rule lookups when another "
+        "process changed them; changes made in the same process apply at once",
+    )
     metrics_token: SecretStr | None = Field(
         None, description="when set, GET /metrics needs Authorization: Bearer <token>"
     )

@@ -13,8 +13,9 @@ import binascii
 import contextlib
 import hashlib
 import json
+import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,6 +178,70 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return position
 
 
+_MISSING: Any = object()
+
+
+class TtlCache:
+    """A process's short-lived memory of lookups that every request repeats
+    (API keys, spaces, rule versions). An entry serves for ``seconds`` and
+    only while ``generation()`` is unchanged: the store bumps it whenever this
+    process writes spaces, keys or rules, so local changes apply at once and
+    changes by other processes within ``seconds``. Negative answers (None)
+    are kept too, so a flood of bad keys costs no more reads than good ones."""
+
+    def __init__(
+        self, seconds: float, generation: Callable[[], int], *, capacity: int = 10_000
+    ) -> None:
+        self.seconds = seconds
+        self.generation = generation
+        self.capacity = capacity
+        self._entries: dict[Hashable, tuple[float, int, Any]] = {}
+        self._reading: dict[Hashable, asyncio.Future[Any]] = {}
+
+    def get(self, key: Hashable) -> Any:
+        """The cached value (None included), or ``_MISSING``."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return _MISSING
+        expires, generation, value = entry
+        if expires < time.monotonic() or generation != self.generation():
+            del self._entries[key]
+            return _MISSING
+        return value
+
+    def put(self, key: Hashable, value: Any, generation: int) -> None:
+        """Remember ``value``, read when the generation was ``generation``."""
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.capacity:
+            self._entries.clear()  # rare; simpler and cheaper than LRU bookkeeping
+        self._entries[key] = (time.monotonic() + self.seconds, generation, value)
+
+    async def lookup(self, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value, or ``read()``'s; concurrent misses of one key share
+        one read, so an expiry under load costs one query, not one per request."""
+        value = self.get(key)
+        if value is not _MISSING:
+            return value
+        pending = self._reading.get(key)
+        if pending is not None:
+            value = await asyncio.shield(pending)
+            if value is not _MISSING:
+                return value  # else the shared read failed: read on our own
+            return await read()
+        generation = self.generation()  # before the read: a write during it voids the entry
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._reading[key] = future
+        value = _MISSING
+        try:
+            value = await read()
+        finally:
+            del self._reading[key]
+            future.set_result(value)
+        self.put(key, value, generation)
+        return value
+
+
 @dataclass(frozen=True)
 class RuleCancelResult:
     rule: RuleVersion
@@ -197,6 +262,12 @@ class JobManager:
         self.events = events
         self.input_schemas = InputSchemas()  # compiled validators of rules' inputSchema
         self.metrics = metrics or Metrics()
+
+        def generation() -> int:
+            return store.catalog_generation
+
+        self._keys = TtlCache(settings.key_cache_seconds, generation)
+        self._catalog = TtlCache(settings.catalog_cache_seconds, generation)
         self.watcher = JobWatcher(
             store.job_stamps,
             store.get_jobs,
@@ -207,7 +278,12 @@ class JobManager:
     # ---- API side --------------------------------------------------------------
 
     async def authenticate(self, secret: str) -> ApiKey:
-        key = await self.store.find_key(hash_secret(secret))
+        """The key with this secret; cached for at most FLOWJOBS_KEY_CACHE_SECONDS
+        (1 s), so a key revoked by another process stops working within it."""
+        key_hash = hash_secret(secret)
+        key: ApiKey | None = await self._keys.lookup(
+            key_hash, lambda: self.store.find_key(key_hash)
+        )
         if key is None:
             raise UnauthorizedError()
         return key
@@ -227,7 +303,9 @@ class JobManager:
         priority: int | None = None,
         idempotency_key: str | None = None,
     ) -> JobRecord:
-        space = await self.store.find_space(key.space_id)
+        space: Space | None = await self._catalog.lookup(
+            ("space", key.space_id), lambda: self.store.find_space(key.space_id)
+        )
         if space is None:
             raise SpaceNotFoundError()
         rule = await self._find_flow(key.space_id, identifier, version)
@@ -453,7 +531,10 @@ class JobManager:
             self.metrics.finished(status, count)
 
     async def _find_flow(self, space_id: str, identifier: str, version: str | None) -> RuleVersion:
-        versions = await self.store.find_rule_versions(space_id, identifier)
+        versions: list[RuleVersion] = await self._catalog.lookup(
+            ("rule", space_id, identifier),
+            lambda: self.store.find_rule_versions(space_id, identifier),
+        )
         if not versions:
             raise RuleNotFoundError(f"No rule with id or alias {identifier[:100]!r} in this space")
         if versions[0].type != RULE_TYPE_FLOW:

@@ -28,6 +28,9 @@ from flowjobs.rules import RuleService
 from flowjobs.usage import UsageService
 from flowjobs.webhooks import WebhookService
 
+# The dependencies below are ``async def`` though they never wait: FastAPI
+# runs a plain ``def`` dependency in a thread pool, a thread hop per request.
+
 
 @dataclass
 class AppState:
@@ -42,40 +45,40 @@ class AppState:
     start_limiter: KeyRateLimiter | None = None  # FLOWJOBS_START_RATE_PER_KEY; None: off
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.flowjobs
     return state
 
 
-def get_manager(state: Annotated[AppState, Depends(get_state)]) -> JobManager:
+async def get_manager(state: Annotated[AppState, Depends(get_state)]) -> JobManager:
     return state.manager
 
 
 ManagerDep = Annotated[JobManager, Depends(get_manager)]
 
 
-def get_catalog(state: Annotated[AppState, Depends(get_state)]) -> Catalog:
+async def get_catalog(state: Annotated[AppState, Depends(get_state)]) -> Catalog:
     return state.catalog
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def get_usage(state: Annotated[AppState, Depends(get_state)]) -> UsageService:
+async def get_usage(state: Annotated[AppState, Depends(get_state)]) -> UsageService:
     return state.usage
 
 
 UsageDep = Annotated[UsageService, Depends(get_usage)]
 
 
-def get_rules(state: Annotated[AppState, Depends(get_state)]) -> RuleService:
+async def get_rules(state: Annotated[AppState, Depends(get_state)]) -> RuleService:
     return state.rules
 
 
 RulesDep = Annotated[RuleService, Depends(get_rules)]
 
 
-def get_webhooks(state: Annotated[AppState, Depends(get_state)]) -> WebhookService:
+async def get_webhooks(state: Annotated[AppState, Depends(get_state)]) -> WebhookService:
     return state.webhooks
 
 

@@ -20,12 +20,21 @@ space queue behind each other; waiting jobs are picked with
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -62,7 +71,7 @@ from flowjobs.domain import (
     Status,
     WorkerInfo,
 )
-from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
@@ -93,6 +102,7 @@ _IDS_PER_QUERY = 500  # ids in one WHERE id IN (...)
 _SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("input", "output")]
 log = logging.getLogger("flowjobs.store")
 _UNSET: Any = object()
+_Method = TypeVar("_Method", bound=Callable[..., Awaitable[Any]])
 # What an UPDATE that ends jobs returns, for the work done in its transaction.
 _ENDED_COLUMNS = (
     jobs.c.id,
@@ -229,11 +239,50 @@ def _status_values(status: Status, now: datetime) -> dict[str, Any]:
     return values
 
 
+def _changes_catalog(method: _Method) -> _Method:
+    """Mark a method that writes spaces, keys or rules: it bumps
+    :attr:`SqlStore.catalog_generation`, which tells the manager's short-lived
+    caches of those rows that this process changed them."""
+
+    @functools.wraps(method)
+    async def wrapper(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.catalog_generation += 1
+
+    return wrapper  # type: ignore[return-value]
+
+
+@functools.cache
+def _insert_job_statement(columns: tuple[str, ...]) -> sa.Select[Any]:
+    """PostgreSQL: lock the version (FOR KEY SHARE, as
+    :func:`rule_sql.require_version` does), insert the job only if the version
+    still exists, and NOTIFY the workers only if a row went in: one statement.
+    Built once, with bound parameters: SQLAlchemy's compiled cache then hits
+    without walking a new statement's tree per start."""
+    version = (
+        sa.select(rule_versions.c.version)
+        .where(
+            rule_versions.c.base_id == sa.bindparam("base_id"),
+            rule_versions.c.version == sa.bindparam("version"),
+        )
+        .with_for_update(key_share=True, read=True)
+        .cte("version")
+    )
+    row = sa.select(*(sa.bindparam(name, type_=jobs.c[name].type) for name in columns)).where(
+        sa.exists(sa.select(version.c.version))
+    )
+    inserted = jobs.insert().from_select(list(columns), row).returning(jobs.c.id).cte("inserted")
+    return sa.select(sa.func.pg_notify(WAITING_CHANNEL, "")).select_from(inserted)
+
+
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
     def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 5) -> None:
         self.url = async_url(url)
+        self.catalog_generation = 0  # bumped by every write of spaces, keys or rules
         self.is_sqlite = self.url.startswith("sqlite")
         self._engine = _make_engine(
             self.url,
@@ -241,6 +290,8 @@ class SqlStore:
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
+        # One-statement writes: atomic on their own, so no BEGIN/COMMIT round trips.
+        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_engine = (
             _make_engine(self.url, begin=None, pool_size=pool_size)
             if self.is_sqlite
@@ -273,6 +324,7 @@ class SqlStore:
 
     # ---- spaces and keys -------------------------------------------------
 
+    @_changes_catalog
     async def insert_space(self, space: Space, now: datetime) -> None:
         async with self._write() as conn:
             await conn.execute(
@@ -304,6 +356,7 @@ class SqlStore:
             pay_as_you_go=bool(row.pay_as_you_go),
         )
 
+    @_changes_catalog
     async def update_space_billing(
         self, space_id: str, quota_seconds: float | None, pay_as_you_go: bool
     ) -> None:
@@ -327,6 +380,7 @@ class SqlStore:
         async with self._read() as conn:
             return await usage.job_counts(conn, space_id, created_from, created_before)
 
+    @_changes_catalog
     async def insert_key(self, key: ApiKey, key_hash: str, now: datetime) -> None:
         async with self._write() as conn:
             await conn.execute(
@@ -372,6 +426,7 @@ class SqlStore:
             for r in rows
         ]
 
+    @_changes_catalog
     async def revoke_key(self, key_id: str, now: datetime) -> bool:
         """Set the key's ``revoked_at`` unless it is revoked already; False
         when no key has that id. A revoked key stays listed, never reused."""
@@ -412,6 +467,7 @@ class SqlStore:
             rows = (await conn.execute(versions_query().where(rules.c.space_id == space_id))).all()
         return [version_from_row(r) for r in rows]
 
+    @_changes_catalog
     async def insert_rule_version(
         self, rule: RuleVersion, now: datetime, *, new_rule: bool
     ) -> None:
@@ -446,6 +502,7 @@ class SqlStore:
                 )
             )
 
+    @_changes_catalog
     async def set_rule_status(
         self, base_id: str, version: int, status: RuleStatus, now: datetime
     ) -> bool:
@@ -458,12 +515,14 @@ class SqlStore:
             )
         return result.rowcount == 1
 
+    @_changes_catalog
     async def insert_next_version(self, rule: RuleVersion, now: datetime) -> int | None:
         """Store ``rule`` as its rule's next version; its number, or None if the
         rule no longer exists. Concurrent calls get distinct numbers."""
         async with self._write() as conn:
             return await rule_sql.insert_next_version(conn, rule, now, lock=not self.is_sqlite)
 
+    @_changes_catalog
     async def update_rule_version(self, rule: RuleVersion, now: datetime, *, latest: bool) -> bool:
         """Replace a version's document and status; False if it does not exist."""
         async with self._write() as conn:
@@ -471,6 +530,7 @@ class SqlStore:
                 conn, rule, now, latest=latest, lock=not self.is_sqlite
             )
 
+    @_changes_catalog
     async def delete_rule_versions(self, base_id: str, versions: list[int]) -> tuple[int, int]:
         """Delete versions (and the rule with its last one) in one transaction,
         unless jobs still need them: (jobs waiting or running, versions deleted)."""
@@ -521,6 +581,9 @@ class SqlStore:
             "request_hash": new.idempotency.request_hash if new.idempotency else None,
             "rerun_of": new.rerun_of,
         }
+        if not self.is_sqlite and new.idempotency is None:
+            await self._insert_job_at_once(values)
+            return _job_from_row(values)
         async with self._write() as conn:
             # the version may have been deleted since the start looked it up
             await rule_sql.require_version(
@@ -531,6 +594,23 @@ class SqlStore:
             await conn.execute(jobs.insert().values(**values))
             await self._notify(conn, WAITING_CHANNEL)
         return _job_from_row(values)
+
+    async def _insert_job_at_once(self, values: dict[str, Any]) -> None:
+        """PostgreSQL: the start's whole transaction as one statement
+        (:func:`_insert_job_statement`) in autocommit: one round trip."""
+        query = _insert_job_statement(tuple(values))
+        try:
+            async with self._autocommit.connect() as conn:
+                found = (await conn.execute(query, values)).first()
+        except IntegrityError as exc:
+            raise AlreadyExistsError(str(exc.orig).splitlines()[0]) from exc
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}") from exc
+        if found is None:
+            raise RuleVersionNotFoundError(
+                f"Version {values['version']} of the rule no longer exists"
+            )
 
     @staticmethod
     async def _release_key(
@@ -895,14 +975,22 @@ class SqlStore:
             candidates = await self._candidates(conn, list(free), limit)
             load = await self._lock_spaces(conn, sorted({c.space_id for c in candidates}))
             now = clock()
-            claimed: list[ClaimedJob] = []
+            fitting: list[tuple[Any, int]] = []  # (candidate, running in its space with it)
             for candidate in candidates:
                 running, space_limit = load[candidate.space_id]
                 if running >= space_limit:
                     continue  # its space filled up meanwhile: the job stays waiting
-                job = await self._take(conn, candidate, worker_id, now, lease_s, status)
                 load[candidate.space_id] = (running + 1, space_limit)
-                claimed.append(await self._with_document(conn, job, running + 1))
+                fitting.append((candidate, running + 1))
+            if self.is_sqlite:
+                claimed = [
+                    await self._with_document(
+                        conn, await self._take(conn, c, worker_id, now, lease_s, status), n
+                    )
+                    for c, n in fitting
+                ]
+            else:
+                claimed = await self._take_all(conn, fitting, worker_id, now, lease_s, status)
             if claimed:
                 await self._notify_jobs(conn, [c.job.id for c in claimed])
         return claimed
@@ -972,6 +1060,54 @@ class SqlStore:
             .returning(*jobs.c)
         )
         return _job_from_row(result.one())
+
+    async def _take_all(
+        self,
+        conn: AsyncConnection,
+        fitting: list[tuple[Any, int]],
+        worker_id: str,
+        now: datetime,
+        lease_s: float,
+        status: Status,
+    ) -> list[ClaimedJob]:
+        """PostgreSQL: take every fitting candidate in one UPDATE and read their
+        flows' documents in one SELECT (two round trips, not two per job)."""
+        if not fitting:
+            return []
+        running_of = {c.id: n for c, n in fitting}
+        values = _status_values(status, now) | {
+            "worker_id": worker_id,
+            "claimed_at": now,
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+            "deadline_at": sa.literal(now, jobs.c.claimed_at.type)
+            + jobs.c.execution_limit_s * sa.text("interval '1 second'"),
+            "attempts": jobs.c.attempts + 1,
+        }
+        rows = (
+            await conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(list(running_of)), jobs.c.state == JobState.WAITING.value)
+                .values(**values)
+                .returning(*jobs.c)
+            )
+        ).all()
+        order = {job_id: i for i, job_id in enumerate(running_of)}  # the candidates' order
+        taken = sorted((_job_from_row(r) for r in rows), key=lambda j: order[j.id])
+        pairs = sorted({(j.base_id, j.version) for j in taken})
+        documents = {
+            (r.base_id, r.version): r.document
+            for r in await conn.execute(
+                sa.select(
+                    rule_versions.c.base_id, rule_versions.c.version, rule_versions.c.document
+                ).where(sa.tuple_(rule_versions.c.base_id, rule_versions.c.version).in_(pairs))
+            )
+        }
+        return [
+            ClaimedJob(
+                job=j, document=documents[(j.base_id, j.version)], running_in_space=running_of[j.id]
+            )
+            for j in taken
+        ]
 
     async def _with_document(
         self, conn: AsyncConnection, job: JobRecord, running: int
