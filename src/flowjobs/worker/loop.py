@@ -55,6 +55,10 @@ class RunningJob:
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     started: float = field(default_factory=time.monotonic)
+    # Set by the task's first step. A task cancelled before that step never
+    # enters its coroutine, so none of its clean-up would run: such a job is
+    # stopped by its stop_reason instead (see _stop_job).
+    begun: bool = False
 
 
 class Worker:
@@ -215,6 +219,7 @@ class Worker:
 
     async def _run_job(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
+        running.begun = True
         # Every line logged while the job runs (worker, engine, store) names it.
         with job_context(job.id, job.correlation_id):
             try:
@@ -231,6 +236,9 @@ class Worker:
             flow = self.flows.compile(job.base_id, job.version, claimed.document)
         except FlowValidationError as exc:
             await self._fail(job, domain.validation_error(exc.message), exc, None)
+            return
+        if running.stop_reason is not None:  # stopped before its first step
+            await self._after_stop(job, running.stop_reason)
             return
         try:
             output = await self._run_with_deadline(flow, running)
@@ -328,7 +336,8 @@ class Worker:
             return
         running.stop_reason = reason
         running.ctx.cancel()
-        running.task.cancel()
+        if running.begun:
+            running.task.cancel()
 
     async def _watch_loop(self) -> None:
         next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
