@@ -30,3 +30,29 @@ async def test_a_job_canceled_before_its_task_first_runs_still_ends_canceled(env
     ended = await env.manager.info(key, job.id)
     assert ended.state is JobState.CANCELED
     assert job.id not in worker.running
+
+
+async def test_a_cancel_while_the_job_records_its_end_does_not_leave_it_canceling(
+    env: Env,
+) -> None:
+    # The other side of the same race: the flow has returned and the worker is
+    # writing the job's end when the cancel reaches it. Interrupting that write
+    # used to leave the job CANCELING until its lease ran out.
+    space, key = await env.space_with_key("s")
+    await env.push(space, flow("short", seconds=0.2))
+    job = await env.manager.start(key, "short", None, {})
+    worker = Worker(env.manager, env.settings)
+    [claimed] = await env.manager.claim(worker.id, 1)
+    worker._launch(claimed)
+    running = worker.running[job.id]
+    await env.manager.cancel(key, job.id)  # CANCELING in the store; the worker not told yet
+    for _ in range(1000):  # bounded: the flow ends after 0.2 s
+        if running.phase == "finishing":
+            break
+        await asyncio.sleep(0.001)
+    assert running.phase == "finishing"
+    worker._stop_job(job.id, "user")  # the cancel reaches the worker now
+    assert running.task is not None
+    await asyncio.wait_for(running.task, 5)
+
+    assert (await env.manager.info(key, job.id)).state is JobState.CANCELED

@@ -55,10 +55,12 @@ class RunningJob:
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     started: float = field(default_factory=time.monotonic)
-    # Set by the task's first step. A task cancelled before that step never
-    # enters its coroutine, so none of its clean-up would run: such a job is
-    # stopped by its stop_reason instead (see _stop_job).
-    begun: bool = False
+    # Where the job's task is, for _stop_job: only a flow that is "running"
+    # may be interrupted by cancelling the task. A task cancelled while
+    # "pending" (before its first step) would never enter its coroutine, and
+    # one cancelled while "finishing" (recording its end) would lose that
+    # end; both see stop_reason instead, and the store lets a cancel win.
+    phase: Literal["pending", "running", "finishing"] = "pending"
 
 
 class Worker:
@@ -219,7 +221,6 @@ class Worker:
 
     async def _run_job(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
-        running.begun = True
         # Every line logged while the job runs (worker, engine, store) names it.
         with job_context(job.id, job.correlation_id):
             try:
@@ -240,24 +241,30 @@ class Worker:
         if running.stop_reason is not None:  # stopped before its first step
             await self._after_stop(job, running.stop_reason)
             return
+        running.phase = "running"
         try:
             output = await self._run_with_deadline(flow, running)
         except asyncio.CancelledError:
+            running.phase = "finishing"
             await self._save_details(running)
             await self._after_stop(job, running.stop_reason)
         except TimeoutError:
+            running.phase = "finishing"
             await self._save_details(running)
             await self._fail(job, domain.timed_out(job.execution_limit_s), None, None)
         except FlowExecutionError as exc:
+            running.phase = "finishing"
             await self._save_details(running)
             await self._fail(job, domain.execution_error(exc.message), exc, exc.node_id)
         except Exception as exc:  # the job boundary: a bad flow must not kill the worker
+            running.phase = "finishing"
             reference = uuid.uuid4().hex[:12]
             log.exception(
                 "job crashed", extra={"action": "crash", "jobId": job.id, "reference": reference}
             )
             await self._fail(job, domain.internal_error(reference), exc, None)
         else:
+            running.phase = "finishing"
             await self._save_details(running)
             state = await self._persist(self.manager.complete, job.id, self.id, output)
             log.info(
@@ -336,7 +343,7 @@ class Worker:
             return
         running.stop_reason = reason
         running.ctx.cancel()
-        if running.begun:
+        if running.phase == "running":
             running.task.cancel()
 
     async def _watch_loop(self) -> None:
