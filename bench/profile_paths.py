@@ -236,6 +236,21 @@ def _wait_done(url: str, count: int, timeout: float) -> float:
     raise RuntimeError(f"not all {count} jobs completed within {timeout} s")
 
 
+def _wait_started(url: str, timeout: float) -> int:
+    """Once the worker has claimed a job: the jobs completed by then."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            claimed, done = conn.execute(
+                "SELECT count(*) FILTER (WHERE state <> 'WAITING'), "
+                "count(*) FILTER (WHERE state = 'COMPLETED') FROM jobs"
+            ).fetchone()  # type: ignore[misc]
+            if claimed:
+                return int(done)
+            time.sleep(0.01)
+    raise RuntimeError(f"no job claimed within {timeout} s")
+
+
 def process(args: argparse.Namespace) -> None:
     """Jobs queued beforehand (by SQL), then one worker started: its jobs/s."""
     rows = []
@@ -248,13 +263,24 @@ def process(args: argparse.Namespace) -> None:
             if pyspy:
                 spy = [".venv/bin/py-spy", "record", "-p", str(worker.pid), "-o", pyspy]
                 subprocess.Popen([*spy, "-f", "raw", "-d", "10", "-r", "200"])
+            done_before = _wait_started(url, timeout=60)  # start-up excluded, as in the rate
+            began = process_cpu(worker.pid)
             span = _wait_done(url, args.jobs, timeout=600)
-        rows.append([args.jobs, args.concurrency, args.jobs / span, span])
+            used = process_cpu(worker.pid) - began
+        per_job_ms = used / max(args.jobs - done_before, 1) * 1000
+        rows.append([args.jobs, args.concurrency, args.jobs / span, span, per_job_ms])
     print_table(
         "One worker process on PostgreSQL, no-op jobs queued beforehand",
-        ["jobs", "concurrency", "jobs/s (first claim to last end)", "s"],
+        ["jobs", "concurrency", "jobs/s (first claim to last end)", "s", "worker CPU ms/job"],
         rows,
     )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) one process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cancel_all(args: argparse.Namespace) -> None:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from flowjobs.domain import (
     Heartbeat,
     IdempotentRequest,
     JobDetails,
+    JobEnding,
     JobFilter,
     JobListQuery,
     JobPage,
@@ -711,6 +712,21 @@ class JobManager:
         if moved:
             self._moved(job_id, domain.USER_CANCELED)
         return JobState.CANCELED if moved else JobState.ERROR
+
+    async def end_jobs(self, endings: Sequence[JobEnding]) -> list[JobState | None]:
+        """Write many jobs' endings in one transaction (the worker's batched
+        end path; each job moves as :meth:`complete`, :meth:`fail`,
+        :meth:`release` or :meth:`mark_canceled` would move it). Per ending,
+        in order: the state its job ended in, or None when its worker no
+        longer held it (its lease ran out and the reaper ended it)."""
+        moved = await self.store.end_jobs(endings, utcnow(), domain.USER_CANCELED)
+        states: list[JobState | None] = []
+        for ending in endings:
+            status = moved.get(ending.job_id)
+            if status is not None:
+                self._moved(ending.job_id, status)
+            states.append(None if status is None else status.state)
+        return states
 
     async def release(self, job_id: str, worker_id: str, reason: str) -> None:
         """Give up a job on shutdown: it ends CANCELED, saying why."""

@@ -56,6 +56,7 @@ from flowjobs.domain import (
     FinishedMinute,
     Heartbeat,
     JobDetails,
+    JobEnding,
     JobListQuery,
     JobRecord,
     JobStamp,
@@ -72,6 +73,7 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
+from flowjobs.store import endings as ending_sql
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
@@ -1173,6 +1175,24 @@ class SqlStore:
                     jobs.update().where(jobs.c.id == job_id).values(progress=progress)
                 )
                 await self._notify_jobs(conn, [job_id])
+
+    async def end_jobs(
+        self, endings: Sequence[JobEnding], now: datetime, canceled: Status
+    ) -> dict[str, Status]:
+        """Write many jobs' endings in one transaction (store/endings.py): their
+        final details, their moves (each job only if its worker still holds
+        it, RUNNING, or CANCELING: then it ends ``canceled``), the webhook
+        events and usage of the jobs that moved, one NOTIFY per channel. The
+        status each moved job ended with, by id."""
+        async with self._write() as conn:
+            moved = await ending_sql.write(conn, endings, now, canceled, sqlite=self.is_sqlite)
+            if moved:
+                await self._record_endings(conn, _ended(moved), now)
+                if not self.is_sqlite:
+                    ids = [r.id for r in moved]
+                    per = _IDS_PER_NOTIFY
+                    await ending_sql.notify(conn, WAITING_CHANNEL, JOB_CHANNEL, ids, per)
+        return ending_sql.outcomes(endings, moved, canceled)
 
     async def get_details(self, job_id: str) -> JobDetails | None:
         query = sa.select(job_details.c.trace, job_details.c.logs).where(

@@ -26,14 +26,15 @@ from typing import Any, Literal
 
 from flowjobs import domain
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, JobRecord, JobState
+from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
 from flowjobs.logs import job_context, job_fields
-from flowjobs.manager import JobManager
+from flowjobs.manager import JobManager, output_array
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
+from flowjobs.worker.endings import EndingBatcher
 from flowjobs.worker.flows import FlowLoader
 from flowjobs.worker.recorder import JobRecorder
 
@@ -83,6 +84,7 @@ class Worker:
         self.running: dict[str, RunningJob] = {}
         self.limits = engine_limits(settings)
         self.flows = FlowLoader(manager, settings)
+        self.endings = EndingBatcher(manager.end_jobs)
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
@@ -165,6 +167,9 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
+            # Endings being written are about to free slots: wait for that write
+            # (at once if none runs), so that one claim takes every slot it frees.
+            await self.endings.settled()
             self.events.job_waiting.clear()
             claimed = await self._claim_free_slots()
             if self.burst and not claimed and not self.running:
@@ -236,46 +241,76 @@ class Worker:
         try:
             flow = self.flows.compile(job.base_id, job.version, claimed.document)
         except FlowValidationError as exc:
-            await self._fail(job, domain.validation_error(exc.message), exc, None)
+            status = domain.validation_error(exc.message)
+            await self._fail(running, status, exc, None, details=False)
             return
         if running.stop_reason is not None:  # stopped before its first step
-            await self._after_stop(job, running.stop_reason)
+            await self._after_stop(running, running.stop_reason, details=False)
             return
         running.phase = "running"
         try:
             output = await self._run_with_deadline(flow, running)
         except asyncio.CancelledError:
             running.phase = "finishing"
-            await self._save_details(running)
-            await self._after_stop(job, running.stop_reason)
+            await self._after_stop(running, running.stop_reason)
         except TimeoutError:
             running.phase = "finishing"
-            await self._save_details(running)
-            await self._fail(job, domain.timed_out(job.execution_limit_s), None, None)
+            await self._fail(running, domain.timed_out(job.execution_limit_s), None, None)
         except FlowExecutionError as exc:
             running.phase = "finishing"
-            await self._save_details(running)
-            await self._fail(job, domain.execution_error(exc.message), exc, exc.node_id)
+            await self._fail(running, domain.execution_error(exc.message), exc, exc.node_id)
         except Exception as exc:  # the job boundary: a bad flow must not kill the worker
             running.phase = "finishing"
             reference = uuid.uuid4().hex[:12]
             log.exception(
                 "job crashed", extra={"action": "crash", "jobId": job.id, "reference": reference}
             )
-            await self._fail(job, domain.internal_error(reference), exc, None)
+            await self._fail(running, domain.internal_error(reference), exc, None, details=False)
         else:
             running.phase = "finishing"
-            await self._save_details(running)
-            state = await self._persist(self.manager.complete, job.id, self.id, output)
+            state = await self._end(running, domain.COMPLETED, output=output_array(output))
             log.info(
                 "job completed" if state is JobState.COMPLETED else "job ended",
                 extra={
                     "action": "complete",
                     "jobId": job.id,
-                    "state": str(state),  # CANCELED when a cancel won the race
+                    # CANCELED when a cancel won the race; "not held" when the
+                    # lease ran out (the reaper ends the job) or the store stayed down
+                    "state": "not held" if state is None else str(state),
                     "seconds": round(time.monotonic() - running.started, 3),
                 },
             )
+
+    async def _end(
+        self,
+        running: RunningJob,
+        status: domain.Status | None,
+        *,
+        output: list[Any] | None = None,
+        error: dict[str, Any] | None = None,
+        details: bool = True,
+    ) -> JobState | None:
+        """Hand the job's end, with its final trace, logs and progress, to the
+        batcher (worker/endings.py), which writes it with the other endings of
+        the moment in one transaction; the state the job ended in (None: this
+        worker no longer held it, or the store stayed down). ``status`` None:
+        the job was stopped on a cancel, so only a CANCELING job ends."""
+        recorder = running.recorder
+        # Under the recorder's lock, as every save of it: a periodic save that
+        # is running finishes first, so it can never land over the final one.
+        async with recorder.saving:
+            snapshot = recorder.take() if details and recorder.changed else None
+            ending = JobEnding(
+                running.job.id,
+                self.id,
+                status,
+                output=output,
+                error=error,
+                details=snapshot,
+                progress=recorder.progress if details else None,
+            )
+            state: JobState | None = await self._persist(self.endings.end, ending)
+            return state
 
     async def _run_with_deadline(self, flow: Flow, running: RunningJob) -> Any:
         claimed_at = running.job.claimed_at or datetime.now(UTC)
@@ -304,24 +339,36 @@ class Worker:
             else:
                 await self.manager.save_details(running.job.id, details, recorder.progress)
 
-    async def _after_stop(self, job: JobRecord, reason: StopReason | None) -> None:
+    async def _after_stop(
+        self, running: RunningJob, reason: StopReason | None, *, details: bool = True
+    ) -> None:
+        job = running.job
         if reason == "shutdown":
             message = (
                 "The worker shut down before the job finished "
                 f"(grace period {self.settings.shutdown_grace_seconds:g} s)"
             )
-            await self._persist(self.manager.release, job.id, self.id, message)
+            await self._end(running, domain.system_canceled(message), details=details)
         elif reason == "user":
-            await self._persist(self.manager.mark_canceled, job.id, self.id)
+            await self._end(running, None, details=details)
+        elif details:  # lease lost: the reaper ends the job; keep what the run recorded
+            await self._save_details(running)
         log.info("job stopped", extra={"action": "stopped", "jobId": job.id, "reason": reason})
 
     async def _fail(
-        self, job: JobRecord, status: domain.Status, exc: BaseException | None, node_id: str | None
+        self,
+        running: RunningJob,
+        status: domain.Status,
+        exc: BaseException | None,
+        node_id: str | None,
+        *,
+        details: bool = True,
     ) -> None:
         error_type = getattr(exc, "error_type", None) or (type(exc).__name__ if exc else None)
         error = domain.error_detail(status, node_id=node_id, error_type=error_type)
-        await self._persist(self.manager.fail, job.id, self.id, status, error)
-        log.info("job failed", extra={"action": "fail", "jobId": job.id, "code": status.code.value})
+        await self._end(running, status, error=error, details=details)
+        code = status.code.value
+        log.info("job failed", extra={"action": "fail", "jobId": running.job.id, "code": code})
 
     async def _persist(self, operation: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Write a job's end, retrying a briefly unavailable database; if it stays
