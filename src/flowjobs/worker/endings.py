@@ -36,7 +36,6 @@ class EndingBatcher:
         self.max_batch = max_batch
         self._queue: list[_Pending] = []
         self._drain_task: asyncio.Task[None] | None = None
-        self._written: list[asyncio.Future[None]] = []  # settled() callers
         self.batches = 0  # transactions written (for tests and logs)
 
     async def end(self, ending: JobEnding) -> JobState | None:
@@ -48,45 +47,17 @@ class EndingBatcher:
             self._drain_task = asyncio.create_task(self._drain(), name="endings")
         return await future
 
-    @property
-    def busy(self) -> bool:
-        """Whether endings are queued or being written."""
-        return self._drain_task is not None
-
-    async def settled(self) -> None:
-        """Return once the batch being written now (if any) is written and its
-        callers have their answers; at once when nothing is being written. The
-        claim loop waits for this, so that it claims every slot a batch frees
-        in one claim instead of one claim per slot."""
-        if self._drain_task is None:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._written.append(waiter)
-        await waiter
-
     async def _drain(self) -> None:
         try:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
-                try:
-                    await self._write_batch(batch)
-                finally:
-                    self._wake_settled()
+                await self._write_batch(batch)
         finally:
             self._drain_task = None
             for _, future in self._queue:  # only left when the drain was cancelled
                 future.cancel()
             self._queue.clear()
-            self._wake_settled()
-
-    def _wake_settled(self) -> None:
-        # After the batch's callers were answered: they resume first, so their
-        # slots are free by the time the claim loop looks.
-        waiters, self._written = self._written, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         self.batches += 1

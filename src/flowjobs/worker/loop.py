@@ -1,9 +1,11 @@
 """The worker: claims jobs, runs their flows, renews leases, stops canceled
 jobs, reaps dead workers' jobs, and shuts down without losing any.
 
-A job's life is four steps: claim (in the store, one transaction), run (the
-engine, inside a timeout), finish (one conditional update), notify (wake the
-claim loop). Four loops run beside the jobs: claim, watch (cancels and
+A job's life is four steps: claim (in the store, one transaction for every
+free slot), run (the engine, inside a timeout), finish (handed to the ending
+batcher, worker/endings.py, which writes the ends of every job that finished
+meanwhile in one transaction), notify (wake the claim loop: a finished flow
+frees its slot at once, so the next claim runs beside the write of its end). Four loops run beside the jobs: claim, watch (cancels and
 heartbeats), reap, and flush (trace, logs and progress of running jobs).
 Two more keep the worker's registry row fresh (registry) and prune old rows
 hourly (housekeeping); with webhooks, the dispatcher sends the events of
@@ -167,21 +169,18 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
-            # Endings being written are about to free slots: wait for that write
-            # (at once if none runs), so that one claim takes every slot it frees.
-            await self.endings.settled()
             self.events.job_waiting.clear()
             claimed = await self._claim_free_slots()
             if self.burst and not claimed and not self.running:
                 self._burst_end = asyncio.create_task(self.shutdown())
                 return
-            if claimed and len(self.running) < self.concurrency:
+            if claimed and self._free_slots() > 0:
                 continue  # the queue may hold more: look again at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.events.job_waiting.wait(), self.settings.poll_interval)
 
     async def _claim_free_slots(self) -> list[ClaimedJob]:
-        free = self.concurrency - len(self.running)
+        free = self._free_slots()
         if free <= 0:
             return []
         try:
@@ -192,6 +191,22 @@ class Worker:
         for item in claimed:
             self._launch(item)
         return claimed
+
+    def _free_slots(self) -> int:
+        """Jobs this worker may claim now. A job whose flow has ended holds no
+        slot while its end is written (worker/endings.py), so the next claim
+        runs beside that write instead of after it (the database, where such
+        a job is RUNNING until written, still keeps each space's
+        parallelLimit exact). At most ``concurrency`` flows run, and at most
+        as many more jobs wait for their ends to be written, so a slow
+        database cannot make ended jobs pile up in memory."""
+        flows = sum(1 for r in self.running.values() if r.phase != "finishing")
+        return min(self.concurrency - flows, 2 * self.concurrency - len(self.running))
+
+    def _finishing(self, running: RunningJob) -> None:
+        """The job's flow has ended: its slot is free for the next claim."""
+        running.phase = "finishing"
+        self.events.notify_waiting()
 
     def _launch(self, claimed: ClaimedJob) -> None:
         job = claimed.job
@@ -251,23 +266,23 @@ class Worker:
         try:
             output = await self._run_with_deadline(flow, running)
         except asyncio.CancelledError:
-            running.phase = "finishing"
+            self._finishing(running)
             await self._after_stop(running, running.stop_reason)
         except TimeoutError:
-            running.phase = "finishing"
+            self._finishing(running)
             await self._fail(running, domain.timed_out(job.execution_limit_s), None, None)
         except FlowExecutionError as exc:
-            running.phase = "finishing"
+            self._finishing(running)
             await self._fail(running, domain.execution_error(exc.message), exc, exc.node_id)
         except Exception as exc:  # the job boundary: a bad flow must not kill the worker
-            running.phase = "finishing"
+            self._finishing(running)
             reference = uuid.uuid4().hex[:12]
             log.exception(
                 "job crashed", extra={"action": "crash", "jobId": job.id, "reference": reference}
             )
             await self._fail(running, domain.internal_error(reference), exc, None, details=False)
         else:
-            running.phase = "finishing"
+            self._finishing(running)
             state = await self._end(running, domain.COMPLETED, output=output_array(output))
             log.info(
                 "job completed" if state is JobState.COMPLETED else "job ended",
