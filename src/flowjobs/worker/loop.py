@@ -5,8 +5,9 @@ A job's life is four steps: claim (in the store, one transaction for every
 free slot), run (the engine, inside a timeout), finish (handed to the ending
 batcher, worker/endings.py, which writes the ends of every job that finished
 meanwhile in one transaction), notify (wake the claim loop: a finished flow
-frees its slot at once, so the next claim runs beside the write of its end). Four loops run beside the jobs: claim, watch (cancels and
-heartbeats), reap, and flush (trace, logs and progress of running jobs).
+frees its slot at once, so the next claim runs beside the write of its end).
+Four loops run beside the jobs: claim, watch (cancels and heartbeats), reap,
+and flush (trace, logs and progress of running jobs).
 Two more keep the worker's registry row fresh (registry) and prune old rows
 hourly (housekeeping); with webhooks, the dispatcher sends the events of
 ended jobs (worker/dispatcher.py).
