@@ -294,6 +294,15 @@ class JobEnding:
 
 
 @dataclass(frozen=True)
+class EndingsWritten:
+    """What a batch of endings did: the status each moved job ended with, by
+    id (jobs that did not move are absent), and the webhook events queued."""
+
+    moved: dict[str, Status]
+    deliveries: int
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
     """A worker process's row in the registry. ``alive`` is derived by the
     manager: not stopped, and a heartbeat within three heartbeat intervals."""

@@ -719,10 +719,12 @@ class JobManager:
         :meth:`release` or :meth:`mark_canceled` would move it). Per ending,
         in order: the state its job ended in, or None when its worker no
         longer held it (its lease ran out and the reaper ended it)."""
-        moved = await self.store.end_jobs(endings, utcnow(), domain.USER_CANCELED)
+        written = await self.store.end_jobs(endings, utcnow(), domain.USER_CANCELED)
+        if written.deliveries:
+            self.events.notify_webhook()  # wake this process's dispatcher at once
         states: list[JobState | None] = []
         for ending in endings:
-            status = moved.get(ending.job_id)
+            status = written.moved.get(ending.job_id)
             if status is not None:
                 self._moved(ending.job_id, status)
             states.append(None if status is None else status.state)

@@ -114,17 +114,18 @@ async def notify_due(conn: AsyncConnection) -> None:
 
 async def enqueue_job_events(
     conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime
-) -> None:
-    """One delivery row per ended job and matching enabled webhook."""
+) -> int:
+    """One delivery row per ended job and matching enabled webhook; how many."""
     if not ended:
-        return
+        return 0
     subs = await subscriptions(conn, {job.space_id for job in ended})
     if not subs:
-        return
+        return 0
     rows = _delivery_rows(ended, subs, now)
     if rows:
         await conn.execute(webhook_deliveries.insert(), rows)
         await notify_due(conn)
+    return len(rows)
 
 
 async def has_subscribers(

@@ -52,6 +52,7 @@ from flowjobs.domain import (
     CancelCounts,
     ClaimedJob,
     EndedJob,
+    EndingsWritten,
     ExpiredLease,
     FinishedMinute,
     Heartbeat,
@@ -824,9 +825,11 @@ class SqlStore:
     @staticmethod
     async def _record_endings(
         conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime
-    ) -> None:
-        await enqueue_job_events(conn, ended, now)
+    ) -> int:
+        """Webhook events and usage of jobs that just ended; the events queued."""
+        queued = await enqueue_job_events(conn, ended, now)
         await add_usage(conn, ended, now)
+        return queued
 
     async def cancel_many(
         self,
@@ -1178,21 +1181,21 @@ class SqlStore:
 
     async def end_jobs(
         self, endings: Sequence[JobEnding], now: datetime, canceled: Status
-    ) -> dict[str, Status]:
+    ) -> EndingsWritten:
         """Write many jobs' endings in one transaction (store/endings.py): their
         final details, their moves (each job only if its worker still holds
         it, RUNNING, or CANCELING: then it ends ``canceled``), the webhook
-        events and usage of the jobs that moved, one NOTIFY per channel. The
-        status each moved job ended with, by id."""
+        events and usage of the jobs that moved, one NOTIFY per channel."""
+        queued = 0
         async with self._write() as conn:
             moved = await ending_sql.write(conn, endings, now, canceled, sqlite=self.is_sqlite)
             if moved:
-                await self._record_endings(conn, _ended(moved), now)
+                queued = await self._record_endings(conn, _ended(moved), now)
                 if not self.is_sqlite:
                     ids = [r.id for r in moved]
                     per = _IDS_PER_NOTIFY
                     await ending_sql.notify(conn, WAITING_CHANNEL, JOB_CHANNEL, ids, per)
-        return ending_sql.outcomes(endings, moved, canceled)
+        return EndingsWritten(ending_sql.outcomes(endings, moved, canceled), queued)
 
     async def get_details(self, job_id: str) -> JobDetails | None:
         query = sa.select(job_details.c.trace, job_details.c.logs).where(

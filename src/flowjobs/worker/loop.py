@@ -250,7 +250,6 @@ class Worker:
                 self.running.pop(job.id, None)
                 self.manager.metrics.job_duration.observe(time.monotonic() - running.started)
                 self.events.notify_waiting()  # a slot is free
-                self.events.notify_webhook()  # the job's events may be due
 
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
