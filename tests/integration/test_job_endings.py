@@ -11,6 +11,7 @@ import asyncio
 from flowjobs import domain
 from flowjobs.domain import JobDetails, JobEnding, JobState, JobStatusCode, WebhookEvent
 from flowjobs.store.tables import jobs
+from flowjobs.worker import Worker
 from flowjobs.worker.endings import EndingBatcher
 from support.env import MakeEnv, flow
 from support.webhooks import FAST_WEBHOOKS, create, service
@@ -143,3 +144,21 @@ async def test_endings_racing_cancels_give_exactly_one_end_each(make_env: MakeEn
         assert state is final.state
         events = [d.event_type for d in await hooks.job_deliveries(space.id, job_id)]
         assert events == [f"JOB.{final.state.value}"]
+
+
+async def test_a_worker_ends_its_jobs_in_batches_with_their_traces(make_env: MakeEnv) -> None:
+    env = await make_env(concurrency=16)
+    space, key = await env.space_with_key("s", parallel_limit=1000)
+    await env.push(space, flow("f"))
+    started = [await env.manager.start(key, "f", None, {"n": i}) for i in range(48)]
+    worker = Worker(env.manager, env.settings, burst=True)  # stops once the queue is empty
+    worker.start()
+    await asyncio.wait_for(worker.wait_stopped(), 60)
+
+    for job in started:
+        ended = await env.manager.info(key, job.id)
+        assert (ended.state, ended.output) == (JobState.COMPLETED, [{"n": job.input["n"]}])
+        trace = (await env.manager.details(key, job.id)).trace
+        assert trace is not None and trace["entries"], job.id  # the final trace is saved
+    # Sixteen flows end in the same moment, so their ends share transactions.
+    assert worker.endings.batches < len(started)

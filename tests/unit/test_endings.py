@@ -188,3 +188,14 @@ def test_statements_are_built_once() -> None:
     for sqlite in (True, False):
         assert ending_sql.update_statement(sqlite) is ending_sql.update_statement(sqlite)
         assert ending_sql.details_statement(sqlite) is ending_sql.details_statement(sqlite)
+
+
+async def test_a_writer_answering_the_wrong_count_fails_its_callers_instead_of_hanging() -> None:
+    async def broken(endings: Sequence[JobEnding]) -> list[JobState | None]:
+        return []
+
+    batcher = EndingBatcher(broken)
+    results = await asyncio.gather(
+        batcher.end(_ending("a")), batcher.end(_ending("b")), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)

@@ -62,7 +62,9 @@ class EndingBatcher:
     async def _write_batch(self, batch: list[_Pending]) -> None:
         self.batches += 1
         try:
-            states = await self._write([ending for ending, _ in batch])
+            states = list(await self._write([ending for ending, _ in batch]))
+            if len(states) != len(batch):  # a broken writer must not leave callers waiting
+                raise RuntimeError(f"{len(states)} states for {len(batch)} endings")
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
