@@ -132,8 +132,10 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch_rows(endings: Sequence[JobEnding]) -> list[dict[str, Any]]:
-    """One item per ending for the UPDATE, in job id order (so that two
-    transactions locking the same jobs lock them in one order)."""
+    """One item per ending for the UPDATE, in job id order (deterministic).
+    The order the database locks the rows in is its plan's; should it
+    deadlock with another update of the same jobs (this worker's heartbeat),
+    PostgreSQL aborts one of the two and the batch is written again."""
     rows = []
     for ending in sorted(endings, key=lambda e: e.job_id):
         status = ending.status
