@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -45,6 +46,18 @@ log = logging.getLogger("flowjobs.worker")
 
 StopReason = Literal["user", "shutdown", "lost"]
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of one worker
+
+
+def not_json(value: Any) -> str | None:
+    """Why ``value`` cannot be stored as strict JSON, or None when it can.
+    Checked before a job's end is written, so that such an output fails its
+    job at once with a clear error instead of failing the write (and leaving
+    the job to its lease)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def new_worker_id() -> str:
@@ -283,6 +296,11 @@ class Worker:
             await self._fail(running, domain.internal_error(reference), exc, None, details=False)
         else:
             self._finishing(running)
+            problem = not_json(output)
+            if problem is not None:  # NaN or Infinity, say from a REST body
+                status = domain.execution_error(f"The flow's output is not JSON: {problem}")
+                await self._fail(running, status, None, None)
+                return
             state = await self._end(running, domain.COMPLETED, output=output_array(output))
             log.info(
                 "job completed" if state is JobState.COMPLETED else "job ended",
