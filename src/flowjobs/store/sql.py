@@ -114,6 +114,12 @@ _ENDED_COLUMNS = (
 )
 
 
+# GET /job/{id}: built once with bound parameters, so that each lookup skips
+# building a statement and SQLAlchemy's compiled cache hits without a tree walk.
+_JOB_BY_ID = jobs.select().where(jobs.c.id == sa.bindparam("job_id"))
+_JOB_BY_ID_IN_SPACE = _JOB_BY_ID.where(jobs.c.space_id == sa.bindparam("space_id"))
+
+
 def _ended(rows: Sequence[Row[Any]]) -> list[EndedJob]:
     return [
         EndedJob(
@@ -316,8 +322,12 @@ class SqlStore:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
+        # PostgreSQL reads run in autocommit: under READ COMMITTED each statement
+        # takes its own snapshot whether in a transaction or not, so a read
+        # transaction only added a BEGIN and a ROLLBACK round trip to each read.
+        engine = self._read_engine if self.is_sqlite else self._autocommit
         try:
-            async with self._read_engine.connect() as conn:
+            async with engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}") from exc
@@ -721,11 +731,9 @@ class SqlStore:
         return found
 
     async def get_job(self, job_id: str, space_id: str | None = None) -> JobRecord | None:
-        query = jobs.select().where(jobs.c.id == job_id)
-        if space_id is not None:
-            query = query.where(jobs.c.space_id == space_id)
+        query = _JOB_BY_ID if space_id is None else _JOB_BY_ID_IN_SPACE
         async with self._read() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(query, {"job_id": job_id, "space_id": space_id})).first()
         return None if row is None else _job_from_row(row)
 
     async def finished_per_minute(self, space_id: str, since: datetime) -> list[FinishedMinute]:
