@@ -276,8 +276,9 @@ def hot_queries(n_spaces: int) -> list[tuple[str, str, bool]]:
         (
             "dashboard: finished per minute, last 24 h (SqlStore.finished_per_minute)",
             sql(
-                sa.select(sa.func.count())
-                .where(jobs.c.space_id == "space-7", jobs.c.ended_at >= NOW - timedelta(hours=24))
+                sa.select(sa.func.count()).where(
+                    jobs.c.space_id == "space-7", jobs.c.ended_at >= NOW - timedelta(hours=24)
+                )
             ),
             False,
         ),

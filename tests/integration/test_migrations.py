@@ -40,7 +40,9 @@ def _job_indexes(db_url: str) -> dict[str, str]:
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "sqlite":
-                query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'"
+                query = (
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'"
+                )
             else:
                 query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'jobs'"
             rows = conn.exec_driver_sql(query).all()
@@ -84,7 +86,8 @@ def test_jobs_that_ended_leave_the_state_led_indexes(db_url: str) -> None:
     postgres = not db_url.startswith("sqlite")
     not_ended = "where ((state)::text = any ((array['waiting'::character varying"
     claim = indexes["ix_jobs_claim"]
-    assert "priority desc" in claim and claim.endswith("'waiting'::text)" if postgres else "'waiting'")
+    assert "priority desc" in claim
+    assert claim.endswith("'waiting'::text)" if postgres else "'waiting'")
     # SQLite keeps these two whole: its planner cannot prove an IN list.
     assert (not_ended in indexes["ix_jobs_open"]) is postgres
     assert (not_ended in indexes["ix_jobs_rule_open"]) is postgres

@@ -130,9 +130,7 @@ jobs = sa.Table(
     sa.Index("ix_jobs_rule_open", "base_id", "version", "state", postgresql_where=NOT_ENDED),
     # Retention: the oldest finished jobs first (prune_finished); finished per
     # minute (dashboard). Only finished jobs have an ended_at.
-    sa.Index(
-        "ix_jobs_ended", "ended_at", postgresql_where=HAS_ENDED, sqlite_where=HAS_ENDED
-    ),
+    sa.Index("ix_jobs_ended", "ended_at", postgresql_where=HAS_ENDED, sqlite_where=HAS_ENDED),
     # Listing a space's jobs newest first, keyset-paginated on (created_at, id);
     # with the state, a space's jobs per state (dashboard, usage) are counted
     # from the index alone.

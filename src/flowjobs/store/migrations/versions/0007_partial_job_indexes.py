@@ -28,7 +28,7 @@ WAITING_ONLY = sa.text("state = 'WAITING'")
 NOT_ENDED = sa.text("state IN ('WAITING', 'RUNNING', 'CANCELING')")
 HAS_ENDED = sa.text("ended_at IS NOT NULL")
 HAS_KEY = sa.text("idempotency_key IS NOT NULL")
-CLAIM_COLUMNS = ["state", sa.text("priority DESC"), "created_at"]
+CLAIM_COLUMNS: list[str | sa.TextClause] = ["state", sa.text("priority DESC"), "created_at"]
 
 
 def upgrade() -> None:
