@@ -38,7 +38,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.rows import dict_row
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -115,6 +117,19 @@ _ENDED_COLUMNS = (
     jobs.c.claimed_at,
     jobs.c.ended_at,
 )
+
+
+# GET /job/{id}: built once with bound parameters, so that each lookup skips
+# building a statement and SQLAlchemy's compiled cache hits without a tree walk.
+_JOB_BY_ID = jobs.select().where(jobs.c.id == sa.bindparam("job_id"))
+_JOB_BY_ID_IN_SPACE = _JOB_BY_ID.where(jobs.c.space_id == sa.bindparam("space_id"))
+
+
+@functools.cache
+def _job_by_id_sql(*, in_space: bool) -> str:
+    """The same lookups as PostgreSQL SQL for psycopg (``%(job_id)s`` parameters)."""
+    query = _JOB_BY_ID_IN_SPACE if in_space else _JOB_BY_ID
+    return str(query.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def _ended(rows: Sequence[Row[Any]]) -> list[EndedJob]:
@@ -319,8 +334,12 @@ class SqlStore:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
+        # PostgreSQL reads run in autocommit: under READ COMMITTED each statement
+        # takes its own snapshot whether in a transaction or not, so a read
+        # transaction only added a BEGIN and a ROLLBACK round trip to each read.
+        engine = self._read_engine if self.is_sqlite else self._autocommit
         try:
-            async with self._read_engine.connect() as conn:
+            async with engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}") from exc
@@ -724,11 +743,35 @@ class SqlStore:
         return found
 
     async def get_job(self, job_id: str, space_id: str | None = None) -> JobRecord | None:
-        query = jobs.select().where(jobs.c.id == job_id)
-        if space_id is not None:
-            query = query.where(jobs.c.space_id == space_id)
+        params = {"job_id": job_id, "space_id": space_id}
+        if not self.is_sqlite:
+            return await self._get_job_pg(params)
+        query = _JOB_BY_ID if space_id is None else _JOB_BY_ID_IN_SPACE
         async with self._read() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(query, params)).first()
+        return None if row is None else _job_from_row(row)
+
+    async def _get_job_pg(self, params: dict[str, str | None]) -> JobRecord | None:
+        """PostgreSQL: the lookup sent through psycopg itself, on a pooled
+        connection in autocommit. SQLAlchemy's execution and result layers cost
+        as much CPU as psycopg's whole round trip, on the API's most frequent
+        request (``GET /job/{id}``, polled by clients). A psycopg error
+        invalidates the connection, so that the pool never hands it out again."""
+        query = _job_by_id_sql(in_space=params["space_id"] is not None)
+        try:
+            async with self._autocommit.connect() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None  # a checked-out connection has its driver's
+                try:
+                    cursor = raw.cursor(row_factory=dict_row)
+                    await cursor.execute(query, params)
+                    row = await cursor.fetchone()
+                except psycopg.Error:
+                    await conn.invalidate()
+                    raise
+        except (SQLAlchemyError, psycopg.Error) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}") from exc
         return None if row is None else _job_from_row(row)
 
     async def finished_per_minute(self, space_id: str, since: datetime) -> list[FinishedMinute]:
