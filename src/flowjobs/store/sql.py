@@ -11,10 +11,11 @@ across every process that opens the file, which is what keeps a space's
 read is one statement, so one implicit snapshot), so that they never wait for
 a writer (WAL mode).
 
-PostgreSQL: a claim locks the space's row (``FOR UPDATE``) and counts its
-running jobs again before taking one, so two workers claiming for the same
-space queue behind each other; waiting jobs are picked with
-``FOR UPDATE SKIP LOCKED`` so workers never wait on each other's candidates.
+PostgreSQL: a claim is one statement (store/claim.py): waiting jobs are
+picked with ``FOR UPDATE SKIP LOCKED``, so workers never wait on each other's
+candidates; the spaces' rows are locked and rewritten, so two workers
+claiming for the same space queue behind each other, and a claim whose
+snapshot missed another's runs again.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
+from flowjobs.store import claim as claim_sql
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
@@ -96,7 +98,9 @@ CANCEL_CHANNEL = "flowjobs_cancel"  # a running job was asked to cancel
 # A job's state or progress changed. Payload: job ids, comma-separated; empty
 # when many jobs changed at once (cancelAll), meaning "any watched job".
 JOB_CHANNEL = "flowjobs_job"
-_IDS_PER_NOTIFY = 100  # 3.7 kB of ids; PostgreSQL takes payloads up to 8 kB
+_IDS_PER_NOTIFY = claim_sql.IDS_PER_NOTIFY
+# A PostgreSQL claim that found a space changed under it runs again, this often at most.
+CLAIM_ATTEMPTS = 3
 _IDS_PER_QUERY = 500  # ids in one WHERE id IN (...)
 # A listing without ``full`` reads neither input nor output.
 _SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("input", "output")]
@@ -956,46 +960,75 @@ class SqlStore:
         status: Status,
     ) -> list[ClaimedJob]:
         """Take up to ``limit`` waiting jobs, highest priority then oldest first,
-        only from spaces under their parallel limit, in one transaction.
+        only from spaces under their parallel limit.
 
-        1. pick candidates among spaces that look free (on PostgreSQL with
-           ``FOR UPDATE SKIP LOCKED``: claimers never wait on each other's picks);
-        2. lock the candidates' spaces, always in id order so that two claimers
-           cannot deadlock, with ``FOR NO KEY UPDATE`` so that inserts of new
-           jobs (a foreign-key share lock) are not blocked;
-        3. count those spaces' running jobs again, now exact, and take only
-           candidates that fit.
-        On SQLite ``BEGIN IMMEDIATE`` already serialises the whole transaction.
-        The clock is read once the locks are held, so ``claimedAt`` and the
-        lease start when the claim really happens."""
+        PostgreSQL: one statement in autocommit (store/claim.py says how it
+        keeps the limits exact); run again, at most :data:`CLAIM_ATTEMPTS`
+        times, while another claim of the same space committed under it.
+        SQLite: one ``BEGIN IMMEDIATE`` transaction, which serialises every
+        claim, so the running counts it reads are exact."""
+        if self.is_sqlite:
+            return await self._claim_serialised(worker_id, limit, clock, lease_s, status)
+        claimed: list[ClaimedJob] = []
+        for _ in range(CLAIM_ATTEMPTS):
+            taken, stale = await self._claim_at_once(
+                worker_id, limit - len(claimed), clock(), lease_s, status
+            )
+            claimed += taken
+            if not stale or len(claimed) >= limit:
+                break
+        return claimed
+
+    async def _claim_at_once(
+        self, worker_id: str, limit: int, now: datetime, lease_s: float, status: Status
+    ) -> tuple[list[ClaimedJob], bool]:
+        """PostgreSQL: :data:`claim_sql.CLAIM_STATEMENT`, one round trip; the
+        jobs taken, and whether a space was skipped because it was stale."""
+        parameters = claim_sql.claim_parameters(worker_id, limit, now, lease_s, status, JOB_CHANNEL)
+        try:
+            async with self._autocommit.connect() as conn:
+                rows = (await conn.execute(claim_sql.CLAIM_STATEMENT, parameters)).all()
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}") from exc
+        taken, stale = claim_sql.claimed_rows(rows)
+        claimed = [
+            ClaimedJob(
+                job=_job_from_row(r), document=r.document, running_in_space=r.running_in_space
+            )
+            for r in taken
+        ]
+        return claimed, stale
+
+    async def _claim_serialised(
+        self,
+        worker_id: str,
+        limit: int,
+        clock: Callable[[], datetime],
+        lease_s: float,
+        status: Status,
+    ) -> list[ClaimedJob]:
+        """SQLite: count, pick and take inside one ``BEGIN IMMEDIATE``
+        transaction; no other claim can run until it commits. The clock is
+        read once the lock is held: ``claimedAt`` is when the claim happened."""
         async with self._write() as conn:
-            free = await self._free_slots(conn)
-            if not free:
+            load = await self._space_load(conn)
+            if not load:
                 return []
-            candidates = await self._candidates(conn, list(free), limit)
-            load = await self._lock_spaces(conn, sorted({c.space_id for c in candidates}))
+            candidates = await self._candidates(conn, list(load), limit)
             now = clock()
-            fitting: list[tuple[Any, int]] = []  # (candidate, running in its space with it)
+            claimed: list[ClaimedJob] = []
             for candidate in candidates:
                 running, space_limit = load[candidate.space_id]
                 if running >= space_limit:
-                    continue  # its space filled up meanwhile: the job stays waiting
+                    continue  # its space is full: the job stays waiting
                 load[candidate.space_id] = (running + 1, space_limit)
-                fitting.append((candidate, running + 1))
-            if self.is_sqlite:
-                claimed = [
-                    await self._with_document(
-                        conn, await self._take(conn, c, worker_id, now, lease_s, status), n
-                    )
-                    for c, n in fitting
-                ]
-            else:
-                claimed = await self._take_all(conn, fitting, worker_id, now, lease_s, status)
-            if claimed:
-                await self._notify_jobs(conn, [c.job.id for c in claimed])
+                job = await self._take(conn, candidate, worker_id, now, lease_s, status)
+                claimed.append(await self._with_document(conn, job, running + 1))
         return claimed
 
-    async def _free_slots(self, conn: AsyncConnection) -> dict[str, int]:
+    async def _space_load(self, conn: AsyncConnection) -> dict[str, tuple[int, int]]:
+        """(running jobs, parallel limit) of every space with a free slot."""
         running = (
             sa.select(jobs.c.space_id, sa.func.count().label("n"))
             .where(jobs.c.state.in_(_ACTIVE))
@@ -1006,7 +1039,7 @@ class SqlStore:
             spaces.c.id, spaces.c.parallel_limit, sa.func.coalesce(running.c.n, 0)
         ).outerjoin(running, running.c.space_id == spaces.c.id)
         rows = (await conn.execute(query)).all()
-        return {r[0]: r[1] - r[2] for r in rows if r[1] - r[2] > 0}
+        return {r[0]: (int(r[2]), int(r[1])) for r in rows if r[1] > r[2]}
 
     async def _candidates(
         self, conn: AsyncConnection, space_ids: list[str], limit: int
@@ -1017,25 +1050,7 @@ class SqlStore:
             .order_by(jobs.c.priority.desc(), jobs.c.created_at)
             .limit(limit)
         )
-        if not self.is_sqlite:
-            pick = pick.with_for_update(skip_locked=True, of=jobs)
         return (await conn.execute(pick)).all()
-
-    async def _lock_spaces(
-        self, conn: AsyncConnection, space_ids: list[str]
-    ) -> dict[str, tuple[int, int]]:
-        """(running jobs, parallel limit) per space, counted under the spaces' locks."""
-        limits = sa.select(spaces.c.id, spaces.c.parallel_limit).where(spaces.c.id.in_(space_ids))
-        if not self.is_sqlite:
-            limits = limits.order_by(spaces.c.id).with_for_update(key_share=True)
-        limit_of = {r.id: r.parallel_limit for r in (await conn.execute(limits)).all()}
-        counts = (
-            sa.select(jobs.c.space_id, sa.func.count())
-            .where(jobs.c.space_id.in_(space_ids), jobs.c.state.in_(_ACTIVE))
-            .group_by(jobs.c.space_id)
-        )
-        running = {r[0]: int(r[1]) for r in (await conn.execute(counts)).all()}
-        return {space: (running.get(space, 0), limit_of[space]) for space in limit_of}
 
     async def _take(
         self,
@@ -1060,54 +1075,6 @@ class SqlStore:
             .returning(*jobs.c)
         )
         return _job_from_row(result.one())
-
-    async def _take_all(
-        self,
-        conn: AsyncConnection,
-        fitting: list[tuple[Any, int]],
-        worker_id: str,
-        now: datetime,
-        lease_s: float,
-        status: Status,
-    ) -> list[ClaimedJob]:
-        """PostgreSQL: take every fitting candidate in one UPDATE and read their
-        flows' documents in one SELECT (two round trips, not two per job)."""
-        if not fitting:
-            return []
-        running_of = {c.id: n for c, n in fitting}
-        values = _status_values(status, now) | {
-            "worker_id": worker_id,
-            "claimed_at": now,
-            "lease_expires_at": now + timedelta(seconds=lease_s),
-            "deadline_at": sa.literal(now, jobs.c.claimed_at.type)
-            + jobs.c.execution_limit_s * sa.text("interval '1 second'"),
-            "attempts": jobs.c.attempts + 1,
-        }
-        rows = (
-            await conn.execute(
-                jobs.update()
-                .where(jobs.c.id.in_(list(running_of)), jobs.c.state == JobState.WAITING.value)
-                .values(**values)
-                .returning(*jobs.c)
-            )
-        ).all()
-        order = {job_id: i for i, job_id in enumerate(running_of)}  # the candidates' order
-        taken = sorted((_job_from_row(r) for r in rows), key=lambda j: order[j.id])
-        pairs = sorted({(j.base_id, j.version) for j in taken})
-        documents = {
-            (r.base_id, r.version): r.document
-            for r in await conn.execute(
-                sa.select(
-                    rule_versions.c.base_id, rule_versions.c.version, rule_versions.c.document
-                ).where(sa.tuple_(rule_versions.c.base_id, rule_versions.c.version).in_(pairs))
-            )
-        }
-        return [
-            ClaimedJob(
-                job=j, document=documents[(j.base_id, j.version)], running_in_space=running_of[j.id]
-            )
-            for j in taken
-        ]
 
     async def _with_document(
         self, conn: AsyncConnection, job: JobRecord, running: int

@@ -1,0 +1,146 @@
+"""The claim on PostgreSQL: one statement, one round trip.
+
+A claim must never let a space run more jobs than its ``parallelLimit``, even
+with many workers claiming at once. Counting a space's running jobs and
+locking its row in one statement is not enough under READ COMMITTED: the
+count comes from the statement's snapshot, and a claim that commits after
+that snapshot (while we wait for, or just before we take, the space's lock)
+is not in it. So every claim also *writes* the rows of the spaces it locked
+(a no-op update: a new row version), and compares what its snapshot saw of
+each space with what it locked:
+
+- same row version (``xmin``): no claim of that space committed since the
+  snapshot, and none can commit before ours (we hold the lock), so the
+  snapshot's count is exact and the space's jobs are taken;
+- another row version: a claim (or a billing update) committed meanwhile;
+  the space's candidates are left waiting and the statement says so
+  (``stale``), and :meth:`SqlStore.claim` runs it again with a new snapshot.
+
+Spaces are locked in id order, so two claims never deadlock; waiting jobs
+are picked ``FOR UPDATE SKIP LOCKED``, so claims never wait on each other's
+candidates; the spaces' lock is ``FOR NO KEY UPDATE`` (the update changes no
+key), so starts (a foreign-key share lock on the space) are not blocked.
+The job-change notification goes out with the commit, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from flowjobs.domain import ACTIVE_STATES, JobState, Status
+
+# Job ids per pg_notify: 100 ids are 3.7 kB; PostgreSQL takes payloads up to 8 kB.
+IDS_PER_NOTIFY = 100
+
+_ACTIVE_LIST = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES, key=lambda s: s.value))
+_WAITING = f"'{JobState.WAITING.value}'"
+
+CLAIM_STATEMENT = sa.text(
+    f"""
+WITH running AS (
+    SELECT space_id, count(*) AS n
+    FROM jobs
+    WHERE state IN ({_ACTIVE_LIST})
+    GROUP BY space_id
+),
+free AS MATERIALIZED (
+    SELECT s.id, s.xmin AS seen, coalesce(r.n, 0) AS running,
+           s.parallel_limit - coalesce(r.n, 0) AS slots
+    FROM spaces s LEFT JOIN running r ON r.space_id = s.id
+    WHERE s.parallel_limit > coalesce(r.n, 0)
+),
+picked AS MATERIALIZED (
+    SELECT j.id, j.space_id, j.priority, j.created_at
+    FROM jobs j
+    WHERE j.state = {_WAITING} AND j.space_id IN (SELECT id FROM free)
+    ORDER BY j.priority DESC, j.created_at
+    LIMIT :limit
+    FOR UPDATE OF j SKIP LOCKED
+),
+locked AS MATERIALIZED (
+    SELECT s.id, s.xmin AS latest
+    FROM spaces s
+    WHERE s.id IN (SELECT space_id FROM picked)
+    ORDER BY s.id
+    FOR NO KEY UPDATE
+),
+bumped AS (
+    UPDATE spaces s SET parallel_limit = s.parallel_limit
+    FROM locked
+    WHERE s.id = locked.id
+    RETURNING s.id
+),
+ranked AS (
+    SELECT id, space_id,
+           row_number() OVER (PARTITION BY space_id ORDER BY priority DESC, created_at) AS rank
+    FROM picked
+),
+fitting AS (
+    SELECT ranked.id, free.running + ranked.rank AS running_in_space
+    FROM ranked
+    JOIN free ON free.id = ranked.space_id
+    JOIN locked ON locked.id = ranked.space_id AND locked.latest = free.seen
+    WHERE ranked.rank <= free.slots
+),
+taken AS (
+    UPDATE jobs j
+    SET state = :state, code = :code, message = :message, updated_at = :now,
+        worker_id = :worker_id, claimed_at = :now, lease_expires_at = :lease_expires_at,
+        deadline_at = CAST(:now AS timestamptz) + j.execution_limit_s * interval '1 second',
+        attempts = j.attempts + 1
+    FROM fitting
+    WHERE j.id = fitting.id AND j.state = {_WAITING}
+    RETURNING j.*, fitting.running_in_space
+),
+told AS (
+    SELECT pg_notify(:job_channel, string_agg(id, ',')) AS sent
+    FROM (SELECT id, (row_number() OVER () - 1) / {IDS_PER_NOTIFY} AS chunk FROM taken) numbered
+    GROUP BY chunk
+)
+SELECT
+    (SELECT count(*) FROM locked JOIN free ON free.id = locked.id
+     WHERE NOT (locked.latest = free.seen)) AS stale,
+    (SELECT count(*) FROM told) AS told,
+    taken.*,
+    rule_versions.document
+FROM (SELECT 1) AS one
+LEFT JOIN (
+    taken JOIN rule_versions
+    ON rule_versions.base_id = taken.base_id AND rule_versions.version = taken.version
+) ON true
+ORDER BY taken.priority DESC, taken.created_at
+"""
+)
+
+
+def claim_parameters(
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_s: float,
+    status: Status,
+    job_channel: str,
+) -> dict[str, Any]:
+    """The bind parameters of :data:`CLAIM_STATEMENT`."""
+    return {
+        "limit": limit,
+        "state": status.state.value,
+        "code": status.code.value,
+        "message": status.message,
+        "now": now,
+        "worker_id": worker_id,
+        "lease_expires_at": now + timedelta(seconds=lease_s),
+        "job_channel": job_channel,
+    }
+
+
+def claimed_rows(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], bool]:
+    """The rows of the jobs taken (in claim order), and whether a space was
+    left out because another claim of it committed after the snapshot."""
+    stale = bool(rows and rows[0].stale)
+    return [r for r in rows if r.id is not None], stale
