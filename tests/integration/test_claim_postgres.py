@@ -63,9 +63,7 @@ async def _running_per_space(db_url: str) -> Counter[str]:
         return Counter({space: n for space, n in await cursor.fetchall()})
 
 
-async def test_concurrent_claimers_never_pass_a_space_limit(
-    make_env: MakeEnv, db_url: str
-) -> None:
+async def test_concurrent_claimers_never_pass_a_space_limit(make_env: MakeEnv, db_url: str) -> None:
     env = await make_env()
     limits = [1, 2, 3, 5, 8]
     spaces = await _fill(env, limits, jobs_per_space=3 * max(limits) + 2)
@@ -119,3 +117,53 @@ async def test_claim_notifies_the_ids_it_took(make_env: MakeEnv, db_url: str) ->
     assert all(c.job.state is JobState.RUNNING and c.job.worker_id == "w" for c in claimed)
     assert [c.running_in_space for c in claimed] == [1, 2, 3]
     assert all(c.job.attempts == 1 and c.job.claimed_at is not None for c in claimed)
+
+
+async def test_a_pooled_connection_the_server_ended_is_replaced_unseen(
+    make_env: MakeEnv, db_url: str
+) -> None:
+    """No pre-ping round trip, yet a terminated backend costs no failed call."""
+    env = await make_env()
+    space, key = await env.space_with_key("s", parallel_limit=10)
+    await env.push(space, flow("f"))
+    store = SqlStore(db_url, pool_size=2, max_overflow=0)
+    try:
+        await asyncio.gather(store.count_waiting(space.id), store.count_waiting(space.id))
+        dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
+            cursor = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = await cursor.fetchone()
+        assert row is not None and row[0] >= 2  # both pooled connections, at least
+        await asyncio.sleep(0.2)  # the termination reaches the sockets
+        job = await env.manager.start(key, "f", None, {})
+        assert await store.count_waiting(space.id) == 1
+        [claimed] = await store.claim("w", 1, utcnow, 30.0, domain.RUNNING)
+        assert claimed.job.id == job.id
+    finally:
+        await store.close()
+
+
+async def test_a_claim_that_waited_for_another_claims_again_under_the_lock(
+    make_env: MakeEnv, db_url: str
+) -> None:
+    """A claim whose snapshot predates another claim of the space (here, a
+    transaction holding the space's row, as a claim does) must not trust its
+    count; it claims again under the space's lock and still gets the job."""
+    env = await make_env()
+    space, key = await env.space_with_key("s", parallel_limit=2)
+    await env.push(space, flow("f"))
+    job = await env.manager.start(key, "f", None, {})
+    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    async with await psycopg.AsyncConnection.connect(dsn) as other:
+        await other.execute(
+            "UPDATE spaces SET parallel_limit = parallel_limit WHERE id = %s", (space.id,)
+        )
+        claiming = asyncio.create_task(env.store.claim("w", 2, utcnow, 30.0, domain.RUNNING))
+        await asyncio.sleep(0.5)  # the claim now waits for the space's row
+        assert not claiming.done()
+        await other.commit()
+    [claimed] = await asyncio.wait_for(claiming, 10)
+    assert claimed.job.id == job.id and claimed.running_in_space == 1

@@ -13,8 +13,14 @@ each space with what it locked:
   snapshot, and none can commit before ours (we hold the lock), so the
   snapshot's count is exact and the space's jobs are taken;
 - another row version: a claim (or a billing update) committed meanwhile;
-  the space's candidates are left waiting and the statement says so
-  (``stale``), and :meth:`SqlStore.claim` runs it again with a new snapshot.
+  the space's candidates are left waiting and the statement names the space
+  (``stale``). :meth:`SqlStore.claim` then claims from those spaces once more
+  in a transaction that first locks their rows (:data:`LOCK_SPACES`) and only
+  then runs the statement, restricted to them (``:spaces``): its snapshot is
+  taken under the locks, so it cannot be stale, and it touches no other space,
+  so it cannot deadlock. That costs four round trips instead of one, only
+  when two claims of one space overlap; it always makes progress, where
+  retrying the one statement could lose to the next claim again and again.
 
 Spaces are locked in id order, so two claims never deadlock; waiting jobs
 are picked ``FOR UPDATE SKIP LOCKED``, so claims never wait on each other's
@@ -53,6 +59,7 @@ free AS MATERIALIZED (
            s.parallel_limit - coalesce(r.n, 0) AS slots
     FROM spaces s LEFT JOIN running r ON r.space_id = s.id
     WHERE s.parallel_limit > coalesce(r.n, 0)
+      AND (CAST(:spaces AS text[]) IS NULL OR s.id = ANY(CAST(:spaces AS text[])))
 ),
 picked AS MATERIALIZED (
     SELECT j.id, j.space_id, j.priority, j.created_at
@@ -103,7 +110,7 @@ told AS (
     GROUP BY chunk
 )
 SELECT
-    (SELECT count(*) FROM locked JOIN free ON free.id = locked.id
+    (SELECT array_agg(locked.id) FROM locked JOIN free ON free.id = locked.id
      WHERE NOT (locked.latest = free.seen)) AS stale,
     (SELECT count(*) FROM told) AS told,
     taken.*,
@@ -118,16 +125,26 @@ ORDER BY taken.priority DESC, taken.created_at
 )
 
 
+# The retry's first statement: the stale spaces' rows, locked in id order.
+LOCK_SPACES = sa.text(
+    "SELECT id FROM spaces WHERE id = ANY(CAST(:spaces AS text[])) ORDER BY id FOR NO KEY UPDATE"
+)
+
+
 def claim_parameters(
     worker_id: str,
     limit: int,
     now: datetime,
     lease_s: float,
     status: Status,
+    *,
     job_channel: str,
+    spaces: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The bind parameters of :data:`CLAIM_STATEMENT`."""
+    """The bind parameters of :data:`CLAIM_STATEMENT`; ``spaces`` (None: all)
+    restricts the claim to those spaces."""
     return {
+        "spaces": spaces,
         "limit": limit,
         "state": status.state.value,
         "code": status.code.value,
@@ -139,8 +156,8 @@ def claim_parameters(
     }
 
 
-def claimed_rows(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], bool]:
-    """The rows of the jobs taken (in claim order), and whether a space was
-    left out because another claim of it committed after the snapshot."""
-    stale = bool(rows and rows[0].stale)
+def claimed_rows(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], list[str]]:
+    """The rows of the jobs taken (in claim order), and the spaces left out
+    because another claim of them committed after the snapshot (sorted)."""
+    stale = sorted(rows[0].stale or []) if rows else []
     return [r for r in rows if r.id is not None], stale

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import select
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -43,7 +44,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from flowjobs.domain import (
@@ -99,8 +100,6 @@ CANCEL_CHANNEL = "flowjobs_cancel"  # a running job was asked to cancel
 # when many jobs changed at once (cancelAll), meaning "any watched job".
 JOB_CHANNEL = "flowjobs_job"
 _IDS_PER_NOTIFY = claim_sql.IDS_PER_NOTIFY
-# A PostgreSQL claim that found a space changed under it runs again, this often at most.
-CLAIM_ATTEMPTS = 3
 _IDS_PER_QUERY = 500  # ids in one WHERE id IN (...)
 # A listing without ``full`` reads neither input nor output.
 _SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("input", "output")]
@@ -170,6 +169,28 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+def _discard_if_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """PostgreSQL pool checkout: refuse a connection the server has closed.
+
+    This replaces ``pool_pre_ping``, whose ``SELECT 1`` cost a round trip on
+    every checkout (a fifth of a one-statement start or claim). An idle pooled
+    connection has nothing to read, so a socket that is readable (or a
+    connection psycopg already knows is broken) means the server ended it: a
+    restart, ``pg_terminate_backend``, an idle timeout. Raising
+    ``DisconnectionError`` makes the pool open a fresh connection instead, so
+    the caller never sees the dead one. A connection lost silently (no FIN,
+    say a dropped network) is found on first use, as with pre-ping's own
+    failure: the statement fails with a ``StoreError`` and the pool is
+    invalidated; the worker's loops and ``_persist`` retry."""
+    pgconn = record.driver_connection.pgconn
+    if pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed the connection")
+
+
 def _make_engine(
     url: str, *, begin: str | None, pool_size: int, max_overflow: int = 0
 ) -> AsyncEngine:
@@ -177,7 +198,9 @@ def _make_engine(
     kwargs: dict[str, Any] = (
         {} if is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
     )
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not is_sqlite:
+        event.listen(engine.sync_engine.pool, "checkout", _discard_if_closed)
     if is_sqlite:
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -191,6 +214,11 @@ def _make_engine(
                 conn.exec_driver_sql(f"BEGIN {begin}")
 
     return engine
+
+
+def _store_error(exc: SQLAlchemyError) -> StoreError:
+    cause = getattr(exc, "orig", None) or exc
+    return StoreError(f"database error: {type(cause).__name__}")
 
 
 def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
@@ -962,43 +990,53 @@ class SqlStore:
         """Take up to ``limit`` waiting jobs, highest priority then oldest first,
         only from spaces under their parallel limit.
 
-        PostgreSQL: one statement in autocommit (store/claim.py says how it
-        keeps the limits exact); run again, at most :data:`CLAIM_ATTEMPTS`
-        times, while another claim of the same space committed under it.
+        PostgreSQL: one statement in autocommit, one round trip; when another
+        claim of a space committed under it, that space is claimed from again
+        under its lock (store/claim.py says why this keeps the limits exact).
         SQLite: one ``BEGIN IMMEDIATE`` transaction, which serialises every
         claim, so the running counts it reads are exact."""
         if self.is_sqlite:
             return await self._claim_serialised(worker_id, limit, clock, lease_s, status)
-        claimed: list[ClaimedJob] = []
-        for _ in range(CLAIM_ATTEMPTS):
-            taken, stale = await self._claim_at_once(
-                worker_id, limit - len(claimed), clock(), lease_s, status
-            )
-            claimed += taken
-            if not stale or len(claimed) >= limit:
-                break
-        return claimed
-
-    async def _claim_at_once(
-        self, worker_id: str, limit: int, now: datetime, lease_s: float, status: Status
-    ) -> tuple[list[ClaimedJob], bool]:
-        """PostgreSQL: :data:`claim_sql.CLAIM_STATEMENT`, one round trip; the
-        jobs taken, and whether a space was skipped because it was stale."""
-        parameters = claim_sql.claim_parameters(worker_id, limit, now, lease_s, status, JOB_CHANNEL)
+        parameters = functools.partial(
+            claim_sql.claim_parameters,
+            worker_id,
+            lease_s=lease_s,
+            status=status,
+            job_channel=JOB_CHANNEL,
+        )
         try:
             async with self._autocommit.connect() as conn:
-                rows = (await conn.execute(claim_sql.CLAIM_STATEMENT, parameters)).all()
+                result = await conn.execute(claim_sql.CLAIM_STATEMENT, parameters(limit, clock()))
+                claimed, stale = claim_sql.claimed_rows(result.all())
         except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"database error: {type(cause).__name__}") from exc
-        taken, stale = claim_sql.claimed_rows(rows)
-        claimed = [
-            ClaimedJob(
-                job=_job_from_row(r), document=r.document, running_in_space=r.running_in_space
-            )
-            for r in taken
+            raise _store_error(exc) from exc
+        if stale and len(claimed) < limit:
+            claimed += await self._claim_under_locks(stale, limit - len(claimed), clock, parameters)
+        return [
+            ClaimedJob(_job_from_row(r), r.document, running_in_space=r.running_in_space)
+            for r in claimed
         ]
-        return claimed, stale
+
+    async def _claim_under_locks(
+        self,
+        spaces: list[str],
+        limit: int,
+        clock: Callable[[], datetime],
+        parameters: Callable[..., dict[str, Any]],
+    ) -> list[Row[Any]]:
+        """PostgreSQL: claim again from spaces a claim found stale, in a
+        transaction that locks their rows first. The jobs already claimed are
+        committed, so a failure here must not hide them: it takes nothing."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(claim_sql.LOCK_SPACES, {"spaces": spaces})
+                result = await conn.execute(
+                    claim_sql.CLAIM_STATEMENT, parameters(limit, clock(), spaces=spaces)
+                )
+                return claim_sql.claimed_rows(result.all())[0]
+        except SQLAlchemyError:
+            log.warning("claim retry failed", extra={"action": "claim"}, exc_info=True)
+            return []
 
     async def _claim_serialised(
         self,
