@@ -22,6 +22,15 @@ each space with what it locked:
   when two claims of one space overlap; it always makes progress, where
   retrying the one statement could lose to the next claim again and again.
 
+The statement never updates a row version older than the one it locked:
+PostgreSQL would then queue for that old version's tuple lock, which a claim
+waiting for ours may hold (a deadlock, seen in tests/integration/
+test_scale_postgres.py). So only spaces that are not stale are rewritten (the
+version the snapshot sees is then the one locked), and a job is taken only
+if the version the snapshot sees is the one ``picked`` locked (``ctid``; a
+waiting job changed since the snapshot, which is rare, stays for the next
+claim).
+
 Spaces are locked in id order, so two claims never deadlock; waiting jobs
 are picked ``FOR UPDATE SKIP LOCKED``, so claims never wait on each other's
 candidates; the spaces' lock is ``FOR NO KEY UPDATE`` (the update changes no
@@ -62,7 +71,7 @@ free AS MATERIALIZED (
       AND (CAST(:spaces AS text[]) IS NULL OR s.id = ANY(CAST(:spaces AS text[])))
 ),
 picked AS MATERIALIZED (
-    SELECT j.id, j.space_id, j.priority, j.created_at
+    SELECT j.id, j.ctid AS locked_version, j.space_id, j.priority, j.created_at
     FROM jobs j
     WHERE j.state = {_WAITING} AND j.space_id IN (SELECT id FROM free)
     ORDER BY j.priority DESC, j.created_at
@@ -78,17 +87,17 @@ locked AS MATERIALIZED (
 ),
 bumped AS (
     UPDATE spaces s SET parallel_limit = s.parallel_limit
-    FROM locked
-    WHERE s.id = locked.id
+    FROM locked JOIN free ON free.id = locked.id
+    WHERE s.id = locked.id AND locked.latest = free.seen
     RETURNING s.id
 ),
 ranked AS (
-    SELECT id, space_id,
+    SELECT id, locked_version, space_id,
            row_number() OVER (PARTITION BY space_id ORDER BY priority DESC, created_at) AS rank
     FROM picked
 ),
 fitting AS (
-    SELECT ranked.id, free.running + ranked.rank AS running_in_space
+    SELECT ranked.id, ranked.locked_version, free.running + ranked.rank AS running_in_space
     FROM ranked
     JOIN free ON free.id = ranked.space_id
     JOIN locked ON locked.id = ranked.space_id AND locked.latest = free.seen
@@ -101,7 +110,7 @@ taken AS (
         deadline_at = CAST(:now AS timestamptz) + j.execution_limit_s * interval '1 second',
         attempts = j.attempts + 1
     FROM fitting
-    WHERE j.id = fitting.id AND j.state = {_WAITING}
+    WHERE j.id = fitting.id AND j.ctid = fitting.locked_version AND j.state = {_WAITING}
     RETURNING j.*, fitting.running_in_space
 ),
 told AS (
