@@ -309,6 +309,36 @@ def _insert_job_statement(columns: tuple[str, ...]) -> sa.Select[Any]:
     return sa.select(sa.func.pg_notify(WAITING_CHANNEL, "")).select_from(inserted)
 
 
+@functools.cache
+def _request_cancel_statement() -> sa.Select[Any]:
+    """PostgreSQL: a RUNNING job of the space becomes CANCELING, and the
+    worker (its id in the payload: no query needed to find it) and the job's
+    watchers are told, in one statement. Built once, with bound parameters
+    (named unlike the columns: an UPDATE's parameters named as columns are
+    taken as values to SET)."""
+    moved = (
+        jobs.update()
+        .where(
+            jobs.c.id == sa.bindparam("target_job"),
+            jobs.c.space_id == sa.bindparam("target_space"),
+            jobs.c.state == JobState.RUNNING.value,
+        )
+        .values(
+            state=sa.bindparam("new_state"),
+            code=sa.bindparam("new_code"),
+            message=sa.bindparam("new_message"),
+            updated_at=sa.bindparam("now", type_=jobs.c.updated_at.type),
+        )
+        .returning(*jobs.c)
+        .cte("moved")
+    )
+    return sa.select(
+        moved,
+        sa.func.pg_notify(CANCEL_CHANNEL, moved.c.id).label("told_worker"),
+        sa.func.pg_notify(JOB_CHANNEL, moved.c.id).label("told_watchers"),
+    )
+
+
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
@@ -858,6 +888,51 @@ class SqlStore:
         await enqueue_job_events(conn, ended, now)
         await add_usage(conn, ended, now)
 
+    async def request_cancel(
+        self, job_id: str, space_id: str, status: Status, now: datetime
+    ) -> JobRecord | None:
+        """Move a RUNNING job of the space to ``status`` (CANCELING) and tell
+        its worker; the job as it is now, or None if it was not RUNNING.
+        PostgreSQL: one statement, one round trip (no BEGIN, no COMMIT, no
+        second read); the cancel notification names the job."""
+        assert status.state is JobState.CANCELING
+        parameters = {
+            "target_job": job_id,
+            "target_space": space_id,
+            "new_state": status.state.value,
+            "new_code": status.code.value,
+            "new_message": status.message,
+            "now": now,
+        }
+        if self.is_sqlite:
+            return await self._request_cancel_in_transaction(parameters)
+        try:
+            async with self._autocommit.connect() as conn:
+                row = (await conn.execute(_request_cancel_statement(), parameters)).first()
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+        return None if row is None else _job_from_row(row)
+
+    async def _request_cancel_in_transaction(self, parameters: dict[str, Any]) -> JobRecord | None:
+        query = (
+            jobs.update()
+            .where(
+                jobs.c.id == parameters["target_job"],
+                jobs.c.space_id == parameters["target_space"],
+                jobs.c.state == JobState.RUNNING.value,
+            )
+            .values(
+                state=parameters["new_state"],
+                code=parameters["new_code"],
+                message=parameters["new_message"],
+                updated_at=parameters["now"],
+            )
+            .returning(*jobs.c)
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _job_from_row(row)
+
     async def cancel_many(
         self,
         filters: Mapping[str, Any],
@@ -923,21 +998,25 @@ class SqlStore:
     async def listen(
         self,
         on_waiting: Callable[[], None],
-        on_cancel: Callable[[], None],
+        on_cancel: Callable[[list[str] | None], None],
         on_webhook: Callable[[], None] | None = None,
     ) -> None:
         """Call back on every start/slot, cancel and (when asked) webhook
         notification until cancelled, reconnecting after errors. Returns at
-        once on SQLite, where there is nothing to listen to."""
+        once on SQLite, where there is nothing to listen to. ``on_cancel``
+        gets the ids of the jobs to stop, or None for "any of them" (a
+        cancelAll; also after each (re)connection, when some may have been
+        missed)."""
         callbacks: dict[str, Callable[[str], None]] = {
             WAITING_CHANNEL: lambda _: on_waiting(),
-            CANCEL_CHANNEL: lambda _: on_cancel(),
+            CANCEL_CHANNEL: lambda payload: on_cancel(payload.split(",") if payload else None),
         }
         if on_webhook is not None:
             callbacks[WEBHOOK_CHANNEL] = lambda _: on_webhook()
 
         def on_connected() -> None:  # what arrived while we were not listening
             on_waiting()
+            on_cancel(None)
             if on_webhook is not None:
                 on_webhook()
 
