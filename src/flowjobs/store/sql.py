@@ -183,12 +183,22 @@ def _discard_if_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None
     failure: the statement fails with a ``StoreError`` and the pool is
     invalidated; the worker's loops and ``_persist`` retry."""
     pgconn = record.driver_connection.pgconn
-    if pgconn.status != psycopg.pq.ConnStatus.OK:
-        raise DisconnectionError("connection closed")
-    poller = select.poll()
-    poller.register(pgconn.socket, select.POLLIN)
-    if poller.poll(0):
-        raise DisconnectionError("the server closed the connection")
+    try:
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            raise DisconnectionError("connection closed")
+        if _readable(pgconn.socket):
+            raise DisconnectionError("the server closed the connection")
+    except psycopg.Error as exc:  # no socket any more
+        raise DisconnectionError(str(exc)) from exc
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has something to read, without waiting."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows: no poll()
 
 
 def _make_engine(
