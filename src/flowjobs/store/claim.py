@@ -1,4 +1,5 @@
-"""The claim on PostgreSQL: one statement, one round trip.
+"""The claim's statements, built once: on PostgreSQL one statement, one
+round trip; on SQLite the few statements of a ``BEGIN IMMEDIATE`` claim.
 
 A claim must never let a space run more jobs than its ``parallelLimit``, even
 with many workers claiming at once. Counting a space's running jobs and
@@ -48,6 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from flowjobs.domain import ACTIVE_STATES, JobState, Status
+from flowjobs.store.tables import jobs, rule_versions, spaces
 
 # Job ids per pg_notify: 100 ids are 3.7 kB; PostgreSQL takes payloads up to 8 kB.
 IDS_PER_NOTIFY = 100
@@ -170,3 +172,53 @@ def claimed_rows(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], list[str]]:
     because another claim of them committed after the snapshot (sorted)."""
     stale = sorted(rows[0].stale or []) if rows else []
     return [r for r in rows if r.id is not None], stale
+
+
+# ---- SQLite: the statements of the serialised claim ---------------------------------
+# Built once with bound parameters, so that SQLAlchemy's compiled cache hits
+# instead of building and walking new statement trees per claim.
+
+_running_per_space = (
+    sa.select(jobs.c.space_id, sa.func.count().label("n"))
+    .where(jobs.c.state.in_([s.value for s in ACTIVE_STATES]))
+    .group_by(jobs.c.space_id)
+    .subquery()
+)
+# (space, parallel limit, running jobs) of every space.
+SPACE_LOAD = sa.select(
+    spaces.c.id, spaces.c.parallel_limit, sa.func.coalesce(_running_per_space.c.n, 0)
+).outerjoin(_running_per_space, _running_per_space.c.space_id == spaces.c.id)
+
+CANDIDATES = (
+    sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
+    .where(
+        jobs.c.state == JobState.WAITING.value,
+        jobs.c.space_id.in_(sa.bindparam("space_ids", expanding=True)),
+    )
+    .order_by(jobs.c.priority.desc(), jobs.c.created_at)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+# Parameters named unlike the columns: an UPDATE's parameters named as
+# columns would be taken as values to SET.
+TAKE = (
+    jobs.update()
+    .where(jobs.c.id == sa.bindparam("candidate"), jobs.c.state == JobState.WAITING.value)
+    .values(
+        state=sa.bindparam("new_state"),
+        code=sa.bindparam("new_code"),
+        message=sa.bindparam("new_message"),
+        updated_at=sa.bindparam("claimed", type_=jobs.c.claimed_at.type),
+        worker_id=sa.bindparam("worker"),
+        claimed_at=sa.bindparam("claimed", type_=jobs.c.claimed_at.type),
+        lease_expires_at=sa.bindparam("lease_until", type_=jobs.c.lease_expires_at.type),
+        deadline_at=sa.bindparam("deadline", type_=jobs.c.deadline_at.type),
+        attempts=jobs.c.attempts + 1,
+    )
+    .returning(*jobs.c)
+)
+
+DOCUMENT = sa.select(rule_versions.c.document).where(
+    rule_versions.c.base_id == sa.bindparam("rule"),
+    rule_versions.c.version == sa.bindparam("rule_version"),
+)

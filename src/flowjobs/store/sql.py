@@ -1136,13 +1136,21 @@ class SqlStore:
         status: Status,
     ) -> list[ClaimedJob]:
         """SQLite: count, pick and take inside one ``BEGIN IMMEDIATE``
-        transaction; no other claim can run until it commits. The clock is
-        read once the lock is held: ``claimedAt`` is when the claim happened."""
+        transaction; no other claim can run until it commits, so the running
+        counts it reads are exact. The clock is read once the lock is held:
+        ``claimedAt`` is when the claim happened."""
+        assert status.state not in FINAL_STATES  # a claim sets no ended_at
         async with self._write() as conn:
-            load = await self._space_load(conn)
+            load = {
+                space: (int(running), int(space_limit))
+                for space, space_limit, running in (await conn.execute(claim_sql.SPACE_LOAD))
+                if space_limit > running
+            }
             if not load:
                 return []
-            candidates = await self._candidates(conn, list(load), limit)
+            candidates = (
+                await conn.execute(claim_sql.CANDIDATES, {"space_ids": list(load), "limit": limit})
+            ).all()
             now = clock()
             claimed: list[ClaimedJob] = []
             for candidate in candidates:
@@ -1151,36 +1159,16 @@ class SqlStore:
                     continue  # its space is full: the job stays waiting
                 load[candidate.space_id] = (running + 1, space_limit)
                 job = await self._take(conn, candidate, worker_id, now, lease_s, status)
-                claimed.append(await self._with_document(conn, job, running + 1))
+                document = (
+                    await conn.execute(
+                        claim_sql.DOCUMENT, {"rule": job.base_id, "rule_version": job.version}
+                    )
+                ).scalar_one()
+                claimed.append(ClaimedJob(job, document, running_in_space=running + 1))
         return claimed
 
-    async def _space_load(self, conn: AsyncConnection) -> dict[str, tuple[int, int]]:
-        """(running jobs, parallel limit) of every space with a free slot."""
-        running = (
-            sa.select(jobs.c.space_id, sa.func.count().label("n"))
-            .where(jobs.c.state.in_(_ACTIVE))
-            .group_by(jobs.c.space_id)
-            .subquery()
-        )
-        query = sa.select(
-            spaces.c.id, spaces.c.parallel_limit, sa.func.coalesce(running.c.n, 0)
-        ).outerjoin(running, running.c.space_id == spaces.c.id)
-        rows = (await conn.execute(query)).all()
-        return {r[0]: (int(r[2]), int(r[1])) for r in rows if r[1] > r[2]}
-
-    async def _candidates(
-        self, conn: AsyncConnection, space_ids: list[str], limit: int
-    ) -> Sequence[Any]:
-        pick = (
-            sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
-            .where(jobs.c.state == JobState.WAITING.value, jobs.c.space_id.in_(space_ids))
-            .order_by(jobs.c.priority.desc(), jobs.c.created_at)
-            .limit(limit)
-        )
-        return (await conn.execute(pick)).all()
-
+    @staticmethod
     async def _take(
-        self,
         conn: AsyncConnection,
         candidate: Any,
         worker_id: str,
@@ -1188,33 +1176,17 @@ class SqlStore:
         lease_s: float,
         status: Status,
     ) -> JobRecord:
-        values = _status_values(status, now) | {
-            "worker_id": worker_id,
-            "claimed_at": now,
-            "lease_expires_at": now + timedelta(seconds=lease_s),
-            "deadline_at": now + timedelta(seconds=candidate.execution_limit_s),
-            "attempts": jobs.c.attempts + 1,
+        parameters = {
+            "candidate": candidate.id,
+            "new_state": status.state.value,
+            "new_code": status.code.value,
+            "new_message": status.message,
+            "claimed": now,
+            "worker": worker_id,
+            "lease_until": now + timedelta(seconds=lease_s),
+            "deadline": now + timedelta(seconds=candidate.execution_limit_s),
         }
-        result = await conn.execute(
-            jobs.update()
-            .where(jobs.c.id == candidate.id, jobs.c.state == JobState.WAITING.value)
-            .values(**values)
-            .returning(*jobs.c)
-        )
-        return _job_from_row(result.one())
-
-    async def _with_document(
-        self, conn: AsyncConnection, job: JobRecord, running: int
-    ) -> ClaimedJob:
-        document = (
-            await conn.execute(
-                sa.select(rule_versions.c.document).where(
-                    rule_versions.c.base_id == job.base_id,
-                    rule_versions.c.version == job.version,
-                )
-            )
-        ).scalar_one()
-        return ClaimedJob(job=job, document=document, running_in_space=running)
+        return _job_from_row((await conn.execute(claim_sql.TAKE, parameters)).one())
 
     async def heartbeat(
         self, worker_id: str, job_ids: list[str], now: datetime, lease_s: float
