@@ -9,6 +9,7 @@ Usage::
     python bench/profile_paths.py get --db pg --rows 1000000
     python bench/profile_paths.py process --jobs 5000
     python bench/profile_paths.py cancel-all --jobs 100000
+    python bench/profile_paths.py claim-cancel --db pg --jobs 300   # claim, cancel, GET
 
 ``--in-process`` drives the app through httpx's ASGI transport (no sockets),
 which is what ``--profile`` (pyinstrument) looks at; otherwise the server runs
@@ -326,9 +327,67 @@ def database_cpu(url: str) -> float:
     return total
 
 
+async def _claim_and_cancel(url: str, rounds: int) -> dict[str, list[float]]:
+    """Per round, in process and one at a time: start a job, claim it (as a
+    worker would, up to 16), claim again (nothing left: what the other
+    worker's claim costs), cancel it while it runs, read it."""
+    from flowjobs.catalog import Catalog
+    from flowjobs.config import Settings
+    from flowjobs.domain import KeyKind
+    from flowjobs.manager import JobManager, LocalEvents
+    from flowjobs.store import SqlStore
+
+    store = SqlStore(url)
+    settings = Settings(database_url=url, log_level="WARNING")
+    manager = JobManager(store, settings, LocalEvents())
+    catalog = Catalog(store, settings)
+    space = await catalog.create_space("claims", parallel_limit=10_000)
+    key = (await catalog.create_key(space.id, KeyKind.SOLVER, "bench")).key
+    waiter = {"name": "w", "alias": "w", "nodes": [{"id": "nap", "type": "wait", "seconds": 600}]}
+    await catalog.push_rule(space.id, waiter, publish=True)
+    took: dict[str, list[float]] = {"claim": [], "empty claim": [], "cancel": [], "get": []}
+    cpu = {"claim": 0.0, "cancel": 0.0}
+    try:
+        for _ in range(rounds):
+            job = await manager.start(key, "w", None, {})
+            for name, call in (
+                ("claim", lambda: manager.claim("w1", 16)),
+                ("empty claim", lambda: manager.claim("w2", 16)),
+                ("cancel", lambda j=job.id: manager.cancel(key, j)),
+                ("get", lambda j=job.id: manager.info(key, j)),
+            ):
+                began, cpu_began = time.perf_counter(), time.process_time()
+                await call()
+                took[name].append(time.perf_counter() - began)
+                if name in cpu:
+                    cpu[name] += time.process_time() - cpu_began
+            await manager.mark_canceled(job.id, "w1")
+    finally:
+        await store.close()
+    for name, used in cpu.items():
+        print(f"client CPU per {name}: {used / rounds * 1000:.2f} ms")
+    return took
+
+
+def claim_cancel(args: argparse.Namespace) -> None:
+    with database(args.db) as url:
+        if args.db == "sqlite":
+            from flowjobs.store import upgrade
+
+            upgrade(url)
+        else:
+            prepare_space(url, [NOOP])  # migrates
+        took = asyncio.run(_claim_and_cancel(url, args.jobs))
+    print_table(
+        f"claim and cancel, {args.jobs} rounds, one at a time, in process ({args.db})",
+        ["call", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        [[name, *summary_ms(values)] for name, values in took.items()],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", choices=["start", "get", "process", "cancel-all"])
+    parser.add_argument("path", choices=["start", "get", "process", "cancel-all", "claim-cancel"])
     parser.add_argument("--db", choices=["pg", "sqlite"], default="pg")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--connections", type=int, default=32)
@@ -339,7 +398,13 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    {"start": start, "get": get, "process": process, "cancel-all": cancel_all}[args.path](args)
+    {
+        "start": start,
+        "get": get,
+        "process": process,
+        "cancel-all": cancel_all,
+        "claim-cancel": claim_cancel,
+    }[args.path](args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -433,17 +433,27 @@ class Worker:
                 await asyncio.wait_for(
                     self.events.cancel_requested.wait(), self.settings.cancel_poll_interval
                 )
-            self.events.cancel_requested.clear()
+            named = self.events.take_cancels()
             if not self.running:
                 continue
             try:
-                for job_id in await self.manager.canceling_jobs(self.id):
+                for job_id in await self._jobs_to_cancel(named):
                     self._stop_job(job_id, "user")
                 if time.monotonic() >= next_heartbeat:
                     next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
                     await self._heartbeat()
             except StoreError:
                 log.exception("watch failed", extra={"action": "watch", "worker": self.id})
+
+    async def _jobs_to_cancel(self, named: set[str] | None) -> Iterable[str]:
+        """The jobs a cancel notification named are CANCELING already (the
+        notification is sent by the commit that made them so): stop those of
+        them that run here, without a query. Woken by the poll (nothing
+        named) or by a request that did not name its jobs (None): ask the
+        store which of this worker's jobs are CANCELING."""
+        if named:
+            return named & self.running.keys()
+        return await self.manager.canceling_jobs(self.id)
 
     async def _heartbeat(self) -> None:
         beat = await self.manager.heartbeat(self.id, list(self.running))
