@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     concurrency: int = Field(16, ge=1, le=1000, description="jobs one worker runs at once")
     lease_seconds: float = Field(30.0, gt=0, description="a running job's lease; renewed at 1/3")
     poll_interval: float = Field(1.0, gt=0, description="idle poll for waiting jobs (seconds)")
+    claim_synchronous_commit: bool = Field(
+        False,
+        description=(
+            "PostgreSQL: a claim waits for its commit to reach disk; off (the default) "
+            "saves that flush, and a database crash may then run its last claims again"
+        ),
+    )
     cancel_poll_interval: float = Field(
         0.25, gt=0, description="how often a worker looks for cancels"
     )

@@ -678,7 +678,12 @@ class JobManager:
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
         claimed = await self.store.claim(
-            worker_id, limit, utcnow, self.settings.lease_seconds, domain.RUNNING
+            worker_id,
+            limit,
+            utcnow,
+            self.settings.lease_seconds,
+            domain.RUNNING,
+            durable=self.settings.claim_synchronous_commit,
         )
         for item in claimed:
             self._moved(item.job.id, domain.RUNNING)

@@ -167,3 +167,27 @@ async def test_a_claim_that_waited_for_another_claims_again_under_the_lock(
         await other.commit()
     [claimed] = await asyncio.wait_for(claiming, 10)
     assert claimed.job.id == job.id and claimed.running_in_space == 1
+
+
+@pytest.mark.parametrize("durable", [False, True])
+async def test_a_claim_sets_its_commit_mode_for_its_own_transaction_only(
+    make_env: MakeEnv, durable: bool
+) -> None:
+    """A claim that need not wait for the disk (the default) says so for its
+    own transaction only: the pooled connection keeps the server's setting."""
+    from flowjobs.store import claim as claim_sql
+
+    env = await make_env()
+    space, key = await env.space_with_key("s")
+    await env.push(space, flow("f"))
+    job = await env.manager.start(key, "f", None, {})
+    parameters = claim_sql.claim_parameters(
+        "w", 4, utcnow(), 30.0, domain.RUNNING, job_channel=JOB_CHANNEL, durable=durable
+    )
+    async with env.store._autocommit.connect() as conn:
+        rows = (await conn.execute(claim_sql.CLAIM_STATEMENT, parameters)).all()
+        after = (await conn.exec_driver_sql("SHOW synchronous_commit")).scalar_one()
+    claimed, stale = claim_sql.claimed_rows(rows)
+    assert ([r.id for r in claimed], stale) == ([job.id], [])
+    assert rows[0].commit_mode == ("on" if durable else "off")
+    assert after == "on"

@@ -121,6 +121,7 @@ told AS (
     GROUP BY chunk
 )
 SELECT
+    (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode,
     (SELECT array_agg(locked.id) FROM locked JOIN free ON free.id = locked.id
      WHERE NOT (locked.latest = free.seen)) AS stale,
     (SELECT count(*) FROM told) AS told,
@@ -150,11 +151,19 @@ def claim_parameters(
     status: Status,
     *,
     job_channel: str,
+    durable: bool = True,
     spaces: list[str] | None = None,
 ) -> dict[str, Any]:
     """The bind parameters of :data:`CLAIM_STATEMENT`; ``spaces`` (None: all)
-    restricts the claim to those spaces."""
+    restricts the claim to those spaces. ``durable=False`` commits the claim
+    without waiting for its WAL to reach disk (``synchronous_commit`` off for
+    this transaction only): the flush was the largest part of a dispatch. A
+    database crash can then undo claims of the last moment (at most three
+    ``wal_writer_delay``, 0.6 s by default): those jobs are WAITING again and
+    run again, while every start and every end stays durable; the next
+    durable commit of any session flushes the claim with it."""
     return {
+        "synchronous_commit": "on" if durable else "off",
         "spaces": spaces,
         "limit": limit,
         "state": status.state.value,

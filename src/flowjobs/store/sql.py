@@ -1123,9 +1123,12 @@ class SqlStore:
         clock: Callable[[], datetime],
         lease_s: float,
         status: Status,
+        *,
+        durable: bool = True,
     ) -> list[ClaimedJob]:
         """Take up to ``limit`` waiting jobs, highest priority then oldest first,
-        only from spaces under their parallel limit.
+        only from spaces under their parallel limit (``durable``: see
+        :func:`claim_sql.claim_parameters`; SQLite ignores it).
 
         PostgreSQL: one statement in autocommit, one round trip; when another
         claim of a space committed under it, that space is claimed from again
@@ -1140,6 +1143,7 @@ class SqlStore:
             lease_s=lease_s,
             status=status,
             job_channel=JOB_CHANNEL,
+            durable=durable,
         )
         try:
             async with self._autocommit.connect() as conn:
