@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from flowjobs import __version__
-from flowjobs.api import openapi, problems
+from flowjobs.api import fast_start, openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
@@ -118,6 +118,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
     app.include_router(space_items.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)
+    fast_start.install(app)  # ordinary starts without FastAPI's per-request work
     if settings.ui_enabled:
         # the dashboard reads the services once the lifespan above has built them
         app.mount("/ui", create_ui(settings, lambda: app.state.flowjobs))

@@ -87,7 +87,9 @@ class StartBatcher:
         and what the database raised if its batch failed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
-        if len(self._flushers) < self.max_batches:
+        # done(), not membership: a finished flusher leaves the set only in a
+        # callback that runs later, and the row just queued must not wait on it
+        if sum(not task.done() for task in self._flushers) < self.max_batches:
             task = asyncio.create_task(self._flush(), name="start-batch")
             self._flushers.add(task)
             task.add_done_callback(self._flushers.discard)
