@@ -194,6 +194,8 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
     except ValueError as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
     check_json_bounds(value, max_depth=max_depth, max_values=max(len(body), 1))
+    if body.isascii() and b"\\" not in body:
+        return value  # a lone surrogate needs a \u escape or non-ASCII bytes
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
