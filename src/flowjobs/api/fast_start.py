@@ -2,17 +2,17 @@
 
 ``POST /job/start/{identifier}`` is the hot path of the API. Through FastAPI
 a start solves nine parameters and dependencies (a quarter of its CPU in the
-profiles of docs/performance.md) before any work. :func:`install` puts a
-plain ASGI endpoint in front of each of the two start routes that answers an
-ordinary start itself: a Bearer key, no ``Idempotency-Key``, at most a plain
-``priority`` in the query, an ``X-Correlation-Id`` within its length. It
-runs the same checks in the same order as the FastAPI route (key, kind,
-rate, body size and JSON, then the start), raises the same errors (the app's
-exception handlers answer them) and writes the same bytes (pydantic's
-``dump_json`` of :class:`Job`, as FastAPI does). Any other request does not
-match the fast route, so the router goes on to the FastAPI route: malformed
-requests get FastAPI's own answers, and the OpenAPI document, built from the
-FastAPI routes, is the same.
+profiles of docs/performance.md) and passes FastAPI's exception and
+exit-stack middlewares and the router. :class:`FastStarts`, the innermost of
+the app's own middlewares, answers an ordinary start itself: a Bearer key,
+no ``Idempotency-Key``, at most a plain ``priority`` in the query, an
+``X-Correlation-Id`` within its length. It runs the same checks in the same
+order as the FastAPI route (key, kind, rate, body size and JSON, then the
+start), answers the same problems (the app's handler's function) and writes
+the same bytes (pydantic's ``dump_json`` of :class:`Job`, as FastAPI does,
+and the same headers). Any other request goes on to the FastAPI routes:
+malformed requests get FastAPI's own answers, and the OpenAPI document,
+built from the FastAPI routes, is the same.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import TypeAdapter
 from starlette.requests import ClientDisconnect
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flowjobs.api.deps import (
     SOLVER_API,
@@ -38,7 +37,9 @@ from flowjobs.api.deps import (
     take_start_token,
     unwrap_input,
 )
+from flowjobs.api.problems import flowjobs_problem
 from flowjobs.domain import KeyKind
+from flowjobs.errors import FlowjobsError
 from flowjobs.schemas import Job
 
 START_PATHS = ("/job/start/{identifier}", "/job/start/{identifier}/{version}")
@@ -111,8 +112,8 @@ async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
 
 
 class FastStartRoute(Route):
-    """A start route that matches only ordinary starts (:func:`ordinary_start`);
-    the router hands every other request to the FastAPI route behind it."""
+    """A start route's path and method that match only ordinary starts
+    (:func:`ordinary_start`); its app is the fast endpoint."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path, _fast_start, methods=["POST"], include_in_schema=False)
@@ -169,11 +170,33 @@ async def _start(
     return job.id, _JOB.dump_json(Job.from_record(job), by_alias=True)
 
 
-def install(app: FastAPI) -> None:
-    """Put a :class:`FastStartRoute` before the routers (same paths and
-    method, so request metrics label its requests alike; left out of the
-    OpenAPI document, which the FastAPI routes describe)."""
-    routes: list[BaseRoute] = app.router.routes
-    first_router = next(i for i, r in enumerate(routes) if not isinstance(r, Route))
-    for path in reversed(START_PATHS):
-        routes.insert(first_router, FastStartRoute(path))
+class FastStarts:
+    """Pure ASGI middleware, the innermost of the app's own (inside
+    ``RequestMetrics``, outside FastAPI's exception middleware): an ordinary
+    start is answered here, without the exception and exit-stack middlewares
+    and the routing that every other request goes through; its flowjobs
+    errors get the problem response the app's handler gives, anything else
+    propagates as it would from a route (500 problem). Every other request
+    goes on to the app, to the FastAPI routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.routes = [FastStartRoute(path) for path in START_PATHS]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            for route in self.routes:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    scope["route"] = route  # what the router sets: metrics label by it
+                    await self._answer(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await _fast_start(scope, receive, send)
+        except FlowjobsError as exc:  # raised before anything was sent
+            await flowjobs_problem(exc)(scope, receive, send)
