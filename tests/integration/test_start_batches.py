@@ -17,7 +17,7 @@ from flowjobs import domain
 from flowjobs.domain import ApiKey, IdempotentRequest, JobState, NewJob, RuleVersion, Space
 from flowjobs.errors import RuleVersionInUseError, RuleVersionNotFoundError, StoreError
 from flowjobs.manager import utcnow
-from flowjobs.store import SqlStore
+from flowjobs.store import SqlStore, starts
 from flowjobs.store.starts import Row
 from flowjobs.store.tables import jobs as jobs_table
 from support.env import Env, flow
@@ -210,3 +210,32 @@ async def test_a_row_the_database_refuses_fails_alone(env: Env) -> None:
     assert isinstance(results[1], StoreError)
     assert [isinstance(r, BaseException) for r in results] == [False, True, False, False]
     assert len(await env.store.get_jobs([j.id for j in jobs])) == 3
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_large_batch_is_written_in_several_statements(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("flowjobs.store.starts.PG_BATCH_BYTES", 4000)
+    statements: list[int] = []
+    chunks = starts.pg_batch_chunks
+
+    def counted(rows: Sequence[Row], max_bytes: int | None = None) -> list[list[str]]:
+        found = chunks(rows, max_bytes)
+        statements.append(len(found))
+        return found
+
+    monkeypatch.setattr("flowjobs.store.starts.pg_batch_chunks", counted)
+    space, key = await env.space_with_key("s")
+    rule = await env.push(space, flow("echo"))
+    batches = record_batches(env.store)
+    jobs = [new_job(space, rule, key, input={"text": "x" * 900}) for _ in range(12)]
+
+    answered = await asyncio.gather(
+        *(env.store.insert_job(job, utcnow(), domain.INITIALIZED) for job in jobs)
+    )
+
+    assert batches == [12] and statements[0] > 1  # one batch, statements of about 4 kB
+    stored = await env.store.get_jobs([j.id for j in jobs])
+    assert sorted(j.id for j in stored) == sorted(j.id for j in answered)
+    assert all(j.input == {"text": "x" * 900} for j in stored)

@@ -13,7 +13,13 @@ import pytest
 
 from flowjobs.api.fast_start import OrdinaryStart, ordinary_start
 from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
-from flowjobs.store.starts import BatchRejected, Row, StartBatcher, pg_batch_json
+from flowjobs.store.starts import (
+    BatchRejected,
+    PartlyWritten,
+    Row,
+    StartBatcher,
+    pg_batch_chunks,
+)
 
 
 class FakeWriter:
@@ -185,11 +191,55 @@ def test_the_postgresql_batch_is_json_with_iso_timestamps() -> None:
         "output": None,  # not a column the batch sets
     }
 
-    [decoded] = json.loads(pg_batch_json([full]))
+    [[text]] = pg_batch_chunks([full])
+    decoded = json.loads(text)
 
     assert decoded["created_at"] == "2026-11-29T02:30:00.123456+00:00"
     assert decoded["input"] == {"ü": [1, None]}
     assert "output" not in decoded
+
+
+def test_large_batches_are_split_into_statements_of_bounded_size() -> None:
+    def sized(job_id: str, size: int) -> Row:
+        names = ["space_id", "base_id", "version", "rule_type", "correlation_id", "state"]
+        names += ["code", "message", "priority", "parallel_limit", "environment_group"]
+        values: dict[str, Any] = dict.fromkeys(names, "x")
+        return values | {
+            "id": job_id,
+            "input": "a" * size,
+            "api_key_id": "k",
+            "api_key_name": "n",
+            "execution_limit_s": 1.0,
+            "retry_on_loss": 0,
+            "created_at": None,
+            "updated_at": None,
+            "rerun_of": None,
+        }
+
+    rows = [sized("a", 400), sized("b", 400), sized("c", 5000), sized("d", 10)]
+
+    chunks = pg_batch_chunks(rows, max_bytes=1500)
+
+    assert [[json.loads(t)["id"] for t in chunk] for chunk in chunks] == [
+        ["a", "b"],
+        ["c"],  # larger than the bound: alone
+        ["d"],
+    ]
+
+
+async def test_a_batch_written_in_part_answers_each_row_by_its_part() -> None:
+    async def write(rows: Sequence[Row]) -> set[str]:
+        if len(rows) > 1:  # "a" and "b" went in ("b" had no version), then "c" failed
+            raise PartlyWritten({"a", "b"}, {"a"}, StoreError("database error: X"))
+        return set()
+
+    batcher = StartBatcher(write, max_rows=100, max_batches=1)
+
+    results = await asyncio.gather(*(batcher.insert(row(i)) for i in "abc"), return_exceptions=True)
+
+    assert results[0] is None
+    assert isinstance(results[1], RuleVersionNotFoundError)
+    assert isinstance(results[2], StoreError) and str(results[2]) == "database error: X"
 
 
 def scope(query: bytes = b"", **headers: str) -> dict[str, Any]:

@@ -51,6 +51,18 @@ class BatchRejected(Exception):
         self.cause = cause
 
 
+class PartlyWritten(Exception):
+    """The first statements of a batch committed, then one failed: the rows
+    of ``attempted`` are settled (in ``inserted``, or their version was
+    gone); the others get ``cause``."""
+
+    def __init__(self, attempted: set[str], inserted: set[str], cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.attempted = attempted
+        self.inserted = inserted
+        self.cause = cause
+
+
 def _one_for(exc: BaseException) -> BaseException:
     """A copy of ``exc`` for one caller: every waiting request raises its own
     exception object, so their tracebacks do not pile up on one instance."""
@@ -116,22 +128,34 @@ class StartBatcher:
             raise
 
     async def _write_batch(self, batch: list[tuple[Row, asyncio.Future[None]]]) -> None:
-        rows = [row for row, _ in batch]
         try:
-            inserted = await self._write(rows)
-        except BatchRejected as rejected:
+            inserted = await self._write([row for row, _ in batch])
+        except PartlyWritten as partial:
+            settled = [one for one in batch if one[0]["id"] in partial.attempted]
+            self._answer_all(settled, partial.inserted)
+            rest = [one for one in batch if one[0]["id"] not in partial.attempted]
+            await self._fail(rest, partial.cause)
+            return
+        except Exception as exc:
+            await self._fail(batch, exc)
+            return
+        self._answer_all(batch, inserted)
+
+    @staticmethod
+    def _answer_all(batch: list[tuple[Row, asyncio.Future[None]]], inserted: set[str]) -> None:
+        for row, future in batch:
+            _answer(future, None if row["id"] in inserted else _version_gone(row))
+
+    async def _fail(self, batch: list[tuple[Row, asyncio.Future[None]]], exc: Exception) -> None:
+        if isinstance(exc, BatchRejected):
             if len(batch) == 1:
-                _answer(batch[0][1], rejected.cause)
+                _answer(batch[0][1], exc.cause)
                 return
             for one in batch:  # only the row at fault may fail
                 await self._write_batch([one])
             return
-        except Exception as exc:  # the database is down, a bug: every caller learns it
-            for _, future in batch:
-                _answer(future, _one_for(exc))
-            return
-        for row, future in batch:
-            _answer(future, None if row["id"] in inserted else _version_gone(row))
+        for _, future in batch:  # the database is down, a bug: every caller learns it
+            _answer(future, _one_for(exc))
 
 
 def _answer(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -211,23 +235,59 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def pg_batch_json(rows: Sequence[Row]) -> str:
-    """The batch as the JSON array :data:`PG_INSERT_BATCH` reads (pure)."""
-    return json.dumps(
-        [{name: row[name] for name, _ in _PG_COLUMNS} for row in rows],
-        default=_json_default,
-        separators=(",", ":"),
-    )
+# JSON text of rows in one statement: far below the largest JSONB value
+# (256 MiB), so a flood of large inputs splits into several statements.
+PG_BATCH_BYTES = 16 * 1024 * 1024
+
+
+def pg_batch_chunks(rows: Sequence[Row], max_bytes: int | None = None) -> list[list[str]]:
+    """The batch's rows as JSON objects, grouped into the JSON arrays of
+    :data:`PG_INSERT_BATCH` of at most ``max_bytes`` each (a single larger
+    row goes alone); each array as its rows' texts (pure)."""
+    limit = PG_BATCH_BYTES if max_bytes is None else max_bytes
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for row in rows:
+        text = json.dumps(
+            {name: row[name] for name, _ in _PG_COLUMNS},
+            default=_json_default,
+            separators=(",", ":"),
+        )
+        if current and size + len(text) > limit:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(text)
+        size += len(text) + 1
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 async def insert_batch_pg(conn: AsyncConnection, rows: Sequence[Row], channel: str) -> set[str]:
-    """PostgreSQL: the batch's one statement on an autocommit connection."""
-    found = (
-        await conn.exec_driver_sql(
-            PG_INSERT_BATCH, {"rows": pg_batch_json(rows), "channel": channel}
-        )
-    ).first()
-    return set() if found is None else set(found.ids)
+    """PostgreSQL: the batch's statement (one per :data:`PG_BATCH_BYTES` of
+    rows) on an autocommit connection; the ids inserted. If a statement
+    fails after others committed, :class:`PartlyWritten` says which rows
+    are settled."""
+    inserted: set[str] = set()
+    attempted: set[str] = set()
+    start = 0
+    for chunk in pg_batch_chunks(rows):
+        ids = {row["id"] for row in rows[start : start + len(chunk)]}
+        start += len(chunk)
+        try:
+            found = (
+                await conn.exec_driver_sql(
+                    PG_INSERT_BATCH, {"rows": "[" + ",".join(chunk) + "]", "channel": channel}
+                )
+            ).first()
+        except Exception as exc:
+            if attempted:
+                raise PartlyWritten(attempted, inserted, exc) from exc
+            raise
+        attempted |= ids
+        inserted |= set() if found is None else set(found.ids)
+    return inserted
 
 
 # ---- SQLite -------------------------------------------------------------------
@@ -268,11 +328,23 @@ def batch_writer(engine: AsyncEngine, *, is_sqlite: bool, channel: str) -> Write
                     return await insert_batch_sqlite(conn, rows)
             async with engine.connect() as conn:
                 return await insert_batch_pg(conn, rows, channel)
-        except IntegrityError as exc:
-            raise BatchRejected(AlreadyExistsError(str(exc.orig).splitlines()[0])) from exc
-        except DataError as exc:  # e.g. a string PostgreSQL cannot store in JSONB
-            raise BatchRejected(_store_error(exc)) from exc
+        except PartlyWritten as partial:
+            raise PartlyWritten(
+                partial.attempted, partial.inserted, _mapped(partial.cause)
+            ) from partial.cause
         except SQLAlchemyError as exc:
-            raise _store_error(exc) from exc
+            raise _mapped(exc) from exc
 
     return write
+
+
+def _mapped(exc: Exception) -> Exception:
+    """What a failed write raises: :class:`BatchRejected` for what one row
+    may cause (then written row by row), else the 503 ``StoreError``."""
+    if isinstance(exc, IntegrityError):
+        return BatchRejected(AlreadyExistsError(str(exc.orig).splitlines()[0]))
+    if isinstance(exc, DataError):  # e.g. a string PostgreSQL cannot store in JSONB
+        return BatchRejected(_store_error(exc))
+    if isinstance(exc, SQLAlchemyError):
+        return _store_error(exc)
+    return exc
