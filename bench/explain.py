@@ -11,7 +11,8 @@ The statements are built here with the same SQLAlchemy Core expressions as
 ``flowjobs/store/sql.py`` (the prune batch is the store's own
 ``SqlStore.prune_batch``), compiled for PostgreSQL with literal values.
 
-Usage: ``python bench/explain.py [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]``
+Usage: ``python bench/explain.py [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+[--revision 0006]`` (``--revision``: the schema to explain, default the newest).
 """
 
 from __future__ import annotations
@@ -201,6 +202,126 @@ def hot_queries(n_spaces: int) -> list[tuple[str, str, bool]]:
             False,
         ),
         (
+            "cancelAll: waiting jobs of a rule version (SqlStore.cancel_many)",
+            sql(
+                jobs.update()
+                .where(
+                    jobs.c.space_id == "space-7",
+                    jobs.c.base_id == "rule-7",
+                    jobs.c.version == 1,
+                    jobs.c.state == JobState.WAITING.value,
+                )
+                .values(**ended)
+            ),
+            True,
+        ),
+        (
+            "start cap: waiting jobs of a space (SqlStore.count_waiting)",
+            sql(
+                sa.select(sa.func.count()).where(
+                    jobs.c.space_id == "space-7", jobs.c.state == JobState.WAITING.value
+                )
+            ),
+            False,
+        ),
+        (
+            "list: a space's jobs, second page (SqlStore.list_jobs)",
+            sql(
+                sa.select(*(c for c in jobs.c if c.name not in ("input", "output")))
+                .where(
+                    jobs.c.space_id == "space-7",
+                    sa.tuple_(jobs.c.created_at, jobs.c.id)
+                    < sa.tuple_(
+                        sa.literal(NOW - timedelta(days=1), jobs.c.created_at.type),
+                        sa.literal(job_id, jobs.c.id.type),
+                    ),
+                )
+                .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+                .limit(50)
+            ),
+            False,
+        ),
+        (
+            "list: a space's failed jobs (SqlStore.list_jobs, states filter)",
+            sql(
+                sa.select(jobs.c.id)
+                .where(jobs.c.space_id == "space-7", jobs.c.state.in_(["ERROR"]))
+                .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+                .limit(50)
+            ),
+            False,
+        ),
+        (
+            "dashboard: a space's jobs per state (SqlStore.job_counts)",
+            sql(
+                sa.select(jobs.c.state, sa.func.count())
+                .where(jobs.c.space_id == "space-7")
+                .group_by(jobs.c.state)
+            ),
+            False,
+        ),
+        (
+            "usage: a space's jobs of a month per state (usage.job_counts)",
+            sql(
+                sa.select(jobs.c.state, sa.func.count())
+                .where(
+                    jobs.c.space_id == "space-7",
+                    jobs.c.created_at >= NOW - timedelta(days=30),
+                    jobs.c.created_at < NOW,
+                )
+                .group_by(jobs.c.state)
+            ),
+            False,
+        ),
+        (
+            "dashboard: finished per minute, last 24 h (SqlStore.finished_per_minute)",
+            sql(
+                sa.select(sa.func.count()).where(
+                    jobs.c.space_id == "space-7", jobs.c.ended_at >= NOW - timedelta(hours=24)
+                )
+            ),
+            False,
+        ),
+        (
+            "/metrics: queue depths (SqlStore.queue_depths)",
+            sql(
+                sa.select(spaces.c.name, jobs.c.state, sa.func.count(jobs.c.id))
+                .select_from(
+                    spaces.outerjoin(
+                        jobs,
+                        sa.and_(
+                            jobs.c.space_id == spaces.c.id,
+                            jobs.c.state.in_([JobState.WAITING.value, *ACTIVE]),
+                        ),
+                    )
+                )
+                .group_by(spaces.c.name, jobs.c.state)
+            ),
+            False,
+        ),
+        (
+            "start with Idempotency-Key: the key's job (SqlStore.find_idempotent)",
+            sql(
+                jobs.select().where(
+                    jobs.c.space_id == "space-7",
+                    jobs.c.idempotency_key == "key-1",
+                    jobs.c.created_at >= NOW - timedelta(hours=24),
+                )
+            ),
+            False,
+        ),
+        (
+            "rule deletion: a version's jobs in use (rules.delete_versions)",
+            sql(
+                sa.select(sa.func.count()).where(
+                    jobs.c.base_id == "rule-7",
+                    jobs.c.version.in_([1]),
+                    jobs.c.state.in_(["WAITING", *ACTIVE]),
+                )
+            ),
+            False,
+        ),
+        (
             "prune: one batch of 5000, retention 30 days (SqlStore.prune_batch)",
             sql(SqlStore.prune_batch(NOW - timedelta(days=30), 5000)),
             True,
@@ -253,9 +374,12 @@ def main() -> None:
     parser.add_argument("--finished", type=int, default=1_000_000)
     parser.add_argument("--waiting", type=int, default=3_000)
     parser.add_argument("--spaces", type=int, default=50)
+    parser.add_argument(
+        "--revision", default="head", help="schema revision to explain, e.g. 0006 (before 0007)"
+    )
     args = parser.parse_args()
     with scratch_database(args.admin_url) as url:
-        upgrade(url)
+        upgrade(url, args.revision)
         fill(url, {"finished": args.finished, "waiting": args.waiting, "spaces": args.spaces})
         explain(url, hot_queries(args.spaces))
 

@@ -9,6 +9,7 @@ Usage::
     python bench/profile_paths.py get --db pg --rows 1000000
     python bench/profile_paths.py process --jobs 5000
     python bench/profile_paths.py cancel-all --jobs 100000
+    python bench/profile_paths.py claim-cancel --db pg --jobs 300   # claim, cancel, GET
 
 ``--in-process`` drives the app through httpx's ASGI transport (no sockets),
 which is what ``--profile`` (pyinstrument) looks at; otherwise the server runs
@@ -281,6 +282,21 @@ def _wait_done(url: str, count: int, timeout: float) -> float:
     raise RuntimeError(f"not all {count} jobs completed within {timeout} s")
 
 
+def _wait_started(url: str, timeout: float) -> int:
+    """Once the worker has claimed a job: the jobs completed by then."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            claimed, done = conn.execute(
+                "SELECT count(*) FILTER (WHERE state <> 'WAITING'), "
+                "count(*) FILTER (WHERE state = 'COMPLETED') FROM jobs"
+            ).fetchone()  # type: ignore[misc]
+            if claimed:
+                return int(done)
+            time.sleep(0.01)
+    raise RuntimeError(f"no job claimed within {timeout} s")
+
+
 def process(args: argparse.Namespace) -> None:
     """Jobs queued beforehand (by SQL), then one worker started: its jobs/s."""
     rows = []
@@ -293,13 +309,24 @@ def process(args: argparse.Namespace) -> None:
             if pyspy:
                 spy = [".venv/bin/py-spy", "record", "-p", str(worker.pid), "-o", pyspy]
                 subprocess.Popen([*spy, "-f", "raw", "-d", "10", "-r", "200"])
+            done_before = _wait_started(url, timeout=60)  # start-up excluded, as in the rate
+            began = process_cpu(worker.pid)
             span = _wait_done(url, args.jobs, timeout=600)
-        rows.append([args.jobs, args.concurrency, args.jobs / span, span])
+            used = process_cpu(worker.pid) - began
+        per_job_ms = used / max(args.jobs - done_before, 1) * 1000
+        rows.append([args.jobs, args.concurrency, args.jobs / span, span, per_job_ms])
     print_table(
         "One worker process on PostgreSQL, no-op jobs queued beforehand",
-        ["jobs", "concurrency", "jobs/s (first claim to last end)", "s"],
+        ["jobs", "concurrency", "jobs/s (first claim to last end)", "s", "worker CPU ms/job"],
         rows,
     )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) one process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cancel_all(args: argparse.Namespace) -> None:
@@ -310,20 +337,102 @@ def cancel_all(args: argparse.Namespace) -> None:
             client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"})
             with psycopg.connect(url) as conn:
                 space_id = conn.execute("SELECT id FROM spaces LIMIT 1").fetchone()[0]  # type: ignore[index]
-            began = time.perf_counter()
+            client.get("/job", params={"limit": 1}).raise_for_status()  # pool warm
+            began, server_cpu, db_cpu = time.perf_counter(), children_cpu(), database_cpu(url)
             response = client.post(f"/job/cancelAll/space/{space_id}", timeout=120)
             took = time.perf_counter() - began
+            server_cpu, db_cpu = children_cpu() - server_cpu, database_cpu(url) - db_cpu
             print(response.status_code, response.text[:200])
     print_table(
         f"cancelAll of {args.jobs} waiting jobs on PostgreSQL (no webhook)",
-        ["jobs", "seconds"],
-        [[args.jobs, took]],
+        ["jobs", "seconds", "server CPU s", "PostgreSQL CPU s"],
+        [[args.jobs, took, server_cpu, db_cpu]],
+    )
+
+
+def database_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to the
+    database of ``url`` (this machine's server, read from /proc), the figure a
+    loaded machine distorts least. Backends that exit meanwhile are missed."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        ]
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+async def _claim_and_cancel(url: str, rounds: int) -> dict[str, list[float]]:
+    """Per round, in process and one at a time: start a job, claim it (as a
+    worker would, up to 16), claim again (nothing left: what the other
+    worker's claim costs), cancel it while it runs, read it."""
+    from flowjobs.catalog import Catalog
+    from flowjobs.config import Settings
+    from flowjobs.domain import KeyKind
+    from flowjobs.manager import JobManager, LocalEvents
+    from flowjobs.store import SqlStore
+
+    store = SqlStore(url)
+    settings = Settings(database_url=url, log_level="WARNING")
+    manager = JobManager(store, settings, LocalEvents())
+    catalog = Catalog(store, settings)
+    space = await catalog.create_space("claims", parallel_limit=10_000)
+    key = (await catalog.create_key(space.id, KeyKind.SOLVER, "bench")).key
+    waiter = {"name": "w", "alias": "w", "nodes": [{"id": "nap", "type": "wait", "seconds": 600}]}
+    await catalog.push_rule(space.id, waiter, publish=True)
+    took: dict[str, list[float]] = {"claim": [], "empty claim": [], "cancel": [], "get": []}
+    cpu = {"claim": 0.0, "cancel": 0.0}
+    try:
+        for _ in range(rounds):
+            job = await manager.start(key, "w", None, {})
+            for name, call in (
+                ("claim", lambda: manager.claim("w1", 16)),
+                ("empty claim", lambda: manager.claim("w2", 16)),
+                ("cancel", lambda j=job.id: manager.cancel(key, j)),
+                ("get", lambda j=job.id: manager.info(key, j)),
+            ):
+                began, cpu_began = time.perf_counter(), time.process_time()
+                await call()
+                took[name].append(time.perf_counter() - began)
+                if name in cpu:
+                    cpu[name] += time.process_time() - cpu_began
+            await manager.mark_canceled(job.id, "w1")
+    finally:
+        await store.close()
+    for name, used in cpu.items():
+        print(f"client CPU per {name}: {used / rounds * 1000:.2f} ms")
+    return took
+
+
+def claim_cancel(args: argparse.Namespace) -> None:
+    with database(args.db) as url:
+        if args.db == "sqlite":
+            from flowjobs.store import upgrade
+
+            upgrade(url)
+        else:
+            prepare_space(url, [NOOP])  # migrates
+        took = asyncio.run(_claim_and_cancel(url, args.jobs))
+    print_table(
+        f"claim and cancel, {args.jobs} rounds, one at a time, in process ({args.db})",
+        ["call", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        [[name, *summary_ms(values)] for name, values in took.items()],
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", choices=["start", "get", "process", "cancel-all"])
+    parser.add_argument("path", choices=["start", "get", "process", "cancel-all", "claim-cancel"])
     parser.add_argument("--db", choices=["pg", "sqlite"], default="pg")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--connections", type=int, default=32)
@@ -335,7 +444,13 @@ def main() -> None:
     parser.add_argument("--loadgen", action="store_true", help="start: the bench's HTTP client")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    {"start": start, "get": get, "process": process, "cancel-all": cancel_all}[args.path](args)
+    {
+        "start": start,
+        "get": get,
+        "process": process,
+        "cancel-all": cancel_all,
+        "claim-cancel": claim_cancel,
+    }[args.path](args)
 
 
 if __name__ == "__main__":

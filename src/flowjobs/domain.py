@@ -277,6 +277,32 @@ class JobDetails:
 
 
 @dataclass(frozen=True)
+class JobEnding:
+    """What a worker hands over when a job's flow has ended, to be written with
+    the other endings of the moment in one transaction. A job still RUNNING and
+    held by ``worker_id`` ends with ``status``; one found CANCELING (a cancel
+    reached it first) ends CANCELED by the user, output and error untouched.
+    ``status`` None: only a CANCELING job ends (the worker stopped it on a cancel)."""
+
+    job_id: str
+    worker_id: str
+    status: Status | None
+    output: list[Any] | None = None  # None: left as it is
+    error: dict[str, Any] | None = None  # None: left as it is
+    details: JobDetails | None = None  # the run's final trace and logs, if they changed
+    progress: dict[str, int] | None = None  # None: left as it is
+
+
+@dataclass(frozen=True)
+class EndingsWritten:
+    """What a batch of endings did: the status each moved job ended with, by
+    id (jobs that did not move are absent), and the webhook events queued."""
+
+    moved: dict[str, Status]
+    deliveries: int
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
     """A worker process's row in the registry. ``alive`` is derived by the
     manager: not stopped, and a heartbeat within three heartbeat intervals."""

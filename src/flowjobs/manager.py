@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from flowjobs.domain import (
     Heartbeat,
     IdempotentRequest,
     JobDetails,
+    JobEnding,
     JobFilter,
     JobListQuery,
     JobPage,
@@ -85,16 +86,35 @@ class LocalEvents:
     """Signals between the API and a worker in the same process, so that an
     embedded worker wakes at once instead of waiting for its next poll."""
 
+    MAX_CANCEL_IDS = 1000  # more named jobs than this: look them all up instead
+
     def __init__(self) -> None:
         self.job_waiting = asyncio.Event()
         self.cancel_requested = asyncio.Event()
         self.webhook_due = asyncio.Event()
+        # What the cancel requests since the worker last looked named: job
+        # ids, or "any job" (None) when one of them did not say which.
+        self._cancel_ids: set[str] | None = set()
 
     def notify_waiting(self) -> None:
         self.job_waiting.set()
 
-    def notify_cancel(self) -> None:
+    def notify_cancel(self, job_ids: Iterable[str] | None = None) -> None:
+        """Jobs were asked to cancel: these ones, or (None) any of them."""
+        if job_ids is None or self._cancel_ids is None:
+            self._cancel_ids = None
+        else:
+            self._cancel_ids.update(job_ids)
+            if len(self._cancel_ids) > self.MAX_CANCEL_IDS:  # no worker here drains them
+                self._cancel_ids = None
         self.cancel_requested.set()
+
+    def take_cancels(self) -> set[str] | None:
+        """The jobs named since the last call (None: any job may be canceling),
+        and forget them; clears ``cancel_requested``."""
+        self.cancel_requested.clear()
+        named, self._cancel_ids = self._cancel_ids, set()
+        return named
 
     def notify_webhook(self) -> None:
         """A job ended (its webhook events may be due) or a delivery was queued."""
@@ -582,17 +602,18 @@ class JobManager:
         now = utcnow()
         if not is_uuid(job_id):
             raise JobNotFoundError()
+        # A running job first: one round trip that also returns the job and
+        # tells its worker (by id) on PostgreSQL.
+        canceling = await self.store.request_cancel(job_id, key.space_id, domain.CANCELING, now)
+        if canceling is not None:
+            self._moved(job_id, domain.CANCELING)
+            self.events.notify_cancel([job_id])
+            return canceling
         if await self.store.transition(
             job_id, [JobState.WAITING], domain.USER_CANCELED, now, space_id=key.space_id
         ):
             self.events.notify_webhook()
             self._moved(job_id, domain.USER_CANCELED)
-            return await self.info(key, job_id)
-        if await self.store.transition(
-            job_id, [JobState.RUNNING], domain.CANCELING, now, space_id=key.space_id
-        ):
-            self._moved(job_id, domain.CANCELING)
-            self.events.notify_cancel()
             return await self.info(key, job_id)
         job = await self.info(key, job_id)
         if job.state in (JobState.CANCELING, JobState.CANCELED):
@@ -711,6 +732,23 @@ class JobManager:
         if moved:
             self._moved(job_id, domain.USER_CANCELED)
         return JobState.CANCELED if moved else JobState.ERROR
+
+    async def end_jobs(self, endings: Sequence[JobEnding]) -> list[JobState | None]:
+        """Write many jobs' endings in one transaction (the worker's batched
+        end path; each job moves as :meth:`complete`, :meth:`fail`,
+        :meth:`release` or :meth:`mark_canceled` would move it). Per ending,
+        in order: the state its job ended in, or None when its worker no
+        longer held it (its lease ran out and the reaper ended it)."""
+        written = await self.store.end_jobs(endings, utcnow(), domain.USER_CANCELED)
+        if written.deliveries:
+            self.events.notify_webhook()  # wake this process's dispatcher at once
+        states: list[JobState | None] = []
+        for ending in endings:
+            status = written.moved.get(ending.job_id)
+            if status is not None:
+                self._moved(ending.job_id, status)
+            states.append(None if status is None else status.state)
+        return states
 
     async def release(self, job_id: str, worker_id: str, reason: str) -> None:
         """Give up a job on shutdown: it ends CANCELED, saying why."""

@@ -7,6 +7,7 @@ indexed query on ``webhooks`` (by space) when no webhook matches.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,9 +36,12 @@ class Subscription:
         return event in self.events and (self.base_ids is None or base_id in self.base_ids)
 
 
-async def subscriptions(conn: AsyncConnection, space_ids: Iterable[str]) -> list[Subscription]:
-    """The enabled webhooks of these spaces, with the flows each is attached to."""
-    query = (
+@functools.cache
+def _subscriptions_query() -> sa.Select[Any]:
+    """Built once, the spaces as one expanding parameter: every job end runs
+    it, and a cached statement costs SQLAlchemy no tree walk."""
+    space_ids: sa.BindParameter[str] = sa.bindparam("space_ids", expanding=True)
+    return (
         sa.select(
             webhooks.c.id,
             webhooks.c.space_id,
@@ -46,10 +50,15 @@ async def subscriptions(conn: AsyncConnection, space_ids: Iterable[str]) -> list
             webhook_rules.c.base_id,
         )
         .outerjoin(webhook_rules, webhook_rules.c.webhook_id == webhooks.c.id)
-        .where(webhooks.c.space_id.in_(sorted(set(space_ids))), webhooks.c.enabled.is_(True))
+        .where(webhooks.c.space_id.in_(space_ids), webhooks.c.enabled.is_(True))
     )
+
+
+async def subscriptions(conn: AsyncConnection, space_ids: Iterable[str]) -> list[Subscription]:
+    """The enabled webhooks of these spaces, with the flows each is attached to."""
+    params = {"space_ids": sorted(set(space_ids))}
     found: dict[str, tuple[Any, set[str]]] = {}
-    for row in (await conn.execute(query)).all():
+    for row in (await conn.execute(_subscriptions_query(), params)).all():
         _, base_ids = found.setdefault(row.id, (row, set()))
         if row.base_id is not None:
             base_ids.add(row.base_id)
@@ -105,17 +114,18 @@ async def notify_due(conn: AsyncConnection) -> None:
 
 async def enqueue_job_events(
     conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime
-) -> None:
-    """One delivery row per ended job and matching enabled webhook."""
+) -> int:
+    """One delivery row per ended job and matching enabled webhook; how many."""
     if not ended:
-        return
+        return 0
     subs = await subscriptions(conn, {job.space_id for job in ended})
     if not subs:
-        return
+        return 0
     rows = _delivery_rows(ended, subs, now)
     if rows:
         await conn.execute(webhook_deliveries.insert(), rows)
         await notify_due(conn)
+    return len(rows)
 
 
 async def has_subscribers(

@@ -11,10 +11,11 @@ across every process that opens the file, which is what keeps a space's
 read is one statement, so one implicit snapshot), so that they never wait for
 a writer (WAL mode).
 
-PostgreSQL: a claim locks the space's row (``FOR UPDATE``) and counts its
-running jobs again before taking one, so two workers claiming for the same
-space queue behind each other; waiting jobs are picked with
-``FOR UPDATE SKIP LOCKED`` so workers never wait on each other's candidates.
+PostgreSQL: a claim is one statement (store/claim.py): waiting jobs are
+picked with ``FOR UPDATE SKIP LOCKED``, so workers never wait on each other's
+candidates; the spaces' rows are locked and rewritten, so two workers
+claiming for the same space queue behind each other, and a claim whose
+snapshot missed another's runs again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import select
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -38,11 +40,13 @@ from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.rows import dict_row
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from flowjobs.domain import (
@@ -52,10 +56,12 @@ from flowjobs.domain import (
     CancelCounts,
     ClaimedJob,
     EndedJob,
+    EndingsWritten,
     ExpiredLease,
     FinishedMinute,
     Heartbeat,
     JobDetails,
+    JobEnding,
     JobListQuery,
     JobRecord,
     JobStamp,
@@ -72,6 +78,8 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.store import claim as claim_sql
+from flowjobs.store import endings as ending_sql
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
@@ -97,7 +105,7 @@ CANCEL_CHANNEL = "flowjobs_cancel"  # a running job was asked to cancel
 # A job's state or progress changed. Payload: job ids, comma-separated; empty
 # when many jobs changed at once (cancelAll), meaning "any watched job".
 JOB_CHANNEL = "flowjobs_job"
-_IDS_PER_NOTIFY = 100  # 3.7 kB of ids; PostgreSQL takes payloads up to 8 kB
+_IDS_PER_NOTIFY = claim_sql.IDS_PER_NOTIFY
 _IDS_PER_QUERY = 500  # ids in one WHERE id IN (...)
 # A listing without ``full`` reads neither input nor output.
 _SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("input", "output")]
@@ -113,6 +121,19 @@ _ENDED_COLUMNS = (
     jobs.c.claimed_at,
     jobs.c.ended_at,
 )
+
+
+# GET /job/{id}: built once with bound parameters, so that each lookup skips
+# building a statement and SQLAlchemy's compiled cache hits without a tree walk.
+_JOB_BY_ID = jobs.select().where(jobs.c.id == sa.bindparam("job_id"))
+_JOB_BY_ID_IN_SPACE = _JOB_BY_ID.where(jobs.c.space_id == sa.bindparam("space_id"))
+
+
+@functools.cache
+def _job_by_id_sql(*, in_space: bool) -> str:
+    """The same lookups as PostgreSQL SQL for psycopg (``%(job_id)s`` parameters)."""
+    query = _JOB_BY_ID_IN_SPACE if in_space else _JOB_BY_ID
+    return str(query.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def _ended(rows: Sequence[Row[Any]]) -> list[EndedJob]:
@@ -167,6 +188,38 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+def _discard_if_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """PostgreSQL pool checkout: refuse a connection the server has closed.
+
+    This replaces ``pool_pre_ping``, whose ``SELECT 1`` cost a round trip on
+    every checkout (a fifth of a one-statement start or claim). An idle pooled
+    connection has nothing to read, so a socket that is readable (or a
+    connection psycopg already knows is broken) means the server ended it: a
+    restart, ``pg_terminate_backend``, an idle timeout. Raising
+    ``DisconnectionError`` makes the pool open a fresh connection instead, so
+    the caller never sees the dead one. A connection lost silently (no FIN,
+    say a dropped network) is found on first use, as with pre-ping's own
+    failure: the statement fails with a ``StoreError`` and the pool is
+    invalidated; the worker's loops and ``_persist`` retry."""
+    pgconn = record.driver_connection.pgconn
+    try:
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            raise DisconnectionError("connection closed")
+        if _readable(pgconn.socket):
+            raise DisconnectionError("the server closed the connection")
+    except psycopg.Error as exc:  # no socket any more
+        raise DisconnectionError(str(exc)) from exc
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has something to read, without waiting."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows: no poll()
+
+
 def _make_engine(
     url: str, *, begin: str | None, pool_size: int, max_overflow: int = 0
 ) -> AsyncEngine:
@@ -174,7 +227,9 @@ def _make_engine(
     kwargs: dict[str, Any] = (
         {} if is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
     )
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not is_sqlite:
+        event.listen(engine.sync_engine.pool, "checkout", _discard_if_closed)
     if is_sqlite:
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -188,6 +243,11 @@ def _make_engine(
                 conn.exec_driver_sql(f"BEGIN {begin}")
 
     return engine
+
+
+def _store_error(exc: SQLAlchemyError) -> StoreError:
+    cause = getattr(exc, "orig", None) or exc
+    return StoreError(f"database error: {type(cause).__name__}")
 
 
 def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
@@ -255,6 +315,36 @@ def _changes_catalog(method: _Method) -> _Method:
     return wrapper  # type: ignore[return-value]
 
 
+@functools.cache
+def _request_cancel_statement() -> sa.Select[Any]:
+    """PostgreSQL: a RUNNING job of the space becomes CANCELING, and the
+    worker (its id in the payload: no query needed to find it) and the job's
+    watchers are told, in one statement. Built once, with bound parameters
+    (named unlike the columns: an UPDATE's parameters named as columns are
+    taken as values to SET)."""
+    moved = (
+        jobs.update()
+        .where(
+            jobs.c.id == sa.bindparam("target_job"),
+            jobs.c.space_id == sa.bindparam("target_space"),
+            jobs.c.state == JobState.RUNNING.value,
+        )
+        .values(
+            state=sa.bindparam("new_state"),
+            code=sa.bindparam("new_code"),
+            message=sa.bindparam("new_message"),
+            updated_at=sa.bindparam("now", type_=jobs.c.updated_at.type),
+        )
+        .returning(*jobs.c)
+        .cte("moved")
+    )
+    return sa.select(
+        moved,
+        sa.func.pg_notify(CANCEL_CHANNEL, moved.c.id).label("told_worker"),
+        sa.func.pg_notify(JOB_CHANNEL, moved.c.id).label("told_watchers"),
+    )
+
+
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
@@ -314,8 +404,12 @@ class SqlStore:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
+        # PostgreSQL reads run in autocommit: under READ COMMITTED each statement
+        # takes its own snapshot whether in a transaction or not, so a read
+        # transaction only added a BEGIN and a ROLLBACK round trip to each read.
+        engine = self._read_engine if self.is_sqlite else self._autocommit
         try:
-            async with self._read_engine.connect() as conn:
+            async with engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}") from exc
@@ -706,11 +800,35 @@ class SqlStore:
         return found
 
     async def get_job(self, job_id: str, space_id: str | None = None) -> JobRecord | None:
-        query = jobs.select().where(jobs.c.id == job_id)
-        if space_id is not None:
-            query = query.where(jobs.c.space_id == space_id)
+        params = {"job_id": job_id, "space_id": space_id}
+        if not self.is_sqlite:
+            return await self._get_job_pg(params)
+        query = _JOB_BY_ID if space_id is None else _JOB_BY_ID_IN_SPACE
         async with self._read() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(query, params)).first()
+        return None if row is None else _job_from_row(row)
+
+    async def _get_job_pg(self, params: dict[str, str | None]) -> JobRecord | None:
+        """PostgreSQL: the lookup sent through psycopg itself, on a pooled
+        connection in autocommit. SQLAlchemy's execution and result layers cost
+        as much CPU as psycopg's whole round trip, on the API's most frequent
+        request (``GET /job/{id}``, polled by clients). A psycopg error
+        invalidates the connection, so that the pool never hands it out again."""
+        query = _job_by_id_sql(in_space=params["space_id"] is not None)
+        try:
+            async with self._autocommit.connect() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None  # a checked-out connection has its driver's
+                try:
+                    cursor = raw.cursor(row_factory=dict_row)
+                    await cursor.execute(query, params)
+                    row = await cursor.fetchone()
+                except psycopg.Error:
+                    await conn.invalidate()
+                    raise
+        except (SQLAlchemyError, psycopg.Error) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}") from exc
         return None if row is None else _job_from_row(row)
 
     async def finished_per_minute(self, space_id: str, since: datetime) -> list[FinishedMinute]:
@@ -807,9 +925,56 @@ class SqlStore:
     @staticmethod
     async def _record_endings(
         conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime
-    ) -> None:
-        await enqueue_job_events(conn, ended, now)
+    ) -> int:
+        """Webhook events and usage of jobs that just ended; the events queued."""
+        queued = await enqueue_job_events(conn, ended, now)
         await add_usage(conn, ended, now)
+        return queued
+
+    async def request_cancel(
+        self, job_id: str, space_id: str, status: Status, now: datetime
+    ) -> JobRecord | None:
+        """Move a RUNNING job of the space to ``status`` (CANCELING) and tell
+        its worker; the job as it is now, or None if it was not RUNNING.
+        PostgreSQL: one statement, one round trip (no BEGIN, no COMMIT, no
+        second read); the cancel notification names the job."""
+        assert status.state is JobState.CANCELING
+        parameters = {
+            "target_job": job_id,
+            "target_space": space_id,
+            "new_state": status.state.value,
+            "new_code": status.code.value,
+            "new_message": status.message,
+            "now": now,
+        }
+        if self.is_sqlite:
+            return await self._request_cancel_in_transaction(parameters)
+        try:
+            async with self._autocommit.connect() as conn:
+                row = (await conn.execute(_request_cancel_statement(), parameters)).first()
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+        return None if row is None else _job_from_row(row)
+
+    async def _request_cancel_in_transaction(self, parameters: dict[str, Any]) -> JobRecord | None:
+        query = (
+            jobs.update()
+            .where(
+                jobs.c.id == parameters["target_job"],
+                jobs.c.space_id == parameters["target_space"],
+                jobs.c.state == JobState.RUNNING.value,
+            )
+            .values(
+                state=parameters["new_state"],
+                code=parameters["new_code"],
+                message=parameters["new_message"],
+                updated_at=parameters["now"],
+            )
+            .returning(*jobs.c)
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _job_from_row(row)
 
     async def cancel_many(
         self,
@@ -876,21 +1041,25 @@ class SqlStore:
     async def listen(
         self,
         on_waiting: Callable[[], None],
-        on_cancel: Callable[[], None],
+        on_cancel: Callable[[list[str] | None], None],
         on_webhook: Callable[[], None] | None = None,
     ) -> None:
         """Call back on every start/slot, cancel and (when asked) webhook
         notification until cancelled, reconnecting after errors. Returns at
-        once on SQLite, where there is nothing to listen to."""
+        once on SQLite, where there is nothing to listen to. ``on_cancel``
+        gets the ids of the jobs to stop, or None for "any of them" (a
+        cancelAll; also after each (re)connection, when some may have been
+        missed)."""
         callbacks: dict[str, Callable[[str], None]] = {
             WAITING_CHANNEL: lambda _: on_waiting(),
-            CANCEL_CHANNEL: lambda _: on_cancel(),
+            CANCEL_CHANNEL: lambda payload: on_cancel(payload.split(",") if payload else None),
         }
         if on_webhook is not None:
             callbacks[WEBHOOK_CHANNEL] = lambda _: on_webhook()
 
         def on_connected() -> None:  # what arrived while we were not listening
             on_waiting()
+            on_cancel(None)
             if on_webhook is not None:
                 on_webhook()
 
@@ -941,89 +1110,98 @@ class SqlStore:
         status: Status,
     ) -> list[ClaimedJob]:
         """Take up to ``limit`` waiting jobs, highest priority then oldest first,
-        only from spaces under their parallel limit, in one transaction.
+        only from spaces under their parallel limit.
 
-        1. pick candidates among spaces that look free (on PostgreSQL with
-           ``FOR UPDATE SKIP LOCKED``: claimers never wait on each other's picks);
-        2. lock the candidates' spaces, always in id order so that two claimers
-           cannot deadlock, with ``FOR NO KEY UPDATE`` so that inserts of new
-           jobs (a foreign-key share lock) are not blocked;
-        3. count those spaces' running jobs again, now exact, and take only
-           candidates that fit.
-        On SQLite ``BEGIN IMMEDIATE`` already serialises the whole transaction.
-        The clock is read once the locks are held, so ``claimedAt`` and the
-        lease start when the claim really happens."""
+        PostgreSQL: one statement in autocommit, one round trip; when another
+        claim of a space committed under it, that space is claimed from again
+        under its lock (store/claim.py says why this keeps the limits exact).
+        SQLite: one ``BEGIN IMMEDIATE`` transaction, which serialises every
+        claim, so the running counts it reads are exact."""
+        if self.is_sqlite:
+            return await self._claim_serialised(worker_id, limit, clock, lease_s, status)
+        parameters = functools.partial(
+            claim_sql.claim_parameters,
+            worker_id,
+            lease_s=lease_s,
+            status=status,
+            job_channel=JOB_CHANNEL,
+        )
+        try:
+            async with self._autocommit.connect() as conn:
+                result = await conn.execute(claim_sql.CLAIM_STATEMENT, parameters(limit, clock()))
+                claimed, stale = claim_sql.claimed_rows(result.all())
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+        if stale and len(claimed) < limit:
+            claimed += await self._claim_under_locks(stale, limit - len(claimed), clock, parameters)
+        return [
+            ClaimedJob(_job_from_row(r), r.document, running_in_space=r.running_in_space)
+            for r in claimed
+        ]
+
+    async def _claim_under_locks(
+        self,
+        spaces: list[str],
+        limit: int,
+        clock: Callable[[], datetime],
+        parameters: Callable[..., dict[str, Any]],
+    ) -> list[Row[Any]]:
+        """PostgreSQL: claim again from spaces a claim found stale, in a
+        transaction that locks their rows first. The jobs already claimed are
+        committed, so a failure here must not hide them: it takes nothing."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(claim_sql.LOCK_SPACES, {"spaces": spaces})
+                result = await conn.execute(
+                    claim_sql.CLAIM_STATEMENT, parameters(limit, clock(), spaces=spaces)
+                )
+                return claim_sql.claimed_rows(result.all())[0]
+        except SQLAlchemyError:
+            log.warning("claim retry failed", extra={"action": "claim"}, exc_info=True)
+            return []
+
+    async def _claim_serialised(
+        self,
+        worker_id: str,
+        limit: int,
+        clock: Callable[[], datetime],
+        lease_s: float,
+        status: Status,
+    ) -> list[ClaimedJob]:
+        """SQLite: count, pick and take inside one ``BEGIN IMMEDIATE``
+        transaction; no other claim can run until it commits, so the running
+        counts it reads are exact. The clock is read once the lock is held:
+        ``claimedAt`` is when the claim happened."""
+        assert status.state not in FINAL_STATES  # a claim sets no ended_at
         async with self._write() as conn:
-            free = await self._free_slots(conn)
-            if not free:
+            load = {
+                space: (int(running), int(space_limit))
+                for space, space_limit, running in (await conn.execute(claim_sql.SPACE_LOAD))
+                if space_limit > running
+            }
+            if not load:
                 return []
-            candidates = await self._candidates(conn, list(free), limit)
-            load = await self._lock_spaces(conn, sorted({c.space_id for c in candidates}))
+            candidates = (
+                await conn.execute(claim_sql.CANDIDATES, {"space_ids": list(load), "limit": limit})
+            ).all()
             now = clock()
-            fitting: list[tuple[Any, int]] = []  # (candidate, running in its space with it)
+            claimed: list[ClaimedJob] = []
             for candidate in candidates:
                 running, space_limit = load[candidate.space_id]
                 if running >= space_limit:
-                    continue  # its space filled up meanwhile: the job stays waiting
+                    continue  # its space is full: the job stays waiting
                 load[candidate.space_id] = (running + 1, space_limit)
-                fitting.append((candidate, running + 1))
-            if self.is_sqlite:
-                claimed = [
-                    await self._with_document(
-                        conn, await self._take(conn, c, worker_id, now, lease_s, status), n
+                job = await self._take(conn, candidate, worker_id, now, lease_s, status)
+                document = (
+                    await conn.execute(
+                        claim_sql.DOCUMENT, {"rule": job.base_id, "rule_version": job.version}
                     )
-                    for c, n in fitting
-                ]
-            else:
-                claimed = await self._take_all(conn, fitting, worker_id, now, lease_s, status)
-            if claimed:
-                await self._notify_jobs(conn, [c.job.id for c in claimed])
+                ).scalar_one()
+                claimed.append(ClaimedJob(job, document, running_in_space=running + 1))
         return claimed
 
-    async def _free_slots(self, conn: AsyncConnection) -> dict[str, int]:
-        running = (
-            sa.select(jobs.c.space_id, sa.func.count().label("n"))
-            .where(jobs.c.state.in_(_ACTIVE))
-            .group_by(jobs.c.space_id)
-            .subquery()
-        )
-        query = sa.select(
-            spaces.c.id, spaces.c.parallel_limit, sa.func.coalesce(running.c.n, 0)
-        ).outerjoin(running, running.c.space_id == spaces.c.id)
-        rows = (await conn.execute(query)).all()
-        return {r[0]: r[1] - r[2] for r in rows if r[1] - r[2] > 0}
-
-    async def _candidates(
-        self, conn: AsyncConnection, space_ids: list[str], limit: int
-    ) -> Sequence[Any]:
-        pick = (
-            sa.select(jobs.c.id, jobs.c.space_id, jobs.c.execution_limit_s)
-            .where(jobs.c.state == JobState.WAITING.value, jobs.c.space_id.in_(space_ids))
-            .order_by(jobs.c.priority.desc(), jobs.c.created_at)
-            .limit(limit)
-        )
-        if not self.is_sqlite:
-            pick = pick.with_for_update(skip_locked=True, of=jobs)
-        return (await conn.execute(pick)).all()
-
-    async def _lock_spaces(
-        self, conn: AsyncConnection, space_ids: list[str]
-    ) -> dict[str, tuple[int, int]]:
-        """(running jobs, parallel limit) per space, counted under the spaces' locks."""
-        limits = sa.select(spaces.c.id, spaces.c.parallel_limit).where(spaces.c.id.in_(space_ids))
-        if not self.is_sqlite:
-            limits = limits.order_by(spaces.c.id).with_for_update(key_share=True)
-        limit_of = {r.id: r.parallel_limit for r in (await conn.execute(limits)).all()}
-        counts = (
-            sa.select(jobs.c.space_id, sa.func.count())
-            .where(jobs.c.space_id.in_(space_ids), jobs.c.state.in_(_ACTIVE))
-            .group_by(jobs.c.space_id)
-        )
-        running = {r[0]: int(r[1]) for r in (await conn.execute(counts)).all()}
-        return {space: (running.get(space, 0), limit_of[space]) for space in limit_of}
-
+    @staticmethod
     async def _take(
-        self,
         conn: AsyncConnection,
         candidate: Any,
         worker_id: str,
@@ -1031,81 +1209,17 @@ class SqlStore:
         lease_s: float,
         status: Status,
     ) -> JobRecord:
-        values = _status_values(status, now) | {
-            "worker_id": worker_id,
-            "claimed_at": now,
-            "lease_expires_at": now + timedelta(seconds=lease_s),
-            "deadline_at": now + timedelta(seconds=candidate.execution_limit_s),
-            "attempts": jobs.c.attempts + 1,
+        parameters = {
+            "candidate": candidate.id,
+            "new_state": status.state.value,
+            "new_code": status.code.value,
+            "new_message": status.message,
+            "claimed": now,
+            "worker": worker_id,
+            "lease_until": now + timedelta(seconds=lease_s),
+            "deadline": now + timedelta(seconds=candidate.execution_limit_s),
         }
-        result = await conn.execute(
-            jobs.update()
-            .where(jobs.c.id == candidate.id, jobs.c.state == JobState.WAITING.value)
-            .values(**values)
-            .returning(*jobs.c)
-        )
-        return _job_from_row(result.one())
-
-    async def _take_all(
-        self,
-        conn: AsyncConnection,
-        fitting: list[tuple[Any, int]],
-        worker_id: str,
-        now: datetime,
-        lease_s: float,
-        status: Status,
-    ) -> list[ClaimedJob]:
-        """PostgreSQL: take every fitting candidate in one UPDATE and read their
-        flows' documents in one SELECT (two round trips, not two per job)."""
-        if not fitting:
-            return []
-        running_of = {c.id: n for c, n in fitting}
-        values = _status_values(status, now) | {
-            "worker_id": worker_id,
-            "claimed_at": now,
-            "lease_expires_at": now + timedelta(seconds=lease_s),
-            "deadline_at": sa.literal(now, jobs.c.claimed_at.type)
-            + jobs.c.execution_limit_s * sa.text("interval '1 second'"),
-            "attempts": jobs.c.attempts + 1,
-        }
-        rows = (
-            await conn.execute(
-                jobs.update()
-                .where(jobs.c.id.in_(list(running_of)), jobs.c.state == JobState.WAITING.value)
-                .values(**values)
-                .returning(*jobs.c)
-            )
-        ).all()
-        order = {job_id: i for i, job_id in enumerate(running_of)}  # the candidates' order
-        taken = sorted((_job_from_row(r) for r in rows), key=lambda j: order[j.id])
-        pairs = sorted({(j.base_id, j.version) for j in taken})
-        documents = {
-            (r.base_id, r.version): r.document
-            for r in await conn.execute(
-                sa.select(
-                    rule_versions.c.base_id, rule_versions.c.version, rule_versions.c.document
-                ).where(sa.tuple_(rule_versions.c.base_id, rule_versions.c.version).in_(pairs))
-            )
-        }
-        return [
-            ClaimedJob(
-                job=j, document=documents[(j.base_id, j.version)], running_in_space=running_of[j.id]
-            )
-            for j in taken
-        ]
-
-    async def _with_document(
-        self, conn: AsyncConnection, job: JobRecord, running: int
-    ) -> ClaimedJob:
-        document = (
-            await conn.execute(
-                sa.select(rule_versions.c.document).where(
-                    rule_versions.c.base_id == job.base_id,
-                    rule_versions.c.version == job.version,
-                )
-            )
-        ).scalar_one()
-        return ClaimedJob(job=job, document=document, running_in_space=running)
+        return _job_from_row((await conn.execute(claim_sql.TAKE, parameters)).one())
 
     async def heartbeat(
         self, worker_id: str, job_ids: list[str], now: datetime, lease_s: float
@@ -1158,6 +1272,24 @@ class SqlStore:
                     jobs.update().where(jobs.c.id == job_id).values(progress=progress)
                 )
                 await self._notify_jobs(conn, [job_id])
+
+    async def end_jobs(
+        self, endings: Sequence[JobEnding], now: datetime, canceled: Status
+    ) -> EndingsWritten:
+        """Write many jobs' endings in one transaction (store/endings.py): their
+        final details, their moves (each job only if its worker still holds
+        it, RUNNING, or CANCELING: then it ends ``canceled``), the webhook
+        events and usage of the jobs that moved, one NOTIFY per channel."""
+        queued = 0
+        async with self._write() as conn:
+            moved = await ending_sql.write(conn, endings, now, canceled, sqlite=self.is_sqlite)
+            if moved:
+                queued = await self._record_endings(conn, _ended(moved), now)
+                if not self.is_sqlite:
+                    ids = [r.id for r in moved]
+                    per = _IDS_PER_NOTIFY
+                    await ending_sql.notify(conn, WAITING_CHANNEL, JOB_CHANNEL, ids, per)
+        return EndingsWritten(ending_sql.outcomes(endings, moved, canceled), queued)
 
     async def get_details(self, job_id: str) -> JobDetails | None:
         query = sa.select(job_details.c.trace, job_details.c.logs).where(

@@ -9,6 +9,7 @@ changing the quota mid-month does not rewrite seconds already recorded.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,44 +35,47 @@ def seconds_by_space_month(ended: Sequence[EndedJob]) -> dict[tuple[str, str], f
     return dict(totals)
 
 
-def _billing_cap(space_id: str) -> sa.ScalarSelect[float | None]:
+def _billing_cap() -> sa.ScalarSelect[float | None]:
     """The space's quota when it caps billing (pay-as-you-go off); else NULL.
     A primary-key read of the space."""
     cap = sa.case((spaces.c.pay_as_you_go == sa.false(), spaces.c.quota_seconds))
-    return sa.select(cap).where(spaces.c.id == space_id).scalar_subquery()
+    return sa.select(cap).where(spaces.c.id == sa.bindparam("usage_space")).scalar_subquery()
 
 
 def _billed_increment(
-    dialect: str, space_id: str, used_before: sa.ColumnElement[float], seconds: float
+    dialect: str, used_before: sa.ColumnElement[float]
 ) -> sa.ColumnElement[float]:
-    """Seconds billed out of ``seconds`` added on top of ``used_before``:
+    """Seconds billed out of the seconds added on top of ``used_before``:
     ``max(0, min(seconds, cap - used_before))``, or all of them without a cap."""
     least, greatest = (
         (sa.func.min, sa.func.max) if dialect == "sqlite" else (sa.func.least, sa.func.greatest)
     )
-    added = sa.literal(seconds, sa.Float)
-    headroom = sa.func.coalesce(_billing_cap(space_id) - used_before, added)
+    added = sa.bindparam("usage_seconds", type_=sa.Float)
+    headroom = sa.func.coalesce(_billing_cap() - used_before, added)
     increment: sa.ColumnElement[float] = greatest(sa.literal(0.0, sa.Float), least(added, headroom))
     return increment
 
 
-def _upsert(dialect: str, space_id: str, month: str, seconds: float) -> sa.Insert:
-    """One statement: create the month's row, or add to it."""
+@functools.cache
+def _upsert(dialect: str) -> sa.Insert:
+    """One statement: create the month's row, or add to it. Built once per
+    dialect with bound parameters (``usage_space``, ``usage_month``,
+    ``usage_seconds``), so that SQLAlchemy's compiled cache hits at once."""
     insert_into = sqlite_insert if dialect == "sqlite" else postgresql_insert
     nothing = sa.literal(0.0, sa.Float)
+    seconds = sa.bindparam("usage_seconds", type_=sa.Float)
     insert = insert_into(space_usage).values(
-        space_id=space_id,
-        month=month,
+        space_id=sa.bindparam("usage_space", type_=space_usage.c.space_id.type),
+        month=sa.bindparam("usage_month", type_=space_usage.c.month.type),
         used_seconds=seconds,
-        billed_seconds=_billed_increment(dialect, space_id, nothing, seconds),
+        billed_seconds=_billed_increment(dialect, nothing),
     )
     row = space_usage.c
     return insert.on_conflict_do_update(
         index_elements=[row.space_id, row.month],
         set_={
             "used_seconds": row.used_seconds + seconds,
-            "billed_seconds": row.billed_seconds
-            + _billed_increment(dialect, space_id, row.used_seconds, seconds),
+            "billed_seconds": row.billed_seconds + _billed_increment(dialect, row.used_seconds),
         },
     )
 
@@ -79,8 +83,10 @@ def _upsert(dialect: str, space_id: str, month: str, seconds: float) -> sa.Inser
 async def add_usage(conn: AsyncConnection, ended: Sequence[EndedJob], now: datetime) -> None:
     """Add each ended job's seconds from RUNNING to its end to its space's month:
     one upsert per space and month, in space order (rows locked in one order)."""
+    upsert = _upsert(conn.dialect.name)
     for (space_id, month), seconds in sorted(seconds_by_space_month(ended).items()):
-        await conn.execute(_upsert(conn.dialect.name, space_id, month, seconds))
+        params = {"usage_space": space_id, "usage_month": month, "usage_seconds": seconds}
+        await conn.execute(upsert, params)
 
 
 async def month_usage(conn: AsyncConnection, space_id: str, month: str) -> MonthUsage:

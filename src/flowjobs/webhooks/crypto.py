@@ -5,19 +5,26 @@ AES-128-CBC with HMAC-SHA256, from the ``cryptography`` package).
 first encrypts; every one decrypts, so a key is rotated by putting the new key
 first, re-encrypting (``flowjobs webhook reencrypt``) and then dropping the old
 one (docs/webhooks.md).
+
+``cryptography`` is imported only once a key is configured (or made): a
+deployment without webhooks keeps its processes about 7 MB smaller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING
 
 from flowjobs.errors import ConfigurationError, SecretDecryptionError, SecretKeyMissingError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 
 def new_key() -> str:
     """A fresh Fernet key for FLOWJOBS_SECRET_KEY."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 
@@ -25,17 +32,7 @@ class SecretBox:
     """Encrypts and decrypts webhook secrets; never logs or shows them."""
 
     def __init__(self, keys: Sequence[str]) -> None:
-        fernets = []
-        for number, key in enumerate(keys, start=1):
-            try:
-                fernets.append(Fernet(key))
-            except ValueError:
-                # The message never repeats the key: it is a secret.
-                raise ConfigurationError(
-                    f"FLOWJOBS_SECRET_KEY: key {number} is not a Fernet key "
-                    "(32 url-safe base64-encoded bytes); make one with `flowjobs webhook new-key`"
-                ) from None
-        self._fernet = MultiFernet(fernets) if fernets else None
+        self._fernet = _multi_fernet(keys) if keys else None
 
     @property
     def configured(self) -> bool:
@@ -57,14 +54,36 @@ class SecretBox:
         return self._keys().encrypt(secret.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
+        keys = self._keys()  # cryptography is imported from here on
+        from cryptography.fernet import InvalidToken
+
         try:
-            return self._keys().decrypt(token.encode("ascii")).decode("utf-8")
+            return keys.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
             raise SecretDecryptionError() from None
 
     def rotate(self, token: str) -> str:
         """The same secret, encrypted with the first key."""
+        keys = self._keys()
+        from cryptography.fernet import InvalidToken
+
         try:
-            return self._keys().rotate(token.encode("ascii")).decode("ascii")
+            return keys.rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken:
             raise SecretDecryptionError() from None
+
+
+def _multi_fernet(keys: Sequence[str]) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    fernets = []
+    for number, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key))
+        except ValueError:
+            # The message never repeats the key: it is a secret.
+            raise ConfigurationError(
+                f"FLOWJOBS_SECRET_KEY: key {number} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes); make one with `flowjobs webhook new-key`"
+            ) from None
+    return MultiFernet(fernets)

@@ -1,10 +1,13 @@
 """The worker: claims jobs, runs their flows, renews leases, stops canceled
 jobs, reaps dead workers' jobs, and shuts down without losing any.
 
-A job's life is four steps: claim (in the store, one transaction), run (the
-engine, inside a timeout), finish (one conditional update), notify (wake the
-claim loop). Four loops run beside the jobs: claim, watch (cancels and
-heartbeats), reap, and flush (trace, logs and progress of running jobs).
+A job's life is four steps: claim (in the store, one transaction for every
+free slot), run (the engine, inside a timeout), finish (handed to the ending
+batcher, worker/endings.py, which writes the ends of every job that finished
+meanwhile in one transaction), notify (wake the claim loop: a finished flow
+frees its slot at once, so the next claim runs beside the write of its end).
+Four loops run beside the jobs: claim, watch (cancels and heartbeats), reap,
+and flush (trace, logs and progress of running jobs).
 Two more keep the worker's registry row fresh (registry) and prune old rows
 hourly (housekeeping); with webhooks, the dispatcher sends the events of
 ended jobs (worker/dispatcher.py).
@@ -14,26 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from flowjobs import domain
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, JobRecord, JobState
+from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
 from flowjobs.logs import job_context, job_fields
-from flowjobs.manager import JobManager
+from flowjobs.manager import JobManager, output_array
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
+from flowjobs.worker.endings import EndingBatcher
 from flowjobs.worker.flows import FlowLoader
 from flowjobs.worker.recorder import JobRecorder
 
@@ -41,6 +46,18 @@ log = logging.getLogger("flowjobs.worker")
 
 StopReason = Literal["user", "shutdown", "lost"]
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of one worker
+
+
+def not_json(value: Any) -> str | None:
+    """Why ``value`` cannot be stored as strict JSON, or None when it can.
+    Checked before a job's end is written, so that such an output fails its
+    job at once with a clear error instead of failing the write (and leaving
+    the job to its lease)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def new_worker_id() -> str:
@@ -83,6 +100,7 @@ class Worker:
         self.running: dict[str, RunningJob] = {}
         self.limits = engine_limits(settings)
         self.flows = FlowLoader(manager, settings)
+        self.endings = EndingBatcher(manager.end_jobs)
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
@@ -170,13 +188,13 @@ class Worker:
             if self.burst and not claimed and not self.running:
                 self._burst_end = asyncio.create_task(self.shutdown())
                 return
-            if claimed and len(self.running) < self.concurrency:
+            if claimed and self._free_slots() > 0:
                 continue  # the queue may hold more: look again at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.events.job_waiting.wait(), self.settings.poll_interval)
 
     async def _claim_free_slots(self) -> list[ClaimedJob]:
-        free = self.concurrency - len(self.running)
+        free = self._free_slots()
         if free <= 0:
             return []
         try:
@@ -187,6 +205,22 @@ class Worker:
         for item in claimed:
             self._launch(item)
         return claimed
+
+    def _free_slots(self) -> int:
+        """Jobs this worker may claim now. A job whose flow has ended holds no
+        slot while its end is written (worker/endings.py), so the next claim
+        runs beside that write instead of after it (the database, where such
+        a job is RUNNING until written, still keeps each space's
+        parallelLimit exact). At most ``concurrency`` flows run, and at most
+        as many more jobs wait for their ends to be written, so a slow
+        database cannot make ended jobs pile up in memory."""
+        flows = sum(1 for r in self.running.values() if r.phase != "finishing")
+        return min(self.concurrency - flows, 2 * self.concurrency - len(self.running))
+
+    def _finishing(self, running: RunningJob) -> None:
+        """The job's flow has ended: its slot is free for the next claim."""
+        running.phase = "finishing"
+        self.events.notify_waiting()
 
     def _launch(self, claimed: ClaimedJob) -> None:
         job = claimed.job
@@ -229,53 +263,87 @@ class Worker:
                 self.running.pop(job.id, None)
                 self.manager.metrics.job_duration.observe(time.monotonic() - running.started)
                 self.events.notify_waiting()  # a slot is free
-                self.events.notify_webhook()  # the job's events may be due
 
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
         try:
             flow = self.flows.compile(job.base_id, job.version, claimed.document)
         except FlowValidationError as exc:
-            await self._fail(job, domain.validation_error(exc.message), exc, None)
+            status = domain.validation_error(exc.message)
+            await self._fail(running, status, exc, None, details=False)
             return
         if running.stop_reason is not None:  # stopped before its first step
-            await self._after_stop(job, running.stop_reason)
+            await self._after_stop(running, running.stop_reason, details=False)
             return
         running.phase = "running"
         try:
             output = await self._run_with_deadline(flow, running)
         except asyncio.CancelledError:
-            running.phase = "finishing"
-            await self._save_details(running)
-            await self._after_stop(job, running.stop_reason)
+            self._finishing(running)
+            await self._after_stop(running, running.stop_reason)
         except TimeoutError:
-            running.phase = "finishing"
-            await self._save_details(running)
-            await self._fail(job, domain.timed_out(job.execution_limit_s), None, None)
+            self._finishing(running)
+            await self._fail(running, domain.timed_out(job.execution_limit_s), None, None)
         except FlowExecutionError as exc:
-            running.phase = "finishing"
-            await self._save_details(running)
-            await self._fail(job, domain.execution_error(exc.message), exc, exc.node_id)
+            self._finishing(running)
+            await self._fail(running, domain.execution_error(exc.message), exc, exc.node_id)
         except Exception as exc:  # the job boundary: a bad flow must not kill the worker
-            running.phase = "finishing"
+            self._finishing(running)
             reference = uuid.uuid4().hex[:12]
             log.exception(
                 "job crashed", extra={"action": "crash", "jobId": job.id, "reference": reference}
             )
-            await self._fail(job, domain.internal_error(reference), exc, None)
+            await self._fail(running, domain.internal_error(reference), exc, None, details=False)
         else:
-            running.phase = "finishing"
-            await self._save_details(running)
-            state = await self._persist(self.manager.complete, job.id, self.id, output)
+            self._finishing(running)
+            problem = not_json(output)
+            if problem is not None:  # NaN or Infinity, say from a REST body
+                status = domain.execution_error(f"The flow's output is not JSON: {problem}")
+                await self._fail(running, status, None, None)
+                return
+            state = await self._end(running, domain.COMPLETED, output=output_array(output))
             log.info(
                 "job completed" if state is JobState.COMPLETED else "job ended",
                 extra={
                     "action": "complete",
                     "jobId": job.id,
-                    "state": str(state),  # CANCELED when a cancel won the race
+                    # CANCELED when a cancel won the race; "not held" when the
+                    # lease ran out (the reaper ends the job) or the store stayed down
+                    "state": "not held" if state is None else str(state),
                     "seconds": round(time.monotonic() - running.started, 3),
                 },
             )
+
+    async def _end(
+        self,
+        running: RunningJob,
+        status: domain.Status | None,
+        *,
+        output: list[Any] | None = None,
+        error: dict[str, Any] | None = None,
+        details: bool = True,
+    ) -> JobState | None:
+        """Hand the job's end, with its final trace, logs and progress, to the
+        batcher (worker/endings.py), which writes it with the other endings of
+        the moment in one transaction; the state the job ended in (None: this
+        worker no longer held it, or the store stayed down). ``status`` None:
+        the job was stopped on a cancel, so only a CANCELING job ends."""
+        recorder = running.recorder
+        # Under the recorder's lock, as every save of it: a periodic save that
+        # is running finishes first, so it can never land over the final one.
+        async with recorder.saving:
+            snapshot = recorder.take() if details and recorder.changed else None
+            ending = JobEnding(
+                running.job.id,
+                self.id,
+                status,
+                output=output,
+                error=error,
+                details=snapshot,
+                progress=recorder.progress if details else None,
+            )
+            state: JobState | None = await self._persist(self.endings.end, ending)
+            return state
 
     async def _run_with_deadline(self, flow: Flow, running: RunningJob) -> Any:
         claimed_at = running.job.claimed_at or datetime.now(UTC)
@@ -304,24 +372,36 @@ class Worker:
             else:
                 await self.manager.save_details(running.job.id, details, recorder.progress)
 
-    async def _after_stop(self, job: JobRecord, reason: StopReason | None) -> None:
+    async def _after_stop(
+        self, running: RunningJob, reason: StopReason | None, *, details: bool = True
+    ) -> None:
+        job = running.job
         if reason == "shutdown":
             message = (
                 "The worker shut down before the job finished "
                 f"(grace period {self.settings.shutdown_grace_seconds:g} s)"
             )
-            await self._persist(self.manager.release, job.id, self.id, message)
+            await self._end(running, domain.system_canceled(message), details=details)
         elif reason == "user":
-            await self._persist(self.manager.mark_canceled, job.id, self.id)
+            await self._end(running, None, details=details)
+        elif details:  # lease lost: the reaper ends the job; keep what the run recorded
+            await self._save_details(running)
         log.info("job stopped", extra={"action": "stopped", "jobId": job.id, "reason": reason})
 
     async def _fail(
-        self, job: JobRecord, status: domain.Status, exc: BaseException | None, node_id: str | None
+        self,
+        running: RunningJob,
+        status: domain.Status,
+        exc: BaseException | None,
+        node_id: str | None,
+        *,
+        details: bool = True,
     ) -> None:
         error_type = getattr(exc, "error_type", None) or (type(exc).__name__ if exc else None)
         error = domain.error_detail(status, node_id=node_id, error_type=error_type)
-        await self._persist(self.manager.fail, job.id, self.id, status, error)
-        log.info("job failed", extra={"action": "fail", "jobId": job.id, "code": status.code.value})
+        await self._end(running, status, error=error, details=details)
+        code = status.code.value
+        log.info("job failed", extra={"action": "fail", "jobId": running.job.id, "code": code})
 
     async def _persist(self, operation: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Write a job's end, retrying a briefly unavailable database; if it stays
@@ -353,17 +433,27 @@ class Worker:
                 await asyncio.wait_for(
                     self.events.cancel_requested.wait(), self.settings.cancel_poll_interval
                 )
-            self.events.cancel_requested.clear()
+            named = self.events.take_cancels()
             if not self.running:
                 continue
             try:
-                for job_id in await self.manager.canceling_jobs(self.id):
+                for job_id in await self._jobs_to_cancel(named):
                     self._stop_job(job_id, "user")
                 if time.monotonic() >= next_heartbeat:
                     next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
                     await self._heartbeat()
             except StoreError:
                 log.exception("watch failed", extra={"action": "watch", "worker": self.id})
+
+    async def _jobs_to_cancel(self, named: set[str] | None) -> Iterable[str]:
+        """The jobs a cancel notification named are CANCELING already (the
+        notification is sent by the commit that made them so): stop those of
+        them that run here, without a query. Woken by the poll (nothing
+        named) or by a request that did not name its jobs (None): ask the
+        store which of this worker's jobs are CANCELING."""
+        if named:
+            return named & self.running.keys()
+        return await self.manager.canceling_jobs(self.id)
 
     async def _heartbeat(self) -> None:
         beat = await self.manager.heartbeat(self.id, list(self.running))
