@@ -112,6 +112,27 @@ def children_cpu() -> float:
     return total
 
 
+def _spy_on_server(seconds: int = 10) -> None:
+    """With PROFILE_PYSPY=<file>: py-spy's raw samples of the API process
+    (this script's child) for ``seconds``, while the measurement runs."""
+    out = os.environ.get("PROFILE_PYSPY")
+    if not out:
+        return
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid == os.getpid():
+                children.append(entry)
+    for pid in children:
+        spy = [".venv/bin/py-spy", "record", "-p", pid, "-o", f"{out}.{pid}", "-f", "raw"]
+        subprocess.Popen([*spy, "-d", str(seconds), "-r", "200"])
+
+
 def _client(base: str, secret: str, transport: Any = None) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base,
@@ -148,6 +169,7 @@ def _over_http(
         async def run() -> tuple[float, list[float]]:
             async with _client(base, secret) as client:
                 await _pump(client, 200, connections, path)  # warm every process
+                _spy_on_server()
                 began, cpu = time.perf_counter(), children_cpu()
                 took = await _pump(client, count, connections, path)
                 cpu_ms = (children_cpu() - cpu) * 1000 / count
@@ -157,9 +179,32 @@ def _over_http(
         return asyncio.run(run())
 
 
+def _over_loadgen(url: str, secret: str, count: int, path: str, connections: int) -> float:
+    """The bench's own client (bench/loadgen.py: uvloop + httptools, 32
+    keep-alive connections) instead of httpx, which on this machine is
+    slower than the server; requests/s, and the server's CPU per request."""
+    import loadgen
+
+    with api_server(url, worker=False, env=LOG) as base:
+        port = int(base.rsplit(":", 1)[1])
+        request = loadgen.Request(port, path, token=secret)
+        loadgen.run(request, 500, connections)  # warm up
+        _spy_on_server()
+        cpu = children_cpu()
+        load = loadgen.run(request, count, connections)
+        cpu_ms = (children_cpu() - cpu) * 1000 / count
+        print(f"server CPU per request: {cpu_ms:.2f} ms ({1000 / cpu_ms:.0f}/s per core)")
+        print(f"statuses: {load.statuses}")
+        return load.rate
+
+
 def start(args: argparse.Namespace) -> None:
     with database(args.db) as url:
         secret = prepare_space(url, [NOOP])
+        if args.loadgen:
+            rate = _over_loadgen(url, secret, args.requests, "/job/start/noop", args.connections)
+            print(f"POST /job/start on {args.db}, {args.requests} requests (loadgen): {rate:.0f}/s")
+            return
         if args.in_process:
             took = asyncio.run(
                 _in_process(url, secret, args.requests, "/job/start/noop", args.profile)
@@ -396,6 +441,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--loadgen", action="store_true", help="start: the bench's HTTP client")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     {

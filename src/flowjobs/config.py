@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     environment_group: str = Field("production", description="context.environmentGroup of jobs")
     db_pool_size: int = Field(5, gt=0, description="database connections kept per process")
     db_max_overflow: int = Field(5, ge=0, description="extra connections allowed under load")
+    start_batch_max_rows: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="concurrent starts written together in one statement (PostgreSQL) or "
+        "transaction (SQLite) at most; 1 writes each start on its own",
+    )
 
     # API
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")

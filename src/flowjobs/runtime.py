@@ -72,6 +72,7 @@ def build_services(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0 if pool_size else settings.db_max_overflow,
+        start_batch_rows=settings.start_batch_max_rows,
     )
     catalog = Catalog(store, settings)
     events = LocalEvents()

@@ -11,7 +11,12 @@ import yaml
 from flowjobs.api.deps import check_json_bounds, parse_json
 from flowjobs.engine import EngineLimits, compile_flow
 from flowjobs.engine.bounds import size_problems
-from flowjobs.errors import FlowValidationError, JsonTooDeepError, PayloadTooLargeError
+from flowjobs.errors import (
+    FlowValidationError,
+    InvalidJsonError,
+    JsonTooDeepError,
+    PayloadTooLargeError,
+)
 
 
 def nested(depth: int) -> bytes:
@@ -69,3 +74,18 @@ def test_a_flow_at_its_limits_compiles_and_one_past_them_does_not() -> None:
         compile_flow(document, limits=limits)
 
     assert any("(max_array_length)" in problem for problem in raised.value.problems)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": "\\ud800"}', b'["x\\udfff"]', '{"a": "\ud800"}'.encode("utf-8", "surrogatepass")],
+    ids=["escape", "low-escape", "raw-bytes"],
+)
+def test_a_lone_surrogate_is_not_json(body: bytes) -> None:
+    with pytest.raises(InvalidJsonError):
+        parse_json(body, max_depth=8)
+
+
+def test_plain_ascii_and_paired_escapes_are_json() -> None:
+    assert parse_json(b'{"a": [1, "b"]}', max_depth=8) == {"a": [1, "b"]}
+    assert parse_json(b'"\\ud83d\\ude00 \\u00fc"', max_depth=8) == "\U0001f600 ü"

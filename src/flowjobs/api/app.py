@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from flowjobs import __version__
-from flowjobs.api import openapi, problems
+from flowjobs.api import fast_start, openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
@@ -85,7 +85,12 @@ def _lifespan(
 
 
 def _base_app(
-    settings: Settings, metrics: Metrics, lifespan: Lifespan, description: str
+    settings: Settings,
+    metrics: Metrics,
+    lifespan: Lifespan,
+    description: str,
+    *,
+    fast_starts: bool = False,
 ) -> FastAPI:
     app = FastAPI(
         title="flowjobs Jobs API",
@@ -93,6 +98,8 @@ def _base_app(
         description=description,
         lifespan=lifespan,
     )
+    if fast_starts:  # added first: the innermost of ours, inside RequestMetrics
+        app.add_middleware(fast_start.FastStarts)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
     problems.install(app)
@@ -111,6 +118,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI
         _lifespan(settings, metrics, run_worker=embedded, watch=True),
         "Start, cancel and follow long-running integration flows as jobs. "
         "Wire-compatible with the DecisionRules Jobs API.",
+        fast_starts=True,  # ordinary starts without FastAPI's per-request work
     )
     app.include_router(jobs.router)
     app.include_router(rules.router)

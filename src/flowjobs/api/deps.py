@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -86,6 +86,24 @@ WebhooksDep = Annotated[WebhookService, Depends(get_webhooks)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 
+async def key_of_kind(manager: JobManager, secret: str | None, kind: KeyKind, api: str) -> ApiKey:
+    """The key with this bearer secret, which must be of ``kind`` (401, 403)."""
+    if not secret:
+        raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
+    key = await manager.authenticate(secret)
+    if key.kind is not kind:
+        raise WrongKeyKindError(f"The {api} needs a {kind.value.title()} API key")
+    return key
+
+
+def take_start_token(state: AppState, key: ApiKey) -> None:
+    """One start of this key against its rate (429 once it is spent)."""
+    if state.start_limiter is not None:
+        wait = state.start_limiter.take(key.id)
+        if wait > 0:
+            raise RateLimitedError(wait)
+
+
 def _key_of_kind(kind: KeyKind, api: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that authenticates the bearer key and requires its kind."""
 
@@ -93,26 +111,20 @@ def _key_of_kind(kind: KeyKind, api: str) -> Callable[..., Awaitable[ApiKey]]:
         manager: ManagerDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey:
-        if credentials is None or not credentials.credentials:
-            raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
-        key = await manager.authenticate(credentials.credentials)
-        if key.kind is not kind:
-            raise WrongKeyKindError(f"The {api} needs a {kind.value.title()} API key")
-        return key
+        secret = credentials.credentials if credentials is not None else None
+        return await key_of_kind(manager, secret, kind, api)
 
     return dependency
 
 
-SolverKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.SOLVER, "Jobs API"))]
+SOLVER_API = "Jobs API"
+SolverKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.SOLVER, SOLVER_API))]
 ManagementKeyDep = Annotated[ApiKey, Depends(_key_of_kind(KeyKind.MANAGEMENT, "Management API"))]
 
 
 async def start_key(key: SolverKeyDep, state: Annotated[AppState, Depends(get_state)]) -> ApiKey:
     """The Solver key of a request that starts a job, within its rate (429)."""
-    if state.start_limiter is not None:
-        wait = state.start_limiter.take(key.id)
-        if wait > 0:
-            raise RateLimitedError(wait)
+    take_start_token(state, key)
     return key
 
 
@@ -121,17 +133,22 @@ StartKeyDep = Annotated[ApiKey, Depends(start_key)]
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
+    return await read_limited(request.headers.get("content-length", ""), request.stream(), limit)
+
+
+async def read_limited(declared: str, chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A body from its chunks, refused with 413 as soon as it passes ``limit``
+    bytes (at once if its declared Content-Length does)."""
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"The request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise PayloadTooLargeError(f"The request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _reject_constant(name: str) -> Any:
@@ -177,6 +194,8 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
     except ValueError as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
     check_json_bounds(value, max_depth=max_depth, max_values=max(len(body), 1))
+    if body.isascii() and b"\\" not in body:
+        return value  # a lone surrogate needs a \u escape or non-ASCII bytes
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:

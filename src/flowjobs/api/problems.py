@@ -62,6 +62,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 async def _flowjobs_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FlowjobsError)
+    return flowjobs_problem(exc)
+
+
+def flowjobs_problem(exc: FlowjobsError) -> JSONResponse:
+    """The problem response of a flowjobs error (a 5xx is logged with a reference)."""
     if exc.status >= 500:
         reference = uuid.uuid4().hex[:12]
         log.error("request failed", exc_info=exc, extra={"reference": reference})

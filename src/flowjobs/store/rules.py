@@ -161,8 +161,12 @@ async def delete_versions(
     if not await lock_rule(conn, base_id, lock=lock):
         return 0, 0
     if lock:
-        held = sa.select(rule_versions.c.version).where(
-            rule_versions.c.base_id == base_id, rule_versions.c.version.in_(versions)
+        # in version order, the order a batch of starts locks them in
+        # (store/starts.py): the two cannot deadlock
+        held = (
+            sa.select(rule_versions.c.version)
+            .where(rule_versions.c.base_id == base_id, rule_versions.c.version.in_(versions))
+            .order_by(rule_versions.c.version)
         )
         await conn.execute(held.with_for_update())
     in_use = await jobs_in_use(conn, base_id, versions)

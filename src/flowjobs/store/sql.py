@@ -77,13 +77,14 @@ from flowjobs.domain import (
     Status,
     WorkerInfo,
 )
-from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
+from flowjobs.errors import AlreadyExistsError, StoreError
 from flowjobs.store import claim as claim_sql
 from flowjobs.store import endings as ending_sql
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
 from flowjobs.store.rules import version_from_row, versions_query
+from flowjobs.store.starts import StartBatcher, batch_writer
 from flowjobs.store.tables import (
     api_keys,
     job_details,
@@ -315,29 +316,6 @@ def _changes_catalog(method: _Method) -> _Method:
 
 
 @functools.cache
-def _insert_job_statement(columns: tuple[str, ...]) -> sa.Select[Any]:
-    """PostgreSQL: lock the version (FOR KEY SHARE, as
-    :func:`rule_sql.require_version` does), insert the job only if the version
-    still exists, and NOTIFY the workers only if a row went in: one statement.
-    Built once, with bound parameters: SQLAlchemy's compiled cache then hits
-    without walking a new statement's tree per start."""
-    version = (
-        sa.select(rule_versions.c.version)
-        .where(
-            rule_versions.c.base_id == sa.bindparam("base_id"),
-            rule_versions.c.version == sa.bindparam("version"),
-        )
-        .with_for_update(key_share=True, read=True)
-        .cte("version")
-    )
-    row = sa.select(*(sa.bindparam(name, type_=jobs.c[name].type) for name in columns)).where(
-        sa.exists(sa.select(version.c.version))
-    )
-    inserted = jobs.insert().from_select(list(columns), row).returning(jobs.c.id).cte("inserted")
-    return sa.select(sa.func.pg_notify(WAITING_CHANNEL, "")).select_from(inserted)
-
-
-@functools.cache
 def _request_cancel_statement() -> sa.Select[Any]:
     """PostgreSQL: a RUNNING job of the space becomes CANCELING, and the
     worker (its id in the payload: no query needed to find it) and the job's
@@ -370,7 +348,14 @@ def _request_cancel_statement() -> sa.Select[Any]:
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        start_batch_rows: int = 500,
+    ) -> None:
         self.url = async_url(url)
         self.catalog_generation = 0  # bumped by every write of spaces, keys or rules
         self.is_sqlite = self.url.startswith("sqlite")
@@ -387,8 +372,21 @@ class SqlStore:
             if self.is_sqlite
             else self._engine
         )
+        # Group commit of starts without an Idempotency-Key (store/starts.py).
+        # PostgreSQL: two batches in flight, so one is built while the other
+        # is written; SQLite has one writer, so one.
+        self._starts = StartBatcher(
+            batch_writer(
+                self._engine if self.is_sqlite else self._autocommit,
+                is_sqlite=self.is_sqlite,
+                channel=WAITING_CHANNEL,
+            ),
+            max_rows=start_batch_rows,
+            max_batches=1 if self.is_sqlite else 2,
+        )
 
     async def close(self) -> None:
+        await self._starts.drain()
         await self._engine.dispose()
         if self._read_engine is not self._engine:
             await self._read_engine.dispose()
@@ -641,10 +639,14 @@ class SqlStore:
         *,
         keys_expire_before: datetime | None = None,
     ) -> JobRecord:
-        """Enqueue one job. With an idempotency key, a job of the space that
-        holds the same key since before ``keys_expire_before`` gives it up in
-        the same transaction; one that holds it since later makes the insert
-        fail with :class:`AlreadyExistsError` (the unique index)."""
+        """Enqueue one job; :class:`RuleVersionNotFoundError` if its version
+        was deleted since the start looked it up. Without an idempotency key
+        the row is written in a batch with other concurrent starts
+        (store/starts.py); returns once it is committed. With one, in a
+        transaction of its own: a job of the space that holds the same key
+        since before ``keys_expire_before`` gives it up in that transaction;
+        one that holds it since later makes the insert fail with
+        :class:`AlreadyExistsError` (the unique index)."""
         values = {
             "id": new.id,
             "space_id": new.space.id,
@@ -675,8 +677,8 @@ class SqlStore:
             "request_hash": new.idempotency.request_hash if new.idempotency else None,
             "rerun_of": new.rerun_of,
         }
-        if not self.is_sqlite and new.idempotency is None:
-            await self._insert_job_at_once(values)
+        if new.idempotency is None:
+            await self._starts.insert(values)  # with the starts of other requests
             return _job_from_row(values)
         async with self._write() as conn:
             # the version may have been deleted since the start looked it up
@@ -688,23 +690,6 @@ class SqlStore:
             await conn.execute(jobs.insert().values(**values))
             await self._notify(conn, WAITING_CHANNEL)
         return _job_from_row(values)
-
-    async def _insert_job_at_once(self, values: dict[str, Any]) -> None:
-        """PostgreSQL: the start's whole transaction as one statement
-        (:func:`_insert_job_statement`) in autocommit: one round trip."""
-        query = _insert_job_statement(tuple(values))
-        try:
-            async with self._autocommit.connect() as conn:
-                found = (await conn.execute(query, values)).first()
-        except IntegrityError as exc:
-            raise AlreadyExistsError(str(exc.orig).splitlines()[0]) from exc
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"database error: {type(cause).__name__}") from exc
-        if found is None:
-            raise RuleVersionNotFoundError(
-                f"Version {values['version']} of the rule no longer exists"
-            )
 
     @staticmethod
     async def _release_key(
