@@ -227,6 +227,14 @@ def _make_engine(
     kwargs: dict[str, Any] = (
         {} if is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
     )
+    if is_sqlite and begin is not None:
+        # The SQLite write engine: no ROLLBACK when a connection goes back to
+        # the pool (a hop to aiosqlite's thread each time). Every transaction
+        # on it is ended before that: SQLAlchemy's own (``begin()``, and the
+        # autobegun ones, which it closes itself), and the start batch's,
+        # which commits or rolls back within its one call on the thread
+        # (store/starts.py); the driver is in autocommit between them.
+        kwargs["pool_reset_on_return"] = None
     engine = create_async_engine(url, **kwargs)
     if not is_sqlite:
         event.listen(engine.sync_engine.pool, "checkout", _discard_if_closed)

@@ -3,7 +3,8 @@
 Concurrent starts in one process are gathered by :class:`StartBatcher` and
 written together: on PostgreSQL one autocommit statement for the whole batch
 (:data:`PG_INSERT_BATCH`), on SQLite one ``BEGIN IMMEDIATE`` transaction with
-one ``executemany`` (:func:`insert_batch_sqlite`). Nothing waits for a batch
+one ``executemany``, run start to finish in one call on aiosqlite's thread
+(:func:`insert_batch_sqlite`). Nothing waits for a batch
 to fill: the first start is written at once, and the starts that arrive while
 a batch is being written form the next one. Every caller is answered only
 once the batch holding its row has committed (never 2xx before durable).
@@ -20,18 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flowjobs.errors import AlreadyExistsError, FlowjobsError, RuleVersionNotFoundError, StoreError
-from flowjobs.store.tables import jobs, rule_versions
+from flowjobs.store.tables import jobs
 
 log = logging.getLogger("flowjobs.store")
 
@@ -293,18 +297,91 @@ async def insert_batch_pg(conn: AsyncConnection, rows: Sequence[Row], channel: s
 # ---- SQLite -------------------------------------------------------------------
 
 
-async def insert_batch_sqlite(conn: AsyncConnection, rows: Sequence[Row]) -> set[str]:
-    """SQLite, inside the caller's ``BEGIN IMMEDIATE`` transaction: the rows
-    whose version still exists, in one ``executemany``."""
-    wanted = {(row["base_id"], row["version"]) for row in rows}
-    query = sa.select(rule_versions.c.base_id, rule_versions.c.version).where(
-        sa.tuple_(rule_versions.c.base_id, rule_versions.c.version).in_(list(wanted))
-    )
-    existing = {(r.base_id, r.version) for r in (await conn.execute(query)).all()}
-    keep = [row for row in rows if (row["base_id"], row["version"]) in existing]
-    if keep:
-        await conn.execute(jobs.insert(), keep)
-    return {row["id"] for row in keep}
+def _sqlite_binders(dialect: sa.Dialect) -> dict[str, Callable[[Any], Any] | None]:
+    """Each column of ``jobs`` and the function SQLAlchemy binds its values
+    with on this dialect (``None``: the value goes to the driver as it is):
+    the text format of timestamps the other statements write and compare,
+    JSON as text through the engine's serializer."""
+    return {
+        column.name: column.type.dialect_impl(dialect).bind_processor(dialect) for column in jobs.c
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_insert_sql(names: tuple[str, ...]) -> str:
+    return f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+_SQLITE_VERSION_EXISTS = "SELECT 1 FROM rule_versions WHERE base_id = ? AND version = ?"
+
+
+class SqliteBatch:
+    """One batch prepared for :func:`write_sqlite_batch`: the statement and
+    every row's parameters, bound on the event loop's side as SQLAlchemy
+    binds them, so that the database thread only runs SQLite."""
+
+    def __init__(self, rows: Sequence[Row], binders: Mapping[str, Callable[[Any], Any] | None]):
+        names = tuple(rows[0])  # every row of a batch has the keys insert_job gives
+        self.sql = _sqlite_insert_sql(names)
+        self.ids = [row["id"] for row in rows]
+        self.versions = [(row["base_id"], row["version"]) for row in rows]
+        try:
+            self.params = [_bound(row, names, binders) for row in rows]
+        except (TypeError, ValueError) as exc:  # a value SQLAlchemy could not bind either
+            raise BatchRejected(_store_error(exc)) from exc
+
+
+def _bound(
+    row: Row, names: tuple[str, ...], binders: Mapping[str, Callable[[Any], Any] | None]
+) -> tuple[Any, ...]:
+    values = []
+    for name in names:
+        value = row[name]
+        bind = binders[name]
+        values.append(value if bind is None else bind(value))
+    return tuple(values)
+
+
+def write_sqlite_batch(db: sqlite3.Connection, batch: SqliteBatch) -> set[str]:
+    """SQLite, run on the connection's own thread (aiosqlite's), start to
+    finish in one call: ``BEGIN IMMEDIATE`` (the writer lock, which also
+    serialises the batch against a rule-version delete), which versions are
+    still there, one ``executemany`` of the rows whose version is, ``COMMIT``.
+    Anything that fails rolls the transaction back and propagates. The ids
+    inserted."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        existing = {
+            version
+            for version in set(batch.versions)
+            if db.execute(_SQLITE_VERSION_EXISTS, version).fetchone() is not None
+        }
+        keep = [i for i, version in enumerate(batch.versions) if version in existing]
+        if keep:
+            db.executemany(batch.sql, [batch.params[i] for i in keep])
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return {batch.ids[i] for i in keep}
+
+
+async def insert_batch_sqlite(conn: AsyncConnection, batch: SqliteBatch) -> set[str]:
+    """The batch's transaction in one hop to aiosqlite's thread, instead of a
+    hop per driver call (cursor, execute, fetch, close, for BEGIN, the
+    version check, the insert and COMMIT: about a dozen). ``conn`` must not
+    be in a transaction; its pooled aiosqlite connection is used directly
+    (``aiosqlite.Connection._execute``: the queue of its thread, the one
+    thread its ``sqlite3`` connection may be used on)."""
+    raw = await conn.get_raw_connection()
+    driver = cast(aiosqlite.Connection, raw.driver_connection)
+    run_on_thread = cast(Callable[..., Awaitable[set[str]]], driver._execute)
+    return await run_on_thread(_on_thread, driver, batch)
+
+
+def _on_thread(driver: aiosqlite.Connection, batch: SqliteBatch) -> set[str]:
+    return write_sqlite_batch(driver._conn, batch)
 
 
 # ---- the writer ---------------------------------------------------------------
@@ -319,20 +396,23 @@ def _store_error(exc: BaseException) -> StoreError:
 def batch_writer(engine: AsyncEngine, *, is_sqlite: bool, channel: str) -> WriteBatch:
     """The function that writes one batch: on PostgreSQL ``engine`` must be
     in autocommit (the statement is its own transaction); on SQLite it is
-    the write engine, whose transactions begin IMMEDIATE."""
+    the write engine (the batch's transaction is begun by
+    :func:`write_sqlite_batch` itself)."""
+    binders = _sqlite_binders(engine.dialect) if is_sqlite else {}
 
     async def write(rows: Sequence[Row]) -> set[str]:
         try:
             if is_sqlite:
-                async with engine.begin() as conn:
-                    return await insert_batch_sqlite(conn, rows)
+                batch = SqliteBatch(rows, binders)
+                async with engine.connect() as conn:
+                    return await insert_batch_sqlite(conn, batch)
             async with engine.connect() as conn:
                 return await insert_batch_pg(conn, rows, channel)
         except PartlyWritten as partial:
             raise PartlyWritten(
                 partial.attempted, partial.inserted, _mapped(partial.cause)
             ) from partial.cause
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:
             raise _mapped(exc) from exc
 
     return write
@@ -340,11 +420,15 @@ def batch_writer(engine: AsyncEngine, *, is_sqlite: bool, channel: str) -> Write
 
 def _mapped(exc: Exception) -> Exception:
     """What a failed write raises: :class:`BatchRejected` for what one row
-    may cause (then written row by row), else the 503 ``StoreError``."""
-    if isinstance(exc, IntegrityError):
-        return BatchRejected(AlreadyExistsError(str(exc.orig).splitlines()[0]))
-    if isinstance(exc, DataError):  # e.g. a string PostgreSQL cannot store in JSONB
+    may cause (then written row by row), else the 503 ``StoreError``. The
+    SQLite batch raises the driver's own errors (it bypasses SQLAlchemy):
+    they are mapped as SQLAlchemy's wrappers of them are."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(exc, IntegrityError) or isinstance(cause, sqlite3.IntegrityError):
+        return BatchRejected(AlreadyExistsError(str(cause).splitlines()[0]))
+    # e.g. a string PostgreSQL cannot store in JSONB
+    if isinstance(exc, DataError) or isinstance(cause, sqlite3.DataError):
         return BatchRejected(_store_error(exc))
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, SQLAlchemyError | sqlite3.Error):
         return _store_error(exc)
     return exc
