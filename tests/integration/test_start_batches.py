@@ -6,6 +6,7 @@ that fails answers every caller with the error a single start gives."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,12 @@ import sqlalchemy as sa
 
 from flowjobs import domain
 from flowjobs.domain import ApiKey, IdempotentRequest, JobState, NewJob, RuleVersion, Space
-from flowjobs.errors import RuleVersionInUseError, RuleVersionNotFoundError, StoreError
+from flowjobs.errors import (
+    AlreadyExistsError,
+    RuleVersionInUseError,
+    RuleVersionNotFoundError,
+    StoreError,
+)
 from flowjobs.manager import utcnow
 from flowjobs.store import SqlStore, starts
 from flowjobs.store.starts import Row
@@ -239,3 +245,54 @@ async def test_a_large_batch_is_written_in_several_statements(
     stored = await env.store.get_jobs([j.id for j in jobs])
     assert sorted(j.id for j in stored) == sorted(j.id for j in answered)
     assert all(j.input == {"text": "x" * 900} for j in stored)
+
+
+async def test_a_duplicate_id_fails_alone_in_its_batch(env: Env) -> None:
+    """The database refuses the batch for one row's key: the rows are written
+    one by one and only that start fails (409 ALREADY_EXISTS, as alone)."""
+    space, key = await env.space_with_key("s")
+    rule = await env.push(space, flow("echo"))
+    taken = new_job(space, rule, key)
+    await env.store.insert_job(taken, utcnow(), domain.INITIALIZED)
+    jobs = [new_job(space, rule, key) for _ in range(4)]
+    jobs[2] = new_job(space, rule, key, id=taken.id)
+
+    results = await asyncio.gather(
+        *(env.store.insert_job(job, utcnow(), domain.INITIALIZED) for job in jobs),
+        return_exceptions=True,
+    )
+
+    assert isinstance(results[2], AlreadyExistsError)
+    assert [isinstance(r, BaseException) for r in results] == [False, False, True, False]
+    assert len(await env.store.get_jobs([j.id for j in jobs])) == 4  # three new + taken
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_after_a_driver_error_sqlite_batches_go_on_on_a_fresh_connection(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a batch whose transaction fails in the driver answers its
+    callers the StoreError (503) and rolls back; the writer then drops its
+    connection, and the next batch is written on another one."""
+    space, key = await env.space_with_key("s")
+    rule = await env.push(space, flow("echo"))
+    await env.store.insert_job(new_job(space, rule, key), utcnow(), domain.INITIALIZED)
+    writer = env.store._start_writer._sqlite
+    assert writer is not None
+    first_connection = writer._driver
+    write = starts.write_sqlite_batch
+
+    def failing(db: sqlite3.Connection, batch: starts.SqliteBatch) -> set[str]:
+        db.execute("BEGIN IMMEDIATE")  # fails mid-transaction
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr("flowjobs.store.starts.write_sqlite_batch", failing)
+    failed = new_job(space, rule, key)
+    with pytest.raises(StoreError, match="database error: OperationalError"):
+        await env.store.insert_job(failed, utcnow(), domain.INITIALIZED)
+    monkeypatch.setattr("flowjobs.store.starts.write_sqlite_batch", write)
+
+    after = await env.store.insert_job(new_job(space, rule, key), utcnow(), domain.INITIALIZED)
+
+    assert writer._driver is not None and writer._driver is not first_connection
+    assert [j.id for j in await env.store.get_jobs([failed.id, after.id])] == [after.id]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy.dialects.sqlite import aiosqlite as aiosqlite_dialect
 
 from flowjobs.api.fast_start import OrdinaryStart, ordinary_start
 from flowjobs.errors import AlreadyExistsError, RuleVersionNotFoundError, StoreError
@@ -17,9 +18,11 @@ from flowjobs.store.starts import (
     BatchRejected,
     PartlyWritten,
     Row,
+    SqliteBinder,
     StartBatcher,
     pg_batch_chunks,
 )
+from flowjobs.store.tables import jobs
 
 
 class FakeWriter:
@@ -288,3 +291,46 @@ def test_the_first_of_repeated_headers_counts() -> None:
     found = ordinary_start(request_scope)
 
     assert found is not None and found.secret == "first"
+
+
+# ---- SqliteBinder: the SQLite batch binds values as SQLAlchemy does ----------
+
+
+def _sqlalchemy_bound(dialect: Any, row: Row) -> dict[str, Any]:
+    """Each value as the column's own SQLAlchemy bind processor gives it."""
+    bound = {}
+    for column in jobs.c:
+        if column.name in row:
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            value = row[column.name]
+            bound[column.name] = value if process is None else process(value)
+    return bound
+
+
+def test_the_sqlite_binder_gives_what_sqlalchemy_binds() -> None:
+    dialect = aiosqlite_dialect.dialect()
+    binder = SqliteBinder(dialect)
+    now = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+    # equal instant, other zone: bound by identity, so each keeps its own text
+    elsewhere = datetime(2026, 1, 2, 5, 4, 5, 6000, tzinfo=timezone(timedelta(hours=2)))
+    row = {
+        "id": "j",
+        "input": {"n": 1, "s": "ü"},
+        "output": None,
+        "error": None,
+        "created_at": now,
+        "updated_at": now,  # the same object in two columns
+        "claimed_at": elsewhere,
+        "ended_at": None,
+        "execution_limit_s": 12,
+        "priority": 3,
+        "rerun_of": None,
+    }
+    names = tuple(row)
+
+    params = binder.params(row, names)
+
+    expected = _sqlalchemy_bound(dialect, row)
+    assert params == tuple(expected[name] for name in names)
+    assert expected["output"] == "null" and expected["ended_at"] is None
+    assert params[names.index("claimed_at")] != params[names.index("created_at")]

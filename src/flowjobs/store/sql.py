@@ -84,7 +84,7 @@ from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
 from flowjobs.store.rules import version_from_row, versions_query
-from flowjobs.store.starts import StartBatcher, batch_writer
+from flowjobs.store.starts import BatchWriter, StartBatcher
 from flowjobs.store.tables import (
     api_keys,
     job_details,
@@ -383,18 +383,20 @@ class SqlStore:
         # Group commit of starts without an Idempotency-Key (store/starts.py).
         # PostgreSQL: two batches in flight, so one is built while the other
         # is written; SQLite has one writer, so one.
+        self._start_writer = BatchWriter(
+            self._engine if self.is_sqlite else self._autocommit,
+            is_sqlite=self.is_sqlite,
+            channel=WAITING_CHANNEL,
+        )
         self._starts = StartBatcher(
-            batch_writer(
-                self._engine if self.is_sqlite else self._autocommit,
-                is_sqlite=self.is_sqlite,
-                channel=WAITING_CHANNEL,
-            ),
+            self._start_writer,
             max_rows=start_batch_rows,
             max_batches=1 if self.is_sqlite else 2,
         )
 
     async def close(self) -> None:
         await self._starts.drain()
+        await self._start_writer.close()
         await self._engine.dispose()
         if self._read_engine is not self._engine:
             await self._read_engine.dispose()

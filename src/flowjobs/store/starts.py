@@ -4,7 +4,7 @@ Concurrent starts in one process are gathered by :class:`StartBatcher` and
 written together: on PostgreSQL one autocommit statement for the whole batch
 (:data:`PG_INSERT_BATCH`), on SQLite one ``BEGIN IMMEDIATE`` transaction with
 one ``executemany``, run start to finish in one call on aiosqlite's thread
-(:func:`insert_batch_sqlite`). Nothing waits for a batch
+(:class:`SqliteWriter`). Nothing waits for a batch
 to fill: the first start is written at once, and the starts that arrive while
 a batch is being written form the next one. Every caller is answered only
 once the batch holding its row has committed (never 2xx before durable).
@@ -297,14 +297,43 @@ async def insert_batch_pg(conn: AsyncConnection, rows: Sequence[Row], channel: s
 # ---- SQLite -------------------------------------------------------------------
 
 
-def _sqlite_binders(dialect: sa.Dialect) -> dict[str, Callable[[Any], Any] | None]:
-    """Each column of ``jobs`` and the function SQLAlchemy binds its values
-    with on this dialect (``None``: the value goes to the driver as it is):
-    the text format of timestamps the other statements write and compare,
-    JSON as text through the engine's serializer."""
-    return {
-        column.name: column.type.dialect_impl(dialect).bind_processor(dialect) for column in jobs.c
-    }
+class SqliteBinder:
+    """Binds the values of ``jobs`` rows for the driver as SQLAlchemy binds
+    them on this dialect: each column's own bind processor (the text format
+    of timestamps the other statements write and compare, JSON as text
+    through the engine's serializer), so that a batched row is stored as a
+    single insert stores it. Two shortcuts, each giving what the processor
+    gives: a ``None`` takes the processor's answer for ``None``, computed
+    once; a value object a row holds in two columns of the same type (a
+    start's ``created_at`` is its ``updated_at``) is bound once."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self._bind: dict[str, Callable[[Any], Any] | None] = {}
+        self._null: dict[str, Any] = {}
+        self._type: dict[str, int] = {}
+        for column in jobs.c:
+            bind = column.type.dialect_impl(dialect).bind_processor(dialect)
+            self._bind[column.name] = bind
+            self._null[column.name] = None if bind is None else bind(None)
+            self._type[column.name] = id(column.type)
+
+    def params(self, row: Row, names: tuple[str, ...]) -> tuple[Any, ...]:
+        """The row's values in the order of ``names``."""
+        values = []
+        done: dict[tuple[int, int], Any] = {}
+        for name in names:
+            value = row[name]
+            bind = self._bind[name]
+            if value is None:
+                values.append(self._null[name])
+            elif bind is None:
+                values.append(value)
+            else:
+                key = (self._type[name], id(value))
+                if key not in done:
+                    done[key] = bind(value)
+                values.append(done[key])
+        return tuple(values)
 
 
 @functools.lru_cache(maxsize=8)
@@ -317,29 +346,18 @@ _SQLITE_VERSION_EXISTS = "SELECT 1 FROM rule_versions WHERE base_id = ? AND vers
 
 class SqliteBatch:
     """One batch prepared for :func:`write_sqlite_batch`: the statement and
-    every row's parameters, bound on the event loop's side as SQLAlchemy
-    binds them, so that the database thread only runs SQLite."""
+    every row's parameters, bound on the event loop's side, so that the
+    database thread only runs SQLite."""
 
-    def __init__(self, rows: Sequence[Row], binders: Mapping[str, Callable[[Any], Any] | None]):
+    def __init__(self, rows: Sequence[Row], binder: SqliteBinder):
         names = tuple(rows[0])  # every row of a batch has the keys insert_job gives
         self.sql = _sqlite_insert_sql(names)
         self.ids = [row["id"] for row in rows]
         self.versions = [(row["base_id"], row["version"]) for row in rows]
         try:
-            self.params = [_bound(row, names, binders) for row in rows]
+            self.params = [binder.params(row, names) for row in rows]
         except (TypeError, ValueError) as exc:  # a value SQLAlchemy could not bind either
             raise BatchRejected(_store_error(exc)) from exc
-
-
-def _bound(
-    row: Row, names: tuple[str, ...], binders: Mapping[str, Callable[[Any], Any] | None]
-) -> tuple[Any, ...]:
-    values = []
-    for name in names:
-        value = row[name]
-        bind = binders[name]
-        values.append(value if bind is None else bind(value))
-    return tuple(values)
 
 
 def write_sqlite_batch(db: sqlite3.Connection, batch: SqliteBatch) -> set[str]:
@@ -367,17 +385,60 @@ def write_sqlite_batch(db: sqlite3.Connection, batch: SqliteBatch) -> set[str]:
     return {batch.ids[i] for i in keep}
 
 
-async def insert_batch_sqlite(conn: AsyncConnection, batch: SqliteBatch) -> set[str]:
-    """The batch's transaction in one hop to aiosqlite's thread, instead of a
-    hop per driver call (cursor, execute, fetch, close, for BEGIN, the
-    version check, the insert and COMMIT: about a dozen). ``conn`` must not
-    be in a transaction; its pooled aiosqlite connection is used directly
-    (``aiosqlite.Connection._execute``: the queue of its thread, the one
-    thread its ``sqlite3`` connection may be used on)."""
-    raw = await conn.get_raw_connection()
-    driver = cast(aiosqlite.Connection, raw.driver_connection)
-    run_on_thread = cast(Callable[..., Awaitable[set[str]]], driver._execute)
-    return await run_on_thread(_on_thread, driver, batch)
+class SqliteWriter:
+    """Writes SQLite batches on one connection of the write engine, checked
+    out at the first batch and kept (a checkout and its return cost about as
+    much of the event loop's time as the hop itself): each batch is one call
+    on that connection's aiosqlite thread (:func:`write_sqlite_batch`)
+    instead of a hop per driver call (cursor, execute, fetch, close, for
+    BEGIN, the version check, the insert and COMMIT: about a dozen). Calls
+    on one aiosqlite connection run one after the other on its thread, and
+    each is a whole transaction, so two batches can never interleave. After
+    an error that is not about a row the connection is dropped (invalidated)
+    and the next batch checks out another."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._binder = SqliteBinder(engine.dialect)
+        self._conn: AsyncConnection | None = None
+        self._driver: aiosqlite.Connection | None = None
+
+    async def write(self, rows: Sequence[Row]) -> set[str]:
+        batch = SqliteBatch(rows, self._binder)
+        driver = await self._checked_out()
+        # aiosqlite's queue to its thread (the one thread its sqlite3
+        # connection may be used on); _execute is how its own methods use it
+        run_on_thread = cast(Callable[..., Awaitable[set[str]]], driver._execute)
+        try:
+            return await run_on_thread(_on_thread, driver, batch)
+        except (sqlite3.IntegrityError, sqlite3.DataError):
+            raise  # a row's fault: the connection is fine
+        except BaseException:
+            await self._drop(invalidate=True)
+            raise
+
+    async def close(self) -> None:
+        """Give the connection back (at shutdown, after the last batch)."""
+        await self._drop(invalidate=False)
+
+    async def _checked_out(self) -> aiosqlite.Connection:
+        if self._driver is None:
+            conn = await self._engine.connect()
+            try:
+                raw = await conn.get_raw_connection()
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn, self._driver = conn, cast(aiosqlite.Connection, raw.driver_connection)
+        return self._driver
+
+    async def _drop(self, *, invalidate: bool) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is None:
+            return
+        if invalidate:
+            await conn.invalidate()
+        await conn.close()
 
 
 def _on_thread(driver: aiosqlite.Connection, batch: SqliteBatch) -> set[str]:
@@ -393,21 +454,23 @@ def _store_error(exc: BaseException) -> StoreError:
     return StoreError(f"database error: {type(cause).__name__}")
 
 
-def batch_writer(engine: AsyncEngine, *, is_sqlite: bool, channel: str) -> WriteBatch:
-    """The function that writes one batch: on PostgreSQL ``engine`` must be
-    in autocommit (the statement is its own transaction); on SQLite it is
-    the write engine (the batch's transaction is begun by
-    :func:`write_sqlite_batch` itself)."""
-    binders = _sqlite_binders(engine.dialect) if is_sqlite else {}
+class BatchWriter:
+    """Writes one batch (called with its rows): on PostgreSQL ``engine`` must
+    be in autocommit (the statement is its own transaction); on SQLite it is
+    the write engine (:class:`SqliteWriter`, whose batches begin their own
+    transactions). :meth:`close` once the last batch is written."""
 
-    async def write(rows: Sequence[Row]) -> set[str]:
+    def __init__(self, engine: AsyncEngine, *, is_sqlite: bool, channel: str) -> None:
+        self._engine = engine
+        self._channel = channel
+        self._sqlite = SqliteWriter(engine) if is_sqlite else None
+
+    async def __call__(self, rows: Sequence[Row]) -> set[str]:
         try:
-            if is_sqlite:
-                batch = SqliteBatch(rows, binders)
-                async with engine.connect() as conn:
-                    return await insert_batch_sqlite(conn, batch)
-            async with engine.connect() as conn:
-                return await insert_batch_pg(conn, rows, channel)
+            if self._sqlite is not None:
+                return await self._sqlite.write(rows)
+            async with self._engine.connect() as conn:
+                return await insert_batch_pg(conn, rows, self._channel)
         except PartlyWritten as partial:
             raise PartlyWritten(
                 partial.attempted, partial.inserted, _mapped(partial.cause)
@@ -415,7 +478,9 @@ def batch_writer(engine: AsyncEngine, *, is_sqlite: bool, channel: str) -> Write
         except (SQLAlchemyError, sqlite3.Error) as exc:
             raise _mapped(exc) from exc
 
-    return write
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            await self._sqlite.close()
 
 
 def _mapped(exc: Exception) -> Exception:
