@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from flowjobs import domain
-from flowjobs.domain import JobState, JobStatusCode, KeyKind
+from flowjobs.domain import JobState, JobStatusCode, KeyKind, NewJob
 from flowjobs.errors import (
     ForbiddenError,
     JobConflictError,
@@ -15,6 +18,8 @@ from flowjobs.errors import (
     RuleNotFoundError,
     RuleVersionNotFoundError,
 )
+from flowjobs.manager import utcnow
+from flowjobs.store.tables import jobs
 from support.env import Env, MakeEnv, flow
 
 
@@ -323,3 +328,47 @@ async def test_retry_setting_is_validated_at_push(env: Env) -> None:
     with pytest.raises(FlowValidationError) as caught:
         await env.push(space, flow("bad") | {"settings": {"retryOnWorkerLoss": "often"}})
     assert any("retryOnWorkerLoss" in p for p in caught.value.problems)
+
+
+async def test_one_claim_of_many_jobs_takes_each_with_its_own_deadline_and_document(
+    env: Env,
+) -> None:
+    """A claim of several jobs of several rules, spaces and execution limits:
+    the claim order, each space's limit and running count, each job's own
+    deadline (claimed_at + its execution limit) and its rule's document."""
+    full, key_full = await env.space_with_key("full", parallel_limit=2)
+    free, key_free = await env.space_with_key("free", parallel_limit=10)
+    rules = [await env.push(full, flow("a")), await env.push(free, flow("b"))]
+    rules.append(await env.push(free, flow("c", 1)))
+    plan = [(full, key_full, rules[0], 30.0)] * 3
+    plan += [(free, key_free, rules[1], 30.0), (free, key_free, rules[2], 90.0)] * 2
+    started = []
+    for space, key, rule, limit_s in plan:
+        new = NewJob(
+            id=str(uuid.uuid4()),
+            space=space,
+            rule=rule,
+            correlation_id="c",
+            input={},
+            priority=0,
+            environment_group="test",
+            api_key=key,
+            execution_limit_s=limit_s,
+        )
+        started.append(await env.store.insert_job(new, utcnow(), domain.INITIALIZED))
+
+    claimed = await env.manager.claim("w", 20)
+
+    assert [c.job.id for c in claimed] == [j.id for j in started[:2] + started[3:]]
+    assert [c.running_in_space for c in claimed] == [1, 2, 1, 2, 3, 4]
+    documents = {rule.base_id: rule.document for rule in rules}
+    assert all(c.document == documents[c.job.base_id] for c in claimed)
+    query = sa.select(jobs.c.id, jobs.c.claimed_at, jobs.c.deadline_at, jobs.c.state)
+    async with env.store._read() as conn:
+        stored = {r.id: r for r in (await conn.execute(query)).all()}
+    for job, (_, _, _, limit_s) in zip(started, plan, strict=True):
+        row = stored[job.id]
+        if job.id == started[2].id:
+            assert row.state == JobState.WAITING.value and row.deadline_at is None
+        else:
+            assert row.deadline_at - row.claimed_at == timedelta(seconds=limit_s)

@@ -353,6 +353,30 @@ def _request_cancel_statement() -> sa.Select[Any]:
     )
 
 
+def _pick_within_limits(
+    candidates: Sequence[Any], load: dict[str, tuple[int, int]]
+) -> list[tuple[Any, int]]:
+    """SQLite claim: the candidates (in claim order) whose space has a free
+    slot, each with its space's running count once it is taken; ``load``
+    (space: running, limit) is updated as jobs are picked."""
+    picked = []
+    for candidate in candidates:
+        running, space_limit = load[candidate.space_id]
+        if running >= space_limit:
+            continue  # its space is full: the job stays waiting
+        load[candidate.space_id] = (running + 1, space_limit)
+        picked.append((candidate, running + 1))
+    return picked
+
+
+def _rules_of(taken: Iterable[JobRecord]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The DOCUMENT parameters of each distinct rule version of these jobs."""
+    return {
+        (job.base_id, job.version): {"rule": job.base_id, "rule_version": job.version}
+        for job in taken
+    }
+
+
 class SqlStore:
     """The store over SQLAlchemy Core; one instance per process."""
 
@@ -1198,42 +1222,56 @@ class SqlStore:
             candidates = (
                 await conn.execute(claim_sql.CANDIDATES, {"space_ids": list(load), "limit": limit})
             ).all()
+            picked = _pick_within_limits(candidates, load)
+            if not picked:
+                return []
             now = clock()
-            claimed: list[ClaimedJob] = []
-            for candidate in candidates:
-                running, space_limit = load[candidate.space_id]
-                if running >= space_limit:
-                    continue  # its space is full: the job stays waiting
-                load[candidate.space_id] = (running + 1, space_limit)
-                job = await self._take(conn, candidate, worker_id, now, lease_s, status)
-                document = (
-                    await conn.execute(
-                        claim_sql.DOCUMENT, {"rule": job.base_id, "rule_version": job.version}
-                    )
-                ).scalar_one()
-                claimed.append(ClaimedJob(job, document, running_in_space=running + 1))
-        return claimed
+            taken = await self._take(conn, [c for c, _ in picked], worker_id, now, lease_s, status)
+            documents = {
+                rule: (await conn.execute(claim_sql.DOCUMENT, params)).scalar_one()
+                for rule, params in _rules_of(taken.values()).items()
+            }
+        return [
+            ClaimedJob(
+                taken[c.id],
+                documents[(taken[c.id].base_id, taken[c.id].version)],
+                running_in_space=running,
+            )
+            for c, running in picked
+        ]
 
     @staticmethod
     async def _take(
         conn: AsyncConnection,
-        candidate: Any,
+        candidates: list[Any],
         worker_id: str,
         now: datetime,
         lease_s: float,
         status: Status,
-    ) -> JobRecord:
-        parameters = {
-            "candidate": candidate.id,
-            "new_state": status.state.value,
-            "new_code": status.code.value,
-            "new_message": status.message,
-            "claimed": now,
-            "worker": worker_id,
-            "lease_until": now + timedelta(seconds=lease_s),
-            "deadline": now + timedelta(seconds=candidate.execution_limit_s),
-        }
-        return _job_from_row((await conn.execute(claim_sql.TAKE, parameters)).one())
+    ) -> dict[str, JobRecord]:
+        """Take the picked jobs: one UPDATE per distinct execution limit (the
+        deadline it sets), usually one; the jobs by id."""
+        by_limit: dict[float, list[str]] = {}
+        for candidate in candidates:
+            by_limit.setdefault(candidate.execution_limit_s, []).append(candidate.id)
+        taken: dict[str, JobRecord] = {}
+        for execution_limit_s, ids in by_limit.items():
+            parameters = {
+                "candidates": ids,
+                "new_state": status.state.value,
+                "new_code": status.code.value,
+                "new_message": status.message,
+                "claimed": now,
+                "worker": worker_id,
+                "lease_until": now + timedelta(seconds=lease_s),
+                "deadline": now + timedelta(seconds=execution_limit_s),
+            }
+            for row in (await conn.execute(claim_sql.TAKE, parameters)).all():
+                job = _job_from_row(row)
+                taken[job.id] = job
+        # the writer lock is held since the candidates were read: all still WAITING
+        assert len(taken) == len(candidates), "a picked job was not WAITING"
+        return taken
 
     async def heartbeat(
         self, worker_id: str, job_ids: list[str], now: datetime, lease_s: float
