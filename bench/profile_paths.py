@@ -311,13 +311,33 @@ def process(args: argparse.Namespace) -> None:
                 subprocess.Popen([*spy, "-f", "raw", "-d", "10", "-r", "200"])
             done_before = _wait_started(url, timeout=60)  # start-up excluded, as in the rate
             began = process_cpu(worker.pid)
+            db_began = database_cpu(url)
             span = _wait_done(url, args.jobs, timeout=600)
             used = process_cpu(worker.pid) - began
-        per_job_ms = used / max(args.jobs - done_before, 1) * 1000
-        rows.append([args.jobs, args.concurrency, args.jobs / span, span, per_job_ms])
+            backend_used = database_cpu(url) - db_began
+        jobs_measured = max(args.jobs - done_before, 1)
+        per_job_ms = used / jobs_measured * 1000
+        backend_ms = backend_used / jobs_measured * 1000
+        rows.append(
+            [
+                args.jobs,
+                args.concurrency,
+                args.jobs / span,
+                span,
+                f"{per_job_ms:.2f}",
+                f"{backend_ms:.2f}",
+            ]
+        )
     print_table(
         "One worker process on PostgreSQL, no-op jobs queued beforehand",
-        ["jobs", "concurrency", "jobs/s (first claim to last end)", "s", "worker CPU ms/job"],
+        [
+            "jobs",
+            "concurrency",
+            "jobs/s (first claim to last end)",
+            "s",
+            "worker CPU ms/job",
+            "PostgreSQL backends CPU ms/job",
+        ],
         rows,
     )
 

@@ -200,3 +200,38 @@ async def test_a_batch_bills_its_seconds_against_each_spaces_quota(make_env: Mak
     for job_id in first + later:
         assert (await env.store.get_jobs([job_id]))[0].state is JobState.COMPLETED
         assert await hooks.job_deliveries(capped.id, job_id) == []
+
+
+async def test_a_batch_queues_events_only_for_the_webhooks_that_want_them(
+    make_env: MakeEnv,
+) -> None:
+    env = await make_env(**FAST_WEBHOOKS)
+    hooks = service(env)
+    space, key = await env.space_with_key("s")
+    await env.push(space, flow("f"))
+    await env.push(space, flow("g"))
+    every = await create(hooks, space.id, URL, "every")
+    errors = await create(hooks, space.id, URL, "errors", events=[WebhookEvent.JOB_ERROR])
+    only_g = await create(hooks, space.id, URL, "only-g", rules=["g"])
+    await create(hooks, space.id, URL, "off", enabled=False)
+    f_done = await env.manager.start(key, "f", None, {})
+    g_done = await env.manager.start(key, "g", None, {})
+    f_failed = await env.manager.start(key, "f", None, {})
+    assert len(await env.manager.claim("w", 3)) == 3
+    endings = [
+        JobEnding(f_done.id, "w", domain.COMPLETED, output=[1]),
+        JobEnding(g_done.id, "w", domain.COMPLETED, output=[1]),
+        JobEnding(f_failed.id, "w", domain.execution_error("boom"), error={"code": "x"}),
+    ]
+    written = await env.store.end_jobs(endings, datetime.now(UTC), domain.USER_CANCELED)
+
+    assert written.deliveries == 5
+    expected = {
+        f_done.id: {(every.webhook.id, "JOB.COMPLETED")},
+        g_done.id: {(every.webhook.id, "JOB.COMPLETED"), (only_g.webhook.id, "JOB.COMPLETED")},
+        f_failed.id: {(every.webhook.id, "JOB.ERROR"), (errors.webhook.id, "JOB.ERROR")},
+    }
+    for job_id, wanted in expected.items():
+        found = await hooks.job_deliveries(space.id, job_id)
+        assert {(d.webhook_id, d.event_type) for d in found} == wanted, job_id
+        assert all(d.state is domain.DeliveryState.PENDING and d.attempts == 0 for d in found)

@@ -4,17 +4,18 @@ The batch path of store/endings.py ran, per batch, BEGIN, the details upsert,
 the UPDATE, the webhook subscriptions query, one usage upsert per space, the
 two NOTIFYs and COMMIT: seven round trips, and the space's usage row stayed
 locked from its upsert until the commit, so two workers' batches queued on it
-for two round trips and a WAL flush. Here the details upsert, the UPDATE, the
-usage upserts (summed per space from the moved rows, billed as
-store/usage.py bills them) and the NOTIFYs are one statement; it also says
-whether any enabled webhook of the moved jobs' spaces exists. Only then does
-:meth:`SqlStore.end_jobs` run the outbox (store/outbox.py) in the same
-transaction. So a batch without webhooks is BEGIN, one statement, COMMIT.
+for several round trips. Here it is one statement, run on its own (a single
+statement is atomic: no BEGIN, no COMMIT round trip): the final details
+upserted, the jobs moved (the same SET and WHERE text as store/endings.py),
+the usage of the moved jobs summed per space and billed as store/usage.py
+bills it, one webhook delivery per moved job and matching enabled webhook as
+store/outbox.py queues them, and the NOTIFYs (a slot is free, these jobs
+changed, a delivery is due), which PostgreSQL sends when it commits.
 
-Every guarantee of store/endings.py holds unchanged: a job moves on the same
-conditions (the same SET and WHERE text), the outbox rows and usage are
-written in the transaction of the move, and the notifications go out with the
-commit.
+So every guarantee holds: a job moves only on the conditions of the other
+path (a cancel racing a completion still has one winner), and its outbox rows
+and usage are written in the transaction of its move. The commit waits for
+its WAL flush, as every end's does.
 """
 
 from __future__ import annotations
@@ -27,13 +28,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowjobs.domain import JobEnding, Status, month_of
+from flowjobs.domain import EVENT_OF_STATE, DeliveryState, JobEnding, Status, month_of
 from flowjobs.store import endings as ending_sql
 from flowjobs.store.claim import IDS_PER_NOTIFY
 
 # The SET, WHERE, batch and RETURNED texts are store/endings.py's own, so that
 # both paths move a job on exactly the same conditions.
 _RETURNED = ", ".join(f"jobs.{c.name}" for c in ending_sql._RETURNED)
+
+# The webhook event of each final state (domain.EVENT_OF_STATE), as SQL rows.
+_EVENTS = ", ".join(
+    f"('{state.value}', '{event.value}')" for state, event in EVENT_OF_STATE.items()
+)
 
 # Seconds billed of ``added`` seconds on top of ``before``: all of them, or,
 # when the space caps billing (pay-as-you-go off, a quota), only those up to
@@ -51,8 +57,9 @@ def _billed(added: str, before: str, space: str) -> str:
 
 @functools.cache
 def statement() -> sa.TextClause:
-    """Details upsert, move, usage and NOTIFY of a batch; one row per moved job
-    (a single row with NULL columns when none moved), each with ``subscribed``."""
+    """Details upsert, move, usage, webhook outbox and NOTIFYs of a batch; one
+    row per moved job (a single row with NULL columns when none moved), each
+    with ``queued``, the webhook deliveries the batch queued."""
     text = f"""
 WITH details AS (
     INSERT INTO job_details (job_id, trace, logs, updated_at)
@@ -84,16 +91,32 @@ used AS (
             + {_billed("excluded.used_seconds", "u.used_seconds", "u.space_id")}
     RETURNING 1
 ),
+queued AS (
+    INSERT INTO webhook_deliveries (id, webhook_id, space_id, job_id, event_type, payload,
+        state, attempts, next_attempt_at, retry_since, created_at, updated_at)
+    SELECT CAST(gen_random_uuid() AS text), w.id, m.space_id, m.id, e.event, NULL,
+           '{DeliveryState.PENDING.value}', 0, :now, :now, :now, :now
+    FROM moved m
+    JOIN (VALUES {_EVENTS}) AS e(state, event) ON e.state = m.state
+    JOIN webhooks w ON w.space_id = m.space_id AND w.enabled
+    WHERE w.events @> jsonb_build_array(e.event)
+      AND (w.all_rules OR EXISTS (SELECT 1 FROM webhook_rules r
+                                  WHERE r.webhook_id = w.id AND r.base_id = m.base_id))
+    RETURNING 1
+),
 told AS (
     SELECT pg_notify(:waiting, ''), pg_notify(:changed, string_agg(id, ','))
     FROM (SELECT id, (row_number() OVER () - 1) / {IDS_PER_NOTIFY} AS chunk FROM moved) numbered
     GROUP BY chunk
+),
+due AS (
+    SELECT pg_notify(:webhooks, '') FROM (SELECT 1 FROM queued LIMIT 1) any_queued
 )
 SELECT
     (SELECT count(*) FROM used) AS usage_rows,
     (SELECT count(*) FROM told) AS told,
-    EXISTS (SELECT 1 FROM webhooks w
-            WHERE w.enabled AND w.space_id IN (SELECT space_id FROM moved)) AS subscribed,
+    (SELECT count(*) FROM due) AS due,
+    (SELECT count(*) FROM queued) AS queued,
     moved.*
 FROM (SELECT 1) AS one LEFT JOIN moved ON true
 """
@@ -108,9 +131,10 @@ async def write(
     *,
     waiting: str,
     changed: str,
-) -> tuple[list[Any], bool]:
-    """Run :func:`statement` inside the caller's transaction: the moved rows
-    (the columns of ``RETURNED``) and whether a webhook may want their events."""
+    webhooks: str,
+) -> tuple[list[Any], int]:
+    """Run :func:`statement` (on its own: it is atomic): the moved rows (the
+    columns of ``_RETURNED``) and the webhook deliveries queued."""
     details = ending_sql.details_rows(endings)
     params = {
         "details": ending_sql.encode(details) if details else "[]",
@@ -122,7 +146,8 @@ async def write(
         "canceled_message": canceled.message,
         "waiting": waiting,
         "changed": changed,
+        "webhooks": webhooks,
     }
     rows = (await conn.execute(statement(), params)).all()
     moved = [r for r in rows if r.id is not None]
-    return moved, bool(rows and rows[0].subscribed)
+    return moved, int(rows[0].queued) if rows else 0

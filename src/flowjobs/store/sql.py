@@ -1301,16 +1301,14 @@ class SqlStore:
     async def _end_jobs_postgresql(
         self, endings: Sequence[JobEnding], now: datetime, canceled: Status
     ) -> EndingsWritten:
-        """PostgreSQL: details, moves, usage and NOTIFYs in one statement
-        (store/endings_pg.py); the webhook outbox, in the same transaction,
-        only when an enabled webhook of the moved jobs' spaces exists."""
-        queued = 0
-        async with self._write() as conn:
-            moved, subscribed = await ending_pg.write(
-                conn, endings, now, canceled, waiting=WAITING_CHANNEL, changed=JOB_CHANNEL
-            )
-            if subscribed:
-                queued = await enqueue_job_events(conn, _ended(moved), now)
+        """PostgreSQL: details, moves, usage, webhook outbox and NOTIFYs in one
+        statement (store/endings_pg.py), one round trip."""
+        channels = {"waiting": WAITING_CHANNEL, "changed": JOB_CHANNEL, "webhooks": WEBHOOK_CHANNEL}
+        try:
+            async with self._autocommit.connect() as conn:
+                moved, queued = await ending_pg.write(conn, endings, now, canceled, **channels)
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
         return EndingsWritten(ending_sql.outcomes(endings, moved, canceled), queued)
 
     async def get_details(self, job_id: str) -> JobDetails | None:
