@@ -41,15 +41,12 @@ The job-change notification goes out with the commit, as before.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from psycopg.rows import dict_row
-from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.engine import Row
 
 from flowjobs.domain import ACTIVE_STATES, JobState, Status
 from flowjobs.store.tables import jobs, rule_versions, spaces
@@ -144,44 +141,6 @@ ORDER BY taken.priority DESC, taken.created_at
 LOCK_SPACES = sa.text(
     "SELECT id FROM spaces WHERE id = ANY(CAST(:spaces AS text[])) ORDER BY id FOR NO KEY UPDATE"
 )
-
-
-class _ClaimRow(dict[str, Any]):
-    """A row of the driver's claim (a mapping, as ``_job_from_row`` reads it)
-    whose columns also read as attributes, as SQLAlchemy's rows do."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError as exc:
-            raise AttributeError(name) from exc
-
-
-@functools.cache
-def _driver_text(statement: sa.TextClause, dialect: Dialect) -> str:
-    """The statement as the driver takes it (``%(name)s`` placeholders)."""
-    return str(statement.compile(dialect=dialect))
-
-
-async def claim_under_locks(
-    driver: psycopg.AsyncConnection[Any],
-    dialect: Dialect,
-    spaces: list[str],
-    parameters: dict[str, Any],
-) -> list[Any]:
-    """The retry's transaction, BEGIN, :data:`LOCK_SPACES`, the claim
-    statement and COMMIT, sent together in one pipeline: one round trip
-    instead of four. The server still runs them one after the other, so the
-    claim's snapshot is taken once the spaces are locked. ``driver`` is in
-    autocommit: the transaction is this block's."""
-    lock_text = _driver_text(LOCK_SPACES, dialect)
-    claim_text = _driver_text(CLAIM_STATEMENT, dialect)
-    async with driver.pipeline():
-        async with driver.transaction():
-            await driver.execute(lock_text, {"spaces": spaces})
-            cursor = driver.cursor(row_factory=dict_row)
-            await cursor.execute(claim_text, parameters)
-        return [_ClaimRow(row) for row in await cursor.fetchall()]
 
 
 def claim_parameters(

@@ -1155,14 +1155,13 @@ class SqlStore:
         transaction that locks their rows first. The jobs already claimed are
         committed, so a failure here must not hide them: it takes nothing."""
         try:
-            async with self._autocommit.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                assert isinstance(driver, psycopg.AsyncConnection)
-                rows = await claim_sql.claim_under_locks(
-                    driver, conn.dialect, spaces, parameters(limit, clock(), spaces=spaces)
+            async with self._engine.begin() as conn:
+                await conn.execute(claim_sql.LOCK_SPACES, {"spaces": spaces})
+                result = await conn.execute(
+                    claim_sql.CLAIM_STATEMENT, parameters(limit, clock(), spaces=spaces)
                 )
-                return claim_sql.claimed_rows(rows)[0]
-        except (SQLAlchemyError, psycopg.Error):
+                return claim_sql.claimed_rows(result.all())[0]
+        except SQLAlchemyError:
             log.warning("claim retry failed", extra={"action": "claim"}, exc_info=True)
             return []
 
