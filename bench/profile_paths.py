@@ -298,27 +298,42 @@ def _wait_started(url: str, timeout: float) -> int:
 
 
 def process(args: argparse.Namespace) -> None:
-    """Jobs queued beforehand (by SQL), then one worker started: its jobs/s."""
-    rows = []
+    """Jobs queued beforehand (by SQL), then ``--workers`` worker processes
+    started: their jobs/s, their CPU and PostgreSQL's per job."""
     with postgres_database() as url:
         prepare_space(url, [NOOP], parallel_limit=1000)
         _fill_jobs(url, args.jobs, state="WAITING")
         env = LOG | {"FLOWJOBS_CONCURRENCY": str(args.concurrency)}
         pyspy = os.environ.get("PROFILE_PYSPY")  # a file for py-spy's raw output
-        with flowjobs_process(url, "worker", env=env) as worker:
-            if pyspy:
-                spy = [".venv/bin/py-spy", "record", "-p", str(worker.pid), "-o", pyspy]
+        with contextlib.ExitStack() as stack:
+            workers = [
+                stack.enter_context(flowjobs_process(url, "worker", env=env))
+                for _ in range(args.workers)
+            ]
+            if pyspy:  # the first worker
+                spy = [".venv/bin/py-spy", "record", "-p", str(workers[0].pid), "-o", pyspy]
                 subprocess.Popen([*spy, "-f", "raw", "-d", "10", "-r", "200"])
             done_before = _wait_started(url, timeout=60)  # start-up excluded, as in the rate
-            began = process_cpu(worker.pid)
+            began = sum(process_cpu(w.pid) for w in workers)
+            db_began = database_cpu(url)
             span = _wait_done(url, args.jobs, timeout=600)
-            used = process_cpu(worker.pid) - began
-        per_job_ms = used / max(args.jobs - done_before, 1) * 1000
-        rows.append([args.jobs, args.concurrency, args.jobs / span, span, per_job_ms])
+            used = sum(process_cpu(w.pid) for w in workers) - began
+            backend_used = database_cpu(url) - db_began
+        measured = max(args.jobs - done_before, 1)
+        row = [args.jobs, args.workers, args.concurrency, args.jobs / span, span]
+        row += [f"{used / measured * 1000:.2f}", f"{backend_used / measured * 1000:.2f}"]
     print_table(
-        "One worker process on PostgreSQL, no-op jobs queued beforehand",
-        ["jobs", "concurrency", "jobs/s (first claim to last end)", "s", "worker CPU ms/job"],
-        rows,
+        "Worker processes on PostgreSQL, no-op jobs queued beforehand",
+        [
+            "jobs",
+            "workers",
+            "concurrency",
+            "jobs/s (first claim to last end)",
+            "s",
+            "workers CPU ms/job",
+            "PostgreSQL backends CPU ms/job",
+        ],
+        [row],
     )
 
 
@@ -440,6 +455,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="process: worker processes")
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--loadgen", action="store_true", help="start: the bench's HTTP client")
     parser.add_argument("--profile", action="store_true")

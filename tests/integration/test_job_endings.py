@@ -7,6 +7,7 @@ job that moved writes its webhook events and usage exactly once."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from flowjobs import domain
 from flowjobs.domain import JobDetails, JobEnding, JobState, JobStatusCode, WebhookEvent
@@ -162,3 +163,75 @@ async def test_a_worker_ends_its_jobs_in_batches_with_their_traces(make_env: Mak
         assert trace is not None and trace["entries"], job.id  # the final trace is saved
     # Sixteen flows end in the same moment, so their ends share transactions.
     assert worker.endings.batches < len(started)
+
+
+async def test_a_batch_bills_its_seconds_against_each_spaces_quota(make_env: MakeEnv) -> None:
+    """Usage of a batch is summed per space and billed as one increment each:
+    up to the quota without pay-as-you-go, every second with it; a space
+    without webhooks gets no outbox rows."""
+    env = await make_env(**FAST_WEBHOOKS)
+    hooks = service(env)
+    capped, capped_key = await env.space_with_key("capped")
+    paying, paying_key = await env.space_with_key("paying")
+    for space in (capped, paying):
+        await env.push(space, flow("f"))
+    await env.catalog.update_space_billing(capped.id, quota_seconds=100)
+    await env.catalog.update_space_billing(paying.id, quota_seconds=100, pay_as_you_go=True)
+    t0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    for key in (capped_key, paying_key, capped_key, paying_key, capped_key):
+        await env.manager.start(key, "f", None, {})
+    held = await env.store.claim("w", 5, lambda: t0, 60, domain.RUNNING)
+    by_space: dict[str, list[str]] = {}
+    for c in held:
+        by_space.setdefault(c.job.space_id, []).append(c.job.id)
+    first = [by_space[capped.id][0], by_space[capped.id][1], by_space[paying.id][0]]
+    later = [by_space[capped.id][2], by_space[paying.id][1]]
+
+    async def end(ids: list[str], seconds: float) -> dict[str, domain.Status]:
+        endings = [JobEnding(i, "w", domain.COMPLETED, output=[1]) for i in ids]
+        now = t0 + timedelta(seconds=seconds)
+        written = await env.store.end_jobs(endings, now, domain.USER_CANCELED)
+        return written.moved
+
+    assert set(await end(first, 70)) == set(first)  # capped: 140 s used, 100 billed
+    assert set(await end(later, 30.5)) == set(later)  # capped: over the quota, none billed
+    assert await env.store.month_usage(capped.id, "2026-06") == domain.MonthUsage(170.5, 100)
+    assert await env.store.month_usage(paying.id, "2026-06") == domain.MonthUsage(100.5, 100.5)
+    for job_id in first + later:
+        assert (await env.store.get_jobs([job_id]))[0].state is JobState.COMPLETED
+        assert await hooks.job_deliveries(capped.id, job_id) == []
+
+
+async def test_a_batch_queues_events_only_for_the_webhooks_that_want_them(
+    make_env: MakeEnv,
+) -> None:
+    env = await make_env(**FAST_WEBHOOKS)
+    hooks = service(env)
+    space, key = await env.space_with_key("s")
+    await env.push(space, flow("f"))
+    await env.push(space, flow("g"))
+    every = await create(hooks, space.id, URL, "every")
+    errors = await create(hooks, space.id, URL, "errors", events=[WebhookEvent.JOB_ERROR])
+    only_g = await create(hooks, space.id, URL, "only-g", rules=["g"])
+    await create(hooks, space.id, URL, "off", enabled=False)
+    f_done = await env.manager.start(key, "f", None, {})
+    g_done = await env.manager.start(key, "g", None, {})
+    f_failed = await env.manager.start(key, "f", None, {})
+    assert len(await env.manager.claim("w", 3)) == 3
+    endings = [
+        JobEnding(f_done.id, "w", domain.COMPLETED, output=[1]),
+        JobEnding(g_done.id, "w", domain.COMPLETED, output=[1]),
+        JobEnding(f_failed.id, "w", domain.execution_error("boom"), error={"code": "x"}),
+    ]
+    written = await env.store.end_jobs(endings, datetime.now(UTC), domain.USER_CANCELED)
+
+    assert written.deliveries == 5
+    expected = {
+        f_done.id: {(every.webhook.id, "JOB.COMPLETED")},
+        g_done.id: {(every.webhook.id, "JOB.COMPLETED"), (only_g.webhook.id, "JOB.COMPLETED")},
+        f_failed.id: {(every.webhook.id, "JOB.ERROR"), (errors.webhook.id, "JOB.ERROR")},
+    }
+    for job_id, wanted in expected.items():
+        found = await hooks.job_deliveries(space.id, job_id)
+        assert {(d.webhook_id, d.event_type) for d in found} == wanted, job_id
+        assert all(d.state is domain.DeliveryState.PENDING and d.attempts == 0 for d in found)

@@ -277,3 +277,11 @@ def test_metrics_token_is_checked_only_when_set() -> None:
     for wrong in (None, "Bearer nope", "s3cret", "Bearer s3cret2"):
         with pytest.raises(UnauthorizedError):
             check_metrics_token(guarded, request(wrong))  # type: ignore[arg-type]
+
+
+def test_redaction_skips_only_lines_that_cannot_hold_a_secret() -> None:
+    both = "key fjm_abcdefgh123 at HTTPS://user:pw@host/x"
+    assert redact(both) == "key fjm_[redacted] at HTTPS://user:[redacted]@host/x"
+    assert redact("job claimed jobId=62d576a2 worker=app-1:2:e9") == (
+        "job claimed jobId=62d576a2 worker=app-1:2:e9"
+    )

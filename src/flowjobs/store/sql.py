@@ -80,6 +80,7 @@ from flowjobs.domain import (
 from flowjobs.errors import AlreadyExistsError, StoreError
 from flowjobs.store import claim as claim_sql
 from flowjobs.store import endings as ending_sql
+from flowjobs.store import endings_pg as ending_pg
 from flowjobs.store import rules as rule_sql
 from flowjobs.store import usage
 from flowjobs.store.outbox import WEBHOOK_CHANNEL, enqueue_job_events, has_subscribers
@@ -1332,6 +1333,8 @@ class SqlStore:
         final details, their moves (each job only if its worker still holds
         it, RUNNING, or CANCELING: then it ends ``canceled``), the webhook
         events and usage of the jobs that moved, one NOTIFY per channel."""
+        if not self.is_sqlite:
+            return await self._end_jobs_postgresql(endings, now, canceled)
         queued = 0
         async with self._write() as conn:
             moved = await ending_sql.write(conn, endings, now, canceled, sqlite=self.is_sqlite)
@@ -1341,6 +1344,19 @@ class SqlStore:
                     ids = [r.id for r in moved]
                     per = _IDS_PER_NOTIFY
                     await ending_sql.notify(conn, WAITING_CHANNEL, JOB_CHANNEL, ids, per)
+        return EndingsWritten(ending_sql.outcomes(endings, moved, canceled), queued)
+
+    async def _end_jobs_postgresql(
+        self, endings: Sequence[JobEnding], now: datetime, canceled: Status
+    ) -> EndingsWritten:
+        """PostgreSQL: details, moves, usage, webhook outbox and NOTIFYs in one
+        statement (store/endings_pg.py), one round trip."""
+        channels = {"waiting": WAITING_CHANNEL, "changed": JOB_CHANNEL, "webhooks": WEBHOOK_CHANNEL}
+        try:
+            async with self._autocommit.connect() as conn:
+                moved, queued = await ending_pg.write(conn, endings, now, canceled, **channels)
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
         return EndingsWritten(ending_sql.outcomes(endings, moved, canceled), queued)
 
     async def get_details(self, job_id: str) -> JobDetails | None:
