@@ -25,6 +25,7 @@ from harness import free_port
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import KeyKind
+from flowjobs.ids import job_id_at
 from flowjobs.store import SqlStore, sync_url, upgrade
 from flowjobs.store.tables import jobs
 from systems import Context, System
@@ -142,7 +143,7 @@ class Flowjobs(System):
         created = now - timedelta(seconds=i * 0.01)
         finished = state != "WAITING"
         return {
-            "id": str(uuid.uuid4()), "space_id": self.space_id, "base_id": self.noop_base_id,
+            "id": job_id_at(created), "space_id": self.space_id, "base_id": self.noop_base_id,
             "version": 1, "rule_type": "integration-flow", "correlation_id": str(uuid.uuid4()),
             "input": {}, "output": [{}] if finished else None, "state": state,
             "code": "JOB_SUCCESS" if finished else "JOB_INITIALIZED",
