@@ -41,7 +41,7 @@ def uuid7_sql(created_at: str, seed: str) -> str:
     UUID as text): the Unix ms of ``created_at`` first, so ids follow
     created_at; the other bits from md5(``seed``), unique per row."""
     return (
-        f"(lpad(to_hex((extract(epoch FROM {created_at}) * 1000)::bigint), 12, '0') || '7' "
+        f"(lpad(to_hex(floor(extract(epoch FROM {created_at}) * 1000)::bigint), 12, '0') || '7' "
         f"|| substr(md5({seed}), 1, 3) || '8' || substr(md5({seed}), 4, 15))::uuid::text"
     )
 
