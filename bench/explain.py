@@ -53,7 +53,8 @@ INSERT INTO spaces (id, name, parallel_limit, priority, created_at)
 SELECT 'space-' || g, 'space ' || g, 8, 0, now() - interval '1 year'
 FROM generate_series(0, %(spaces)s - 1) AS g;
 
--- Finished jobs: 80 %% COMPLETED, 10 %% ERROR, 10 %% CANCELED, ended over 90 days.
+-- Finished jobs: 80 %% COMPLETED, 10 %% ERROR, 10 %% CANCELED, ended over 90 days;
+-- oldest first, as the API creates them (ids are version 7 UUIDs of created_at).
 INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input, output,
                   state, code, message, priority, parallel_limit, environment_group,
                   api_key_id, api_key_name, execution_limit_s, created_at, updated_at,
@@ -67,7 +68,8 @@ SELECT {finished_id}, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s
        e - interval '1 minute', e, e - interval '50 seconds', e,
        'old-worker', NULL, e + interval '1 day', 1
 FROM (SELECT g, now() - (g::float / %(finished)s) * interval '90 days' AS e
-      FROM generate_series(1, %(finished)s) AS g) AS t;
+      FROM generate_series(1, %(finished)s) AS g) AS t
+ORDER BY g DESC;
 
 -- Waiting jobs, and 4 running (plus 1 canceling) per space held by 8 workers.
 INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
@@ -77,7 +79,8 @@ SELECT {waiting_id}, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s)
        'integration-flow', md5('cw' || g), '{"n": 1}', 'WAITING', 'JOB_INITIALIZED',
        'Job initialized', g %% 3, 8, 'production', 'key', 'key', 86400,
        now() - g * interval '1 second', now() - g * interval '1 second', 0
-FROM generate_series(1, %(waiting)s) AS g;
+FROM generate_series(1, %(waiting)s) AS g
+ORDER BY g DESC;
 
 INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
                   state, code, message, priority, parallel_limit, environment_group,

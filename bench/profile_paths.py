@@ -224,7 +224,8 @@ def start(args: argparse.Namespace) -> None:
 
 
 # Rows as the API creates them: the job id a version 7 UUID of created_at
-# (flowjobs.ids), so ids follow created_at (g = 1 is the newest job).
+# (flowjobs.ids), so ids follow created_at (g = 1 is the newest job), and
+# inserted oldest first, so the primary key grows at its right edge.
 _FILL_JOBS = """
     INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
       state, code, message, priority, parallel_limit, environment_group, api_key_id,
@@ -235,6 +236,7 @@ _FILL_JOBS = """
       '', 5, 1000, 'default', %s,
       'bench', 3600, 0, now() - (g || ' ms')::interval, now(), 0
     FROM generate_series(1, %s) g
+    ORDER BY g DESC
 """.replace("{job_id}", uuid7_sql("now() - (g || ' ms')::interval", "'j' || g"))
 
 

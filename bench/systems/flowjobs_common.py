@@ -132,8 +132,10 @@ class Flowjobs(System):
         ids: list[str] = []
         with self.engine.begin() as conn:
             for start in range(0, count, FILL_BATCH):
+                # oldest first, as the API creates them: ids follow created_at
                 rows = [
-                    self._row(now, i, state) for i in range(start, min(count, start + FILL_BATCH))
+                    self._row(now, count - 1 - i, state)
+                    for i in range(start, min(count, start + FILL_BATCH))
                 ]
                 conn.execute(jobs.insert(), rows)
                 ids += [r["id"] for r in rows]
