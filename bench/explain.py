@@ -34,6 +34,18 @@ from flowjobs.store import SqlStore, upgrade
 from flowjobs.store.tables import jobs, spaces
 
 ACTIVE = sorted(s.value for s in ACTIVE_STATES)
+
+
+def uuid7_sql(created_at: str, seed: str) -> str:
+    """SQL for a job id shaped as the API makes it (flowjobs.ids, a version 7
+    UUID as text): the Unix ms of ``created_at`` first, so ids follow
+    created_at; the other bits from md5(``seed``), unique per row."""
+    return (
+        f"(lpad(to_hex(floor(extract(epoch FROM {created_at}) * 1000)::bigint), 12, '0') || '7' "
+        f"|| substr(md5({seed}), 1, 3) || '8' || substr(md5({seed}), 4, 15))::uuid::text"
+    )
+
+
 NOW = datetime.now(UTC)
 
 FILL = """
@@ -41,12 +53,13 @@ INSERT INTO spaces (id, name, parallel_limit, priority, created_at)
 SELECT 'space-' || g, 'space ' || g, 8, 0, now() - interval '1 year'
 FROM generate_series(0, %(spaces)s - 1) AS g;
 
--- Finished jobs: 80 %% COMPLETED, 10 %% ERROR, 10 %% CANCELED, ended over 90 days.
+-- Finished jobs: 80 %% COMPLETED, 10 %% ERROR, 10 %% CANCELED, ended over 90 days;
+-- oldest first, as the API creates them (ids are version 7 UUIDs of created_at).
 INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input, output,
                   state, code, message, priority, parallel_limit, environment_group,
                   api_key_id, api_key_name, execution_limit_s, created_at, updated_at,
                   claimed_at, ended_at, worker_id, lease_expires_at, deadline_at, attempts)
-SELECT md5('f' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
+SELECT {finished_id}, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
        'integration-flow', md5('c' || g), '{"n": 1}', '[{"ok": true}]',
        CASE WHEN g %% 10 = 0 THEN 'ERROR' WHEN g %% 10 = 1 THEN 'CANCELED' ELSE 'COMPLETED' END,
        CASE WHEN g %% 10 = 0 THEN 'JOB_EXECUTION_ERROR'
@@ -55,23 +68,25 @@ SELECT md5('f' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %
        e - interval '1 minute', e, e - interval '50 seconds', e,
        'old-worker', NULL, e + interval '1 day', 1
 FROM (SELECT g, now() - (g::float / %(finished)s) * interval '90 days' AS e
-      FROM generate_series(1, %(finished)s) AS g) AS t;
+      FROM generate_series(1, %(finished)s) AS g) AS t
+ORDER BY g DESC;
 
 -- Waiting jobs, and 4 running (plus 1 canceling) per space held by 8 workers.
 INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
                   state, code, message, priority, parallel_limit, environment_group,
                   api_key_id, api_key_name, execution_limit_s, created_at, updated_at, attempts)
-SELECT md5('w' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
+SELECT {waiting_id}, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
        'integration-flow', md5('cw' || g), '{"n": 1}', 'WAITING', 'JOB_INITIALIZED',
        'Job initialized', g %% 3, 8, 'production', 'key', 'key', 86400,
        now() - g * interval '1 second', now() - g * interval '1 second', 0
-FROM generate_series(1, %(waiting)s) AS g;
+FROM generate_series(1, %(waiting)s) AS g
+ORDER BY g DESC;
 
 INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
                   state, code, message, priority, parallel_limit, environment_group,
                   api_key_id, api_key_name, execution_limit_s, created_at, updated_at,
                   claimed_at, worker_id, lease_expires_at, deadline_at, attempts)
-SELECT md5('r' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
+SELECT {running_id}, 'space-' || (g %% %(spaces)s), 'rule-' || (g %% %(spaces)s), 1,
        'integration-flow', md5('cr' || g), '{"n": 1}',
        CASE WHEN g <= %(spaces)s * 4 THEN 'RUNNING' ELSE 'CANCELING' END, 'JOB_RUNNING',
        'Job is being processed', 0, 8, 'production', 'key', 'key', 86400,
@@ -79,6 +94,11 @@ SELECT md5('r' || g)::uuid::text, 'space-' || (g %% %(spaces)s), 'rule-' || (g %
        now() + interval '30 seconds', now() + interval '1 day', 1
 FROM generate_series(1, %(spaces)s * 5) AS g;
 """
+FILL = (
+    FILL.replace("{finished_id}", uuid7_sql("e - interval '1 minute'", "'f' || g"))
+    .replace("{waiting_id}", uuid7_sql("now() - g * interval '1 second'", "'w' || g"))
+    .replace("{running_id}", uuid7_sql("now() - interval '1 minute'", "'r' || g"))
+)
 
 
 def sql(statement: sa.ClauseElement) -> str:
@@ -89,11 +109,11 @@ def sql(statement: sa.ClauseElement) -> str:
     return str(compiled)
 
 
-def hot_queries(n_spaces: int) -> list[tuple[str, str, bool]]:
-    """(name, SQL, is a write) of every hot query, as store/sql.py builds it."""
+def hot_queries(n_spaces: int, job_id: str, running_ids: list[str]) -> list[tuple[str, str, bool]]:
+    """(name, SQL, is a write) of every hot query, as store/sql.py builds it;
+    ``job_id`` a waiting job of space-7, ``running_ids`` running jobs
+    (:func:`sample_ids`)."""
     free_spaces = [f"space-{i}" for i in range(n_spaces)]
-    job_id = str(uuid.UUID(hex=_md5("w7")))
-    running_ids = [str(uuid.UUID(hex=_md5(f"r{g}"))) for g in range(8, n_spaces * 4, 8)][:16]
     running = (
         sa.select(jobs.c.space_id, sa.func.count().label("n"))
         .where(jobs.c.state.in_(ACTIVE))
@@ -329,6 +349,20 @@ def hot_queries(n_spaces: int) -> list[tuple[str, str, bool]]:
     ]
 
 
+def sample_ids(url: str, n_spaces: int) -> tuple[str, list[str]]:
+    """The ids :func:`hot_queries` names, found by their correlation ids
+    (md5 of their row number) since ids carry the fill's clock: waiting job 7
+    (in space-7) and up to 16 running jobs held by worker-0."""
+    wanted = [_md5(f"cr{g}") for g in range(8, n_spaces * 4, 8)][:16]
+    with psycopg.connect(url) as conn:
+        found = conn.execute("SELECT id FROM jobs WHERE correlation_id = %s", (_md5("cw7"),))
+        job_id = str(found.fetchone()[0])  # type: ignore[index]
+        running = conn.execute(
+            "SELECT id FROM jobs WHERE correlation_id = ANY(%s) ORDER BY id", (wanted,)
+        )
+        return job_id, [str(r[0]) for r in running.fetchall()]
+
+
 def _md5(text: str) -> str:
     import hashlib
 
@@ -381,7 +415,7 @@ def main() -> None:
     with scratch_database(args.admin_url) as url:
         upgrade(url, args.revision)
         fill(url, {"finished": args.finished, "waiting": args.waiting, "spaces": args.spaces})
-        explain(url, hot_queries(args.spaces))
+        explain(url, hot_queries(args.spaces, *sample_ids(url, args.spaces)))
 
 
 if __name__ == "__main__":

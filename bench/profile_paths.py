@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from explain import uuid7_sql
 from harness import (
     api_server,
     flowjobs_process,
@@ -222,6 +223,23 @@ def start(args: argparse.Namespace) -> None:
     )
 
 
+# Rows as the API creates them: the job id a version 7 UUID of created_at
+# (flowjobs.ids), so ids follow created_at (g = 1 is the newest job), and
+# inserted oldest first, so the primary key grows at its right edge.
+_FILL_JOBS = """
+    INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
+      state, code, message, priority, parallel_limit, environment_group, api_key_id,
+      api_key_name, execution_limit_s, retry_on_loss, created_at, updated_at, attempts)
+    SELECT {job_id}, %s, %s, 1, 'IntegrationFlow',
+      gen_random_uuid()::text, '{}'::json, %s,
+      CASE WHEN %s = 'WAITING' THEN 'JOB_INITIALIZED' ELSE 'JOB_SUCCESS' END,
+      '', 5, 1000, 'default', %s,
+      'bench', 3600, 0, now() - (g || ' ms')::interval, now(), 0
+    FROM generate_series(1, %s) g
+    ORDER BY g DESC
+""".replace("{job_id}", uuid7_sql("now() - (g || ' ms')::interval", "'j' || g"))
+
+
 def _fill_jobs(url: str, count: int, state: str = "COMPLETED") -> str:
     """``count`` jobs of the space's noop rule in ``state`` by plain SQL; one job id."""
     with psycopg.connect(url) as conn:
@@ -230,17 +248,7 @@ def _fill_jobs(url: str, count: int, state: str = "COMPLETED") -> str:
             "ON k.space_id = r.space_id LIMIT 1"
         ).fetchone()  # type: ignore[misc]
         conn.execute(
-            """
-            INSERT INTO jobs (id, space_id, base_id, version, rule_type, correlation_id, input,
-              state, code, message, priority, parallel_limit, environment_group, api_key_id,
-              api_key_name, execution_limit_s, retry_on_loss, created_at, updated_at, attempts)
-            SELECT gen_random_uuid()::text, %s, %s, 1, 'IntegrationFlow',
-              gen_random_uuid()::text, '{}'::json, %s,
-              CASE WHEN %s = 'WAITING' THEN 'JOB_INITIALIZED' ELSE 'JOB_SUCCESS' END,
-              '', 5, 1000, 'default', %s,
-              'bench', 3600, 0, now() - (g || ' ms')::interval, now(), 0
-            FROM generate_series(1, %s) g
-            """,
+            _FILL_JOBS,
             (space_id, base_id, state, state, key_id, count),
         )
         conn.execute("ANALYZE jobs")

@@ -25,6 +25,7 @@ from harness import free_port
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import KeyKind
+from flowjobs.ids import job_id_at
 from flowjobs.store import SqlStore, sync_url, upgrade
 from flowjobs.store.tables import jobs
 from systems import Context, System
@@ -131,8 +132,10 @@ class Flowjobs(System):
         ids: list[str] = []
         with self.engine.begin() as conn:
             for start in range(0, count, FILL_BATCH):
+                # oldest first, as the API creates them: ids follow created_at
                 rows = [
-                    self._row(now, i, state) for i in range(start, min(count, start + FILL_BATCH))
+                    self._row(now, count - 1 - i, state)
+                    for i in range(start, min(count, start + FILL_BATCH))
                 ]
                 conn.execute(jobs.insert(), rows)
                 ids += [r["id"] for r in rows]
@@ -142,7 +145,7 @@ class Flowjobs(System):
         created = now - timedelta(seconds=i * 0.01)
         finished = state != "WAITING"
         return {
-            "id": str(uuid.uuid4()), "space_id": self.space_id, "base_id": self.noop_base_id,
+            "id": job_id_at(created), "space_id": self.space_id, "base_id": self.noop_base_id,
             "version": 1, "rule_type": "integration-flow", "correlation_id": str(uuid.uuid4()),
             "input": {}, "output": [{}] if finished else None, "state": state,
             "code": "JOB_SUCCESS" if finished else "JOB_INITIALIZED",

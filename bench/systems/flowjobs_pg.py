@@ -4,8 +4,6 @@ processes (one per core, concurrency 16 each), woken by LISTEN/NOTIFY."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import uuid
 from contextlib import ExitStack
 from typing import Any
 
@@ -56,11 +54,15 @@ class FlowjobsPg(Flowjobs):
         of them; returns that space's finished job ids."""
         explain.fill(self.url, {"finished": count, "waiting": 0, "spaces": LOOKUP_SPACES})
         self.secret = asyncio.run(self._key_for(f"space-{LOOKUP_SPACE}"))
-        return [
-            str(uuid.UUID(hex=hashlib.md5(f"f{g}".encode()).hexdigest()))
-            for g in range(1, count + 1)
-            if g % LOOKUP_SPACES == LOOKUP_SPACE
-        ]
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.text(
+                    "SELECT id FROM jobs WHERE space_id = :space AND ended_at IS NOT NULL "
+                    "ORDER BY created_at DESC"  # the fill's row order: ids carry its clock
+                ),
+                {"space": f"space-{LOOKUP_SPACE}"},
+            )
+            return [str(row[0]) for row in found]
 
     async def _key_for(self, space_id: str) -> str:
         store = SqlStore(self.url, pool_size=2)

@@ -60,6 +60,7 @@ from flowjobs.errors import (
     TooManyWaitingJobsError,
     UnauthorizedError,
 )
+from flowjobs.ids import new_job_id
 from flowjobs.inputschema import InputSchemas
 from flowjobs.keys import hash_secret
 from flowjobs.metrics import Metrics, QueueRow
@@ -334,7 +335,7 @@ class JobManager:
             return original  # a retried start gets its job even over quota
         self.input_schemas.check(rule, input_data)  # 400 INVALID_INPUT, every mismatch
         new = NewJob(
-            id=str(uuid.uuid4()),
+            id=new_job_id(),
             space=space,
             rule=rule,
             correlation_id=correlation_id or str(uuid.uuid4()),
@@ -439,7 +440,7 @@ class JobManager:
         correlation_id: str | None,
     ) -> NewJob:
         return NewJob(
-            id=str(uuid.uuid4()),
+            id=new_job_id(),
             space=space,
             rule=rule,
             correlation_id=correlation_id or str(uuid.uuid4()),

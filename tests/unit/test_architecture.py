@@ -10,6 +10,7 @@ SRC = Path(__file__).parents[2] / "src" / "flowjobs"
 # part -> parts of flowjobs it may import (a part is a module or a subpackage)
 ALLOWED = {
     "errors": set(),
+    "ids": set(),
     "domain": set(),
     "config": set(),
     "keys": {"domain"},
@@ -22,7 +23,17 @@ ALLOWED = {
     "rulejson": {"domain", "inputschema"},
     "engine": {"errors"},
     "store": {"domain", "errors"},
-    "manager": {"config", "domain", "errors", "inputschema", "keys", "metrics", "store", "watch"},
+    "manager": {
+        "config",
+        "domain",
+        "errors",
+        "ids",
+        "inputschema",
+        "keys",
+        "metrics",
+        "store",
+        "watch",
+    },
     "flowsetup": {"config", "engine"},
     "catalog": {
         "config",
