@@ -56,7 +56,11 @@ def results_document(
     seconds: float,
     cores: int | None,
 ) -> str:
-    mode = "quick (make bench-quick)" if args.quick else "full (make bench)"
+    mode = "quick sizes" if args.quick else "full sizes"
+    if args.systems or args.metrics:  # a subset: say which, so the file cannot pass for all
+        mode += f" (systems: {args.systems or 'all'}; metrics: {args.metrics or 'all'})"
+    else:
+        mode += " (make bench-quick)" if args.quick else " (make bench)"
     lines = [
         "# Benchmark results",
         "",
