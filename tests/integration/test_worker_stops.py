@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from flowjobs.domain import JobState
+import pytest
+
+from flowjobs.domain import ClaimedJob, JobState
 from flowjobs.worker import Worker
-from support.env import Env, flow
+from support.env import Env, MakeEnv, flow
 
 
 async def test_a_job_canceled_before_its_task_first_runs_still_ends_canceled(env: Env) -> None:
@@ -56,3 +58,30 @@ async def test_a_cancel_while_the_job_records_its_end_does_not_leave_it_cancelin
     await asyncio.wait_for(running.task, 5)
 
     assert (await env.manager.info(key, job.id)).state is JobState.CANCELED
+
+
+async def test_a_claim_in_flight_at_shutdown_runs_its_jobs_to_their_end(
+    make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a claim is on its way back: the jobs it took are launched
+    and given the grace period, not left RUNNING by a worker that exited."""
+    env = await make_env()
+    space, key = await env.space_with_key("s")
+    await env.push(space, flow("f", 0.2))
+    job = await env.manager.start(key, "f", None, {})
+    claimed_one = asyncio.Event()
+    claim = env.manager.claim
+
+    async def slow_claim(worker_id: str, limit: int) -> list[ClaimedJob]:
+        taken = await claim(worker_id, limit)
+        if taken:
+            claimed_one.set()
+            await asyncio.sleep(0.3)  # shutdown begins while the claim is in flight
+        return taken
+
+    monkeypatch.setattr(env.manager, "claim", slow_claim)
+    worker = Worker(env.manager, env.settings)
+    worker.start()
+    await asyncio.wait_for(claimed_one.wait(), 10)
+    await asyncio.wait_for(worker.shutdown(grace=5), 20)
+    assert (await env.manager.info(key, job.id)).state is JobState.COMPLETED

@@ -102,6 +102,7 @@ class Worker:
         self.flows = FlowLoader(manager, settings)
         self.endings = EndingBatcher(manager.end_jobs)
         self._stopping = asyncio.Event()
+        self._claiming = asyncio.Lock()  # held by a claim from its query to its launches
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
         self._burst_end: asyncio.Task[None] | None = None
@@ -147,6 +148,8 @@ class Worker:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self._stopping.set()
         self.events.notify_waiting()
+        async with self._claiming:  # a claim in flight launches its jobs first
+            pass
         log.info(
             "worker stopping",
             extra={
@@ -194,17 +197,21 @@ class Worker:
                 await asyncio.wait_for(self.events.job_waiting.wait(), self.settings.poll_interval)
 
     async def _claim_free_slots(self) -> list[ClaimedJob]:
-        free = self._free_slots()
-        if free <= 0:
-            return []
-        try:
-            claimed = await self.manager.claim(self.id, free)
-        except StoreError:
-            log.exception("claim failed", extra={"action": "claim", "worker": self.id})
-            return []
-        for item in claimed:
-            self._launch(item)
-        return claimed
+        # Under the claim lock: shutdown waits for a claim in flight, so the
+        # jobs it took are launched (and given the grace period) before
+        # shutdown looks at what runs, never abandoned RUNNING.
+        async with self._claiming:
+            free = self._free_slots()
+            if free <= 0 or self._stopping.is_set():
+                return []
+            try:
+                claimed = await self.manager.claim(self.id, free)
+            except StoreError:
+                log.exception("claim failed", extra={"action": "claim", "worker": self.id})
+                return []
+            for item in claimed:
+                self._launch(item)
+            return claimed
 
     def _free_slots(self) -> int:
         """Jobs this worker may claim now. A job whose flow has ended holds no
