@@ -15,7 +15,8 @@ from flowjobs.catalog import Catalog
 from flowjobs.domain import KeyKind
 from flowjobs.store import SqlStore
 from systems import Context
-from systems.flowjobs_common import Flowjobs
+from systems.flowjobs_common import LEFT, Flowjobs
+from systems.pg_counts import Counts
 
 WORKERS = 2
 LOOKUP_SPACE = 7  # explain.py's spaces are space-0 .. space-49
@@ -76,6 +77,14 @@ class FlowjobsPg(Flowjobs):
     def setup(self, ctx: Context) -> None:
         super().setup(ctx)
         self.main_secret = self.secret
+        self.counts = Counts(self.url)
+        self._stack.callback(self.counts.close)
+
+    def left(self) -> int:
+        return self.counts.scalar(LEFT)
+
+    def filled(self) -> None:
+        self.counts.analyze("jobs")
 
     def reset(self) -> None:
         """Also drops explain.py's spaces and the key made for one of them."""

@@ -23,6 +23,7 @@ from pgqueuer.models import JobId
 from pgqueuer.queries import Queries
 
 from systems import Context, System
+from systems.pg_counts import Counts
 from systems.pgqueuer_app import DSN_ENV
 
 WORKERS = 2
@@ -74,6 +75,8 @@ class Pgqueuer(System):
         super().setup(ctx)
         self._stack = ExitStack()
         self.dsn = self._stack.enter_context(postgres_database())
+        self.counts = Counts(self.dsn)
+        self._stack.callback(self.counts.close)
         subprocess.run(
             procs.python("-m", "pgqueuer", "--pg-dsn", self.dsn, "install"),
             check=True,
@@ -90,18 +93,14 @@ class Pgqueuer(System):
             conn.execute("TRUNCATE pgqueuer, pgqueuer_log")
 
     def waiting(self, status: str = "queued", entrypoint: str = "noop") -> int:
-        with psycopg.connect(self.dsn) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pgqueuer WHERE status = %s AND entrypoint = %s",
-                (status, entrypoint),
-            ).fetchone()
-        return int(row[0]) if row else 0
+        return self.counts.scalar(
+            "SELECT count(*) FROM pgqueuer WHERE status = %s AND entrypoint = %s",
+            (status, entrypoint),
+        )
 
     def left(self) -> int:
         """Jobs still in the queue table (done ones are deleted from it)."""
-        with psycopg.connect(self.dsn) as conn:
-            row = conn.execute("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'noop'").fetchone()
-        return int(row[0]) if row else 0
+        return self.counts.scalar("SELECT count(*) FROM pgqueuer WHERE entrypoint = 'noop'")
 
     def workers(self, stack: ExitStack, count: int = WORKERS, *extra: str) -> list[int]:
         pids = []
@@ -141,7 +140,9 @@ class Pgqueuer(System):
                 ids += await queries.enqueue([entrypoint] * size, [payload] * size, [0] * size)
             return ids
 
-        return list(self.run(batches))
+        ids = list(self.run(batches))
+        self.counts.analyze("pgqueuer")
+        return ids
 
     def warm_up(self) -> None:
         tag = uuid.uuid4().hex

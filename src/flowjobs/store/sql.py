@@ -45,7 +45,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -221,12 +221,38 @@ def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])  # Windows: no poll()
 
 
+# Every PostgreSQL session of the store: no JIT. Its threshold is a plan
+# cost, which set-based statements over many rows pass (a bulk cancel, a
+# batch of ends), and compiling their plan takes longer than running it.
+SESSION_OPTIONS = "-c jit=off"
+
+
+def _with_given_options(url: str, options: str) -> str:
+    """``options`` after any the database URL gives (``?options=...``), which
+    connect_args would otherwise replace."""
+    given = make_url(url).query.get("options")
+    if isinstance(given, tuple):
+        given = " ".join(given)
+    return f"{given} {options}" if given else options
+
+
 def _make_engine(
-    url: str, *, begin: str | None, pool_size: int, max_overflow: int = 0
+    url: str,
+    *,
+    begin: str | None,
+    pool_size: int,
+    max_overflow: int = 0,
+    options: str = SESSION_OPTIONS,
 ) -> AsyncEngine:
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = (
-        {} if is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
+        {}
+        if is_sqlite
+        else {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "connect_args": {"options": _with_given_options(url, options)},
+        }
     )
     if is_sqlite and begin is not None:
         # The SQLite write engine: no ROLLBACK when a connection goes back to
@@ -418,11 +444,14 @@ class SqlStore:
             max_rows=start_batch_rows,
             max_batches=1 if self.is_sqlite else 2,
         )
+        self._claim_engine: AsyncEngine | None = None  # PostgreSQL, made by the first claim
 
     async def close(self) -> None:
         await self._starts.drain()
         await self._start_writer.close()
         await self._engine.dispose()
+        if self._claim_engine is not None:
+            await self._claim_engine.dispose()
         if self._read_engine is not self._engine:
             await self._read_engine.dispose()
 
@@ -1166,7 +1195,8 @@ class SqlStore:
             durable=durable,
         )
         try:
-            async with self._autocommit.connect() as conn:
+            claims = self._claims().execution_options(isolation_level="AUTOCOMMIT")
+            async with claims.connect() as conn:
                 result = await conn.execute(claim_sql.CLAIM_STATEMENT, parameters(limit, clock()))
                 claimed, stale = claim_sql.claimed_rows(result.all())
         except SQLAlchemyError as exc:
@@ -1177,6 +1207,16 @@ class SqlStore:
             ClaimedJob(_job_from_row(r), r.document, running_in_space=r.running_in_space)
             for r in claimed
         ]
+
+    def _claims(self) -> AsyncEngine:
+        """PostgreSQL: the claims' own connections (a worker claims one batch
+        at a time), with the planner settings of :data:`claim_sql.SESSION_OPTIONS`."""
+        if self._claim_engine is None:
+            options = f"{SESSION_OPTIONS} {claim_sql.SESSION_OPTIONS}"
+            self._claim_engine = _make_engine(
+                self.url, begin=None, pool_size=1, max_overflow=1, options=options
+            )
+        return self._claim_engine
 
     async def _claim_under_locks(
         self,
@@ -1189,7 +1229,7 @@ class SqlStore:
         transaction that locks their rows first. The jobs already claimed are
         committed, so a failure here must not hide them: it takes nothing."""
         try:
-            async with self._engine.begin() as conn:
+            async with self._claims().begin() as conn:
                 await conn.execute(claim_sql.LOCK_SPACES, {"spaces": spaces})
                 result = await conn.execute(
                     claim_sql.CLAIM_STATEMENT, parameters(limit, clock(), spaces=spaces)
