@@ -69,6 +69,7 @@ class Run:
         self.samples: dict[tuple[str, str], list[float | list[float]]] = {}
         self.notes: dict[tuple[str, str], str] = {}
         self.broken: dict[str, str] = {}
+        self.finished: list[Metric] = []  # measured for every system, in order
 
     def setup(self, stack: ExitStack) -> None:
         for system in self.systems:
@@ -82,12 +83,14 @@ class Run:
                 continue
             stack.callback(system.teardown)
 
-    def measure_all(self) -> None:
+    def measure_all(self, after_each: Callable[[], None]) -> None:
         for metric in self.metrics:
             for repeat in range(self.ctx.sizes.repeats):
                 shift = repeat % len(self.systems)
                 for system in self.systems[shift:] + self.systems[:shift]:
                     self.measure_one(metric, system, repeat)
+            self.finished.append(metric)
+            after_each()
 
     def measure_one(self, metric: Metric, system: System, repeat: int) -> None:
         key = (metric.key, system.key)
@@ -113,7 +116,7 @@ class Run:
 
     def rows(self) -> list[Row]:
         rows = []
-        for metric in self.metrics:
+        for metric in self.finished:
             for label, fraction in metric.rows():
                 for system in self.systems:
                     if system.applies(metric.key):
@@ -202,16 +205,22 @@ def main() -> None:
         ctx = Context(probe, log_dir, sizes, args.connections, args.client_processes)
         run = Run(systems, metrics, ctx)
         run.setup(stack)
-        run.measure_all()
-    rows = run.rows()
-    table = markdown(rows)
-    print("\n" + table)
-    text = versions.results_document(
-        table, systems, sizes, args, time.monotonic() - began, os.cpu_count()
-    )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    log(f"wrote {args.output}")
+
+        def write() -> str:
+            """The results file with every metric measured so far (rewritten
+            after each metric: a run stopped midway still leaves its table)."""
+            table = markdown(run.rows())
+            done = f"{len(run.finished)} of {len(metrics)}"
+            text = versions.results_document(
+                table, systems, sizes, args, time.monotonic() - began, os.cpu_count(), done
+            )
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text)
+            log(f"wrote {args.output} (metrics: {done})")
+            return table
+
+        run.measure_all(after_each=write)
+    print("\n" + write())
 
 
 if __name__ == "__main__":

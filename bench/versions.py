@@ -48,6 +48,15 @@ def server_versions() -> list[str]:
     return found
 
 
+def unfinished(metrics_done: str) -> str:
+    """``metrics_done`` is "measured of asked"; the header says when it is
+    not all of them (a run still going, or stopped midway)."""
+    if not metrics_done:
+        return ""
+    measured, asked = metrics_done.split(" of ")
+    return "" if measured == asked else f" so far: {metrics_done} metrics measured"
+
+
 def results_document(
     table: str,
     systems: list[System],
@@ -55,6 +64,7 @@ def results_document(
     args: argparse.Namespace,
     seconds: float,
     cores: int | None,
+    metrics_done: str = "",
 ) -> str:
     mode = "quick sizes" if args.quick else "full sizes"
     if args.systems or args.metrics:  # a subset: say which, so the file cannot pass for all
@@ -64,7 +74,8 @@ def results_document(
     lines = [
         "# Benchmark results",
         "",
-        f"Run of {time.strftime('%Y-%m-%d %H:%M %Z')}, {mode}, {seconds / 60:.1f} minutes.",
+        f"Run of {time.strftime('%Y-%m-%d %H:%M %Z')}, {mode}, {seconds / 60:.1f} minutes"
+        f"{unfinished(metrics_done)}.",
         "",
         f"- machine: {cores} cores (`os.cpu_count()`), {platform.platform()}",
         f"- Python {sys.version.split()[0]}",
