@@ -200,7 +200,7 @@ async def test_a_claim_walks_the_claim_index_in_order_even_with_no_statistics(
     """Thousands of jobs waiting in a table PostgreSQL has no statistics of
     yet (new, or just truncated): the claim still walks ix_jobs_claim in its
     order and stops at its limit, instead of reading every waiting job and
-    sorting them (what the planner chose here before, 45 ms a claim with
+    sorting them (what the planner chose here before, 56 ms a claim with
     20,000 waiting)."""
     import sqlalchemy as sa
 
@@ -220,7 +220,7 @@ async def test_a_claim_walks_the_claim_index_in_order_even_with_no_statistics(
     parameters = claim_sql.claim_parameters(
         "w", 16, utcnow(), 30.0, domain.RUNNING, job_channel=JOB_CHANNEL
     )
-    async with env.store._claims().connect() as conn:
+    async with env.store._claim_engine.connect() as conn:
         explained = await conn.execute(
             sa.text(f"EXPLAIN {claim_sql.CLAIM_STATEMENT.text}"), parameters
         )
@@ -247,7 +247,7 @@ async def test_sessions_run_without_jit_and_keep_the_options_of_the_url(db_url: 
             "7s",
             "on",
         ]
-        assert await show(store._claims(), "jit", "statement_timeout", "enable_sort") == [
+        assert await show(store._claim_engine, "jit", "statement_timeout", "enable_sort") == [
             "off",
             "7s",
             "off",

@@ -56,10 +56,11 @@ from flowjobs.store.tables import jobs, rule_versions, spaces
 # after ``:limit`` rows. Left to its statistics, the planner takes that walk
 # only while they are fresh: right after a burst of starts (or a TRUNCATE)
 # they still say few jobs wait, and it chose to read every waiting job and
-# sort them, on every claim (45 ms instead of 0.2 ms with 20,000 waiting, in
-# bench/explain.py's check; the bench's processing rate fell by two thirds
-# until autovacuum's next ANALYZE). Sorts the claim cannot do without (a
-# handful of claimed rows) still run.
+# sort them, on every claim (56 ms instead of 2 ms with 20,000 waiting, by
+# EXPLAIN ANALYZE; the bench's processing rate fell by half until
+# autovacuum's next ANALYZE; tests/integration/test_claim_postgres.py checks
+# the plan). Sorts the claim cannot do without (a handful of claimed rows)
+# still run.
 SESSION_OPTIONS = "-c enable_sort=off"
 
 # Job ids per pg_notify: 100 ids are 3.7 kB; PostgreSQL takes payloads up to 8 kB.

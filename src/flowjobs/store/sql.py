@@ -444,13 +444,28 @@ class SqlStore:
             max_rows=start_batch_rows,
             max_batches=1 if self.is_sqlite else 2,
         )
-        self._claim_engine: AsyncEngine | None = None  # PostgreSQL, made by the first claim
+        # PostgreSQL: the claims' own pool (a worker claims one batch at a
+        # time; +1 for the retry under locks), its sessions planned as
+        # claim_sql.SESSION_OPTIONS says. A pool opens no connection until
+        # used, so processes that never claim pay nothing for it.
+        self._claim_engine = (
+            self._engine
+            if self.is_sqlite
+            else _make_engine(
+                self.url,
+                begin=None,
+                pool_size=1,
+                max_overflow=1,
+                options=f"{SESSION_OPTIONS} {claim_sql.SESSION_OPTIONS}",
+            )
+        )
+        self._claim_autocommit = self._claim_engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def close(self) -> None:
         await self._starts.drain()
         await self._start_writer.close()
         await self._engine.dispose()
-        if self._claim_engine is not None:
+        if self._claim_engine is not self._engine:
             await self._claim_engine.dispose()
         if self._read_engine is not self._engine:
             await self._read_engine.dispose()
@@ -1195,8 +1210,7 @@ class SqlStore:
             durable=durable,
         )
         try:
-            claims = self._claims().execution_options(isolation_level="AUTOCOMMIT")
-            async with claims.connect() as conn:
+            async with self._claim_autocommit.connect() as conn:
                 result = await conn.execute(claim_sql.CLAIM_STATEMENT, parameters(limit, clock()))
                 claimed, stale = claim_sql.claimed_rows(result.all())
         except SQLAlchemyError as exc:
@@ -1207,16 +1221,6 @@ class SqlStore:
             ClaimedJob(_job_from_row(r), r.document, running_in_space=r.running_in_space)
             for r in claimed
         ]
-
-    def _claims(self) -> AsyncEngine:
-        """PostgreSQL: the claims' own connections (a worker claims one batch
-        at a time), with the planner settings of :data:`claim_sql.SESSION_OPTIONS`."""
-        if self._claim_engine is None:
-            options = f"{SESSION_OPTIONS} {claim_sql.SESSION_OPTIONS}"
-            self._claim_engine = _make_engine(
-                self.url, begin=None, pool_size=1, max_overflow=1, options=options
-            )
-        return self._claim_engine
 
     async def _claim_under_locks(
         self,
@@ -1229,7 +1233,7 @@ class SqlStore:
         transaction that locks their rows first. The jobs already claimed are
         committed, so a failure here must not hide them: it takes nothing."""
         try:
-            async with self._claims().begin() as conn:
+            async with self._claim_engine.begin() as conn:
                 await conn.execute(claim_sql.LOCK_SPACES, {"spaces": spaces})
                 result = await conn.execute(
                     claim_sql.CLAIM_STATEMENT, parameters(limit, clock(), spaces=spaces)
