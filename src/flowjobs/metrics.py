@@ -142,6 +142,11 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=registry,
         )
+        # A request's counter and histogram by (route template, method, status):
+        # ``labels()`` validates and locks on every call, a few per cent of a
+        # start's CPU. Bounded like the labels themselves (route templates,
+        # not paths).
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue = ScrapeGauges()
         registry.register(self.queue)
         ProcessCollector(registry=registry)
@@ -153,8 +158,18 @@ class Metrics:
             self.jobs_finished.labels(status.state.value, status.code.value).inc(count)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds)
+        children = self._request_children.get((route, method, status))
+        if children is None:
+            children = self._request_children.setdefault(
+                (route, method, status),
+                (
+                    self.http_requests.labels(route, method, str(status)),
+                    self.http_duration.labels(route, method),
+                ),
+            )
+        counter, duration = children
+        counter.inc()
+        duration.observe(seconds)
 
     def render(self, queue: Sequence[QueueRow] | None, waiters: int) -> bytes:
         """The text exposition; ``queue`` None when the database did not answer."""

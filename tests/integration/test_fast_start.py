@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from flowjobs.api.app import create_app
 from flowjobs.config import Settings
@@ -20,19 +22,42 @@ TO_FASTAPI = "unused=1"  # the fast path leaves any other query to FastAPI
 
 
 @pytest.fixture
-async def client(db_url: str, make_env: MakeEnv) -> AsyncIterator[httpx.AsyncClient]:
+async def app(db_url: str, make_env: MakeEnv) -> AsyncIterator[FastAPI]:
     env = await make_env()
     space, _ = await env.space_with_key("s")
     created = await env.catalog.create_key(space.id, KeyKind.SOLVER, "fast")
     await env.push(space, flow("echo"))
-    app = create_app(Settings(database_url=db_url, log_level="WARNING"), run_worker=False)
+    settings = Settings(database_url=db_url, log_level="WARNING", max_header_bytes=4096)
+    app = create_app(settings, run_worker=False)
+    app.state.secret = created.secret
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {created.secret}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers=headers
-        ) as client:
-            yield client
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # the app's exceptions come back as the server would answer them (500), not raised
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {app.state.secret}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=headers
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def fast_answers(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests the fast path answered."""
+    fast_starts = app.fast_starts  # type: ignore[attr-defined]
+    answered: list[str] = []
+    answer = fast_starts.answer
+
+    async def noted(scope: Scope, receive: Receive, send: Send) -> None:
+        answered.append(scope["path"])
+        await answer(scope, receive, send)
+
+    monkeypatch.setattr(fast_starts, "answer", noted)
+    return answered
 
 
 def same_but_ids(fast: httpx.Response, slow: httpx.Response) -> None:
@@ -47,7 +72,9 @@ def same_but_ids(fast: httpx.Response, slow: httpx.Response) -> None:
     assert fast.headers["location"] == f"/job/{fast_job['jobId']}"
 
 
-async def test_a_start_answers_the_same_bytes_on_both_paths(client: httpx.AsyncClient) -> None:
+async def test_a_start_answers_the_same_bytes_on_both_paths(
+    client: httpx.AsyncClient, fast_answers: list[str]
+) -> None:
     body = json.dumps({"data": {"name": "Ada", "ü": [1.5, None]}})
     headers = {"X-Correlation-Id": "order-1", "Content-Type": "application/json"}
 
@@ -57,6 +84,7 @@ async def test_a_start_answers_the_same_bytes_on_both_paths(client: httpx.AsyncC
     )
 
     assert fast.status_code == 200, fast.text
+    assert fast_answers == ["/job/start/echo"]  # and the other went to the FastAPI route
     same_but_ids(fast, slow)
     assert fast.json()["correlationId"] == "order-1"
     assert fast.json()["context"]["priority"] == 3
@@ -82,3 +110,51 @@ async def test_errors_are_the_same_on_both_paths(
     assert fast.status_code >= 400
     assert (fast.status_code, fast.content) == (slow.status_code, slow.content)
     assert fast.headers.raw == slow.headers.raw
+
+
+async def test_headers_over_the_limit_get_the_431_of_the_middleware_stack(
+    client: httpx.AsyncClient, fast_answers: list[str]
+) -> None:
+    padding = {"X-Padding": "p" * 5000}
+
+    answer = await client.post("/job/start/echo", content=b"{}", headers=padding)
+
+    assert answer.status_code == 431
+    assert answer.json()["code"] == "HEADERS_TOO_LARGE"
+    assert fast_answers == []
+
+
+async def test_an_unexpected_error_is_the_same_500_problem_on_both_paths(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the store fell over")
+
+    monkeypatch.setattr(app.state.flowjobs.manager, "start", broken)
+
+    fast = await client.post("/job/start/echo", content=b"{}")
+    slow = await client.post(f"/job/start/echo?{TO_FASTAPI}", content=b"{}")
+
+    for answer in (fast, slow):
+        assert answer.status_code == 500
+        assert answer.json()["code"] == "INTERNAL_ERROR"
+        assert "the store fell over" not in answer.text  # a reference, not the error
+    assert [k for k, _ in fast.headers.raw] == [k for k, _ in slow.headers.raw]
+
+
+async def test_fast_starts_are_counted_by_route_template_and_status(
+    app: FastAPI, client: httpx.AsyncClient, fast_answers: list[str]
+) -> None:
+    metrics = app.state.flowjobs.metrics
+
+    def counted(status: str) -> float:
+        labels = {"route": "/job/start/{identifier}", "method": "POST", "status": status}
+        value = metrics.registry.get_sample_value("flowjobs_http_requests_total", labels)
+        return value or 0.0
+
+    await client.post("/job/start/echo", content=b"{}")
+    await client.post("/job/start/echo", content=b"{}")
+    await client.post("/job/start/missing", content=b"{}")
+
+    assert (counted("200"), counted("404")) == (2.0, 1.0)
+    assert len(fast_answers) == 3

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from flowjobs import __version__
 from flowjobs.api import fast_start, openapi, problems
@@ -84,6 +85,30 @@ def _lifespan(
     return lifespan
 
 
+class JobsApi(FastAPI):
+    """The Jobs API's app: an ordinary start is answered before the middleware
+    stack (api/fast_start.py), every other request goes through it. When
+    FastAPI's own OpenTelemetry is on (a provider configured), every request
+    goes through the stack, so that starts are traced like the rest."""
+
+    fast_starts: fast_start.FastStarts | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_starts
+        # takes() first: the telemetry check is for starts only (the stack makes
+        # its own); what takes() sets in the scope is what the router would set
+        if fast is not None and fast.takes(scope) and not _native_telemetry_on(self):
+            scope["app"] = self  # what Starlette sets; the start reads the app's state
+            await fast.answer(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _native_telemetry_on(app: FastAPI) -> bool:
+    telemetry = getattr(app, "_native_telemetry", None)  # FastAPI's, where it has one
+    return telemetry is not None and bool(telemetry.enabled())
+
+
 def _base_app(
     settings: Settings,
     metrics: Metrics,
@@ -92,14 +117,14 @@ def _base_app(
     *,
     fast_starts: bool = False,
 ) -> FastAPI:
-    app = FastAPI(
+    app = JobsApi(
         title="flowjobs Jobs API",
         version=__version__,
         description=description,
         lifespan=lifespan,
     )
-    if fast_starts:  # added first: the innermost of ours, inside RequestMetrics
-        app.add_middleware(fast_start.FastStarts)
+    if fast_starts:
+        app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
     problems.install(app)

@@ -1,23 +1,24 @@
-"""The start routes without FastAPI's per-request machinery.
+"""The start routes without the framework's per-request machinery.
 
 ``POST /job/start/{identifier}`` is the hot path of the API. Through FastAPI
 a start solves nine parameters and dependencies (a quarter of its CPU in the
-profiles of docs/performance.md) and passes FastAPI's exception and
-exit-stack middlewares and the router. :class:`FastStarts`, the innermost of
-the app's own middlewares, answers an ordinary start itself: a Bearer key,
-no ``Idempotency-Key``, at most a plain ``priority`` in the query, an
-``X-Correlation-Id`` within its length. It runs the same checks in the same
-order as the FastAPI route (key, kind, rate, body size and JSON, then the
-start), answers the same problems (the app's handler's function) and writes
-the same bytes (pydantic's ``dump_json`` of :class:`Job`, as FastAPI does,
-and the same headers). Any other request goes on to the FastAPI routes:
-malformed requests get FastAPI's own answers, and the OpenAPI document,
-built from the FastAPI routes, is the same.
+profiles of docs/performance.md) and passes the middleware stack and the
+router. :class:`JobsApi` (api/app.py) hands an ordinary start to
+:class:`FastStarts` before all of them: a Bearer key, no ``Idempotency-Key``,
+at most a plain ``priority`` in the query, an ``X-Correlation-Id`` within its
+length. It runs the same checks in the same order as the FastAPI route (key,
+kind, rate, body size and JSON, then the start), answers the same problems
+(the app's handler's functions), counts the request as ``RequestMetrics``
+does and writes the same bytes (pydantic's ``dump_json`` of :class:`Job`, as
+FastAPI does, and the same headers). Any other request goes on to the
+middleware stack and the FastAPI routes: malformed requests get FastAPI's own
+answers, and the OpenAPI document, built from the FastAPI routes, is the same.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import TypeAdapter
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from flowjobs.api.deps import (
     SOLVER_API,
@@ -37,7 +38,8 @@ from flowjobs.api.deps import (
     take_start_token,
     unwrap_input,
 )
-from flowjobs.api.problems import flowjobs_problem
+from flowjobs.api.header_limit import header_bytes
+from flowjobs.api.problems import flowjobs_problem, unexpected_problem
 from flowjobs.domain import KeyKind
 from flowjobs.errors import FlowjobsError
 from flowjobs.schemas import Job
@@ -113,11 +115,10 @@ async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
 
 class FastStartRoute(Route):
     """A start route's path and method that match only ordinary starts
-    (:func:`ordinary_start`); its app is the fast endpoint."""
+    (:func:`ordinary_start`); :class:`FastStarts` answers what it matches."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, _fast_start, methods=["POST"], include_in_schema=False)
-        self.app = _fast_start  # raw ASGI: Starlette would wrap a function as request -> response
+        super().__init__(path, _unrouted, methods=["POST"], include_in_schema=False)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -133,10 +134,13 @@ class FastStartRoute(Route):
 _START = "flowjobs.start"  # the scope key of a matched start's OrdinaryStart
 
 
-async def _fast_start(scope: Scope, receive: Receive, send: Send) -> None:
-    """The ASGI endpoint: start the job, answer its JSON."""
-    state: AppState = scope["app"].state.flowjobs
-    job_id, body = await _start(state, scope[_START], scope["path_params"], receive)
+def _unrouted() -> None:
+    """A :class:`FastStartRoute` only matches; :class:`FastStarts` answers."""
+    raise NotImplementedError
+
+
+async def _send_job(send: Send, job_id: str, body: bytes) -> None:
+    """The route's 200 answer: the started job's JSON."""
     await send(
         {
             "type": "http.response.start",
@@ -171,32 +175,50 @@ async def _start(
 
 
 class FastStarts:
-    """Pure ASGI middleware, the innermost of the app's own (inside
-    ``RequestMetrics``, outside FastAPI's exception middleware): an ordinary
-    start is answered here, without the exception and exit-stack middlewares
-    and the routing that every other request goes through; its flowjobs
-    errors get the problem response the app's handler gives, anything else
-    propagates as it would from a route (500 problem). Every other request
-    goes on to the app, to the FastAPI routes."""
+    """The fast path of ordinary starts, taken by :class:`JobsApi` before its
+    middleware stack. What that stack does for a start is done here, in its
+    order: the header limit (a start over it goes on to the stack, whose
+    ``HeaderLimit`` answers 431), the request metrics, the problem of a
+    flowjobs error (the app's handler's function) and, for anything else, the
+    app's 500 problem before the error propagates to the server's log (as
+    Starlette's ``ServerErrorMiddleware`` does). Every other request goes on
+    to the stack and the FastAPI routes."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, max_header_bytes: int) -> None:
+        self.max_header_bytes = max_header_bytes
         self.routes = [FastStartRoute(path) for path in START_PATHS]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            for route in self.routes:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child_scope)
-                    scope["route"] = route  # what the router sets: metrics label by it
-                    await self._answer(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+    def takes(self, scope: Scope) -> bool:
+        """Whether this is an ordinary start; if so the scope gets what the
+        router would set (path parameters, ``route``)."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        for route in self.routes:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                if header_bytes(scope) > self.max_header_bytes:
+                    return False  # the stack's HeaderLimit answers 431
+                scope.update(child_scope)
+                scope["route"] = route  # what the router sets: metrics label by it
+                return True
+        return False
 
-    @staticmethod
-    async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state: AppState = scope["app"].state.flowjobs
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an error escaped to the server
         try:
-            await _fast_start(scope, receive, send)
-        except FlowjobsError as exc:  # raised before anything was sent
-            await flowjobs_problem(exc)(scope, receive, send)
+            try:
+                job_id, body = await _start(state, scope[_START], scope["path_params"], receive)
+            except FlowjobsError as exc:  # raised before anything was sent
+                status = exc.status
+                await flowjobs_problem(exc)(scope, receive, send)
+                return
+            except Exception as exc:
+                await unexpected_problem(exc)(scope, receive, send)
+                raise
+            status = 200
+            await _send_job(send, job_id, body)
+        finally:
+            seconds = time.perf_counter() - started
+            state.metrics.request(scope["route"].path, "POST", status, seconds)

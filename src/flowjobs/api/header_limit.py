@@ -13,6 +13,11 @@ from flowjobs.api.problems import problem_response
 from flowjobs.errors import HeadersTooLargeError
 
 
+def header_bytes(scope: Scope) -> int:
+    """The size the limit counts: every header's name and value."""
+    return sum(len(name) + len(value) for name, value in scope["headers"])
+
+
 class HeaderLimit:
     """Pure ASGI middleware: headers' names and values are added up."""
 
@@ -21,14 +26,12 @@ class HeaderLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            size = sum(len(name) + len(value) for name, value in scope["headers"])
-            if size > self.max_bytes:
-                error = HeadersTooLargeError(
-                    f"The request headers are larger than {self.max_bytes} bytes "
-                    "(FLOWJOBS_MAX_HEADER_BYTES)"
-                )
-                response = problem_response(error.status, error.code, error.message)
-                await response(scope, receive, send)
-                return
+        if scope["type"] == "http" and header_bytes(scope) > self.max_bytes:
+            error = HeadersTooLargeError(
+                f"The request headers are larger than {self.max_bytes} bytes "
+                "(FLOWJOBS_MAX_HEADER_BYTES)"
+            )
+            response = problem_response(error.status, error.code, error.message)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)

@@ -94,10 +94,15 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
-async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+def unexpected_problem(exc: Exception) -> JSONResponse:
+    """The 500 problem of an error no handler knows (logged with a reference)."""
     reference = uuid.uuid4().hex[:12]
     log.error("unexpected error", exc_info=exc, extra={"reference": reference})
     return problem_response(500, "INTERNAL_ERROR", f"Internal error (reference {reference})")
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    return unexpected_problem(exc)
 
 
 def install(app: FastAPI) -> None:
