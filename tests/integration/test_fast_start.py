@@ -125,7 +125,10 @@ async def test_headers_over_the_limit_get_the_431_of_the_middleware_stack(
 
 
 async def test_an_unexpected_error_is_the_same_500_problem_on_both_paths(
-    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_answers: list[str],
 ) -> None:
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the store fell over")
@@ -135,6 +138,7 @@ async def test_an_unexpected_error_is_the_same_500_problem_on_both_paths(
     fast = await client.post("/job/start/echo", content=b"{}")
     slow = await client.post(f"/job/start/echo?{TO_FASTAPI}", content=b"{}")
 
+    assert fast_answers == ["/job/start/echo"]
     for answer in (fast, slow):
         assert answer.status_code == 500
         assert answer.json()["code"] == "INTERNAL_ERROR"
