@@ -158,14 +158,12 @@ class Metrics:
             self.jobs_finished.labels(status.state.value, status.code.value).inc(count)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        children = self._request_children.get((route, method, status))
+        key = (route, method, status)
+        children = self._request_children.get(key)
         if children is None:
-            children = self._request_children.setdefault(
-                (route, method, status),
-                (
-                    self.http_requests.labels(route, method, str(status)),
-                    self.http_duration.labels(route, method),
-                ),
+            children = self._request_children[key] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_duration.labels(route, method),
             )
         counter, duration = children
         counter.inc()

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from flowjobs.api.app import create_app
+from flowjobs.api.app import JobsApi, create_app
 from flowjobs.config import Settings
 from flowjobs.domain import KeyKind
 from support.env import MakeEnv, flow
@@ -22,7 +22,7 @@ TO_FASTAPI = "unused=1"  # the fast path leaves any other query to FastAPI
 
 
 @pytest.fixture
-async def app(db_url: str, make_env: MakeEnv) -> AsyncIterator[FastAPI]:
+async def app(db_url: str, make_env: MakeEnv) -> AsyncIterator[JobsApi]:
     env = await make_env()
     space, _ = await env.space_with_key("s")
     created = await env.catalog.create_key(space.id, KeyKind.SOLVER, "fast")
@@ -46,9 +46,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def fast_answers(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def fast_answers(app: JobsApi, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the requests the fast path answered."""
-    fast_starts = app.fast_starts  # type: ignore[attr-defined]
+    fast_starts = app.fast_starts
+    assert fast_starts is not None
     answered: list[str] = []
     answer = fast_starts.answer
 

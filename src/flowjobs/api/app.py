@@ -116,7 +116,7 @@ def _base_app(
     description: str,
     *,
     fast_starts: bool = False,
-) -> FastAPI:
+) -> JobsApi:
     app = JobsApi(
         title="flowjobs Jobs API",
         version=__version__,
@@ -132,7 +132,7 @@ def _base_app(
     return app
 
 
-def create_app(settings: Settings, *, run_worker: bool | None = None) -> FastAPI:
+def create_app(settings: Settings, *, run_worker: bool | None = None) -> JobsApi:
     """The HTTP app; with ``run_worker`` (default: unless the settings disable
     it) it also runs a worker in the same process, woken in-process."""
     embedded = not settings.jobs_server_disabled if run_worker is None else run_worker
