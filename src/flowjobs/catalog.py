@@ -139,7 +139,7 @@ class Catalog:
             return problems
         problems += metadata_problems(document)
         try:
-            flow = compile_document(self.settings, document)
+            flow = compile_document(self.settings, document, space_id)
         except FlowValidationError as exc:
             return problems + [p for p in exc.problems if p not in problems]
         name = alias or slug(str(document.get("name", "")))
@@ -174,7 +174,10 @@ class Catalog:
                     continue
                 with contextlib.suppress(FlowValidationError):
                     stack.append(
-                        (compile_document(self.settings, target.document), [*path, identifier])
+                        (
+                            compile_document(self.settings, target.document, space_id),
+                            [*path, identifier],
+                        )
                     )
         return problems
 

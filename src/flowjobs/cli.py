@@ -28,7 +28,7 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.engine import load_flow_file
-from flowjobs.errors import FlowjobsError, FlowValidationError
+from flowjobs.errors import ConfigurationError, FlowjobsError, FlowValidationError
 from flowjobs.logs import redact, setup_logging
 from flowjobs.runtime import Services, build_services
 from flowjobs.schemas import SpaceUsage, WebhookCreate, WebhookPublic
@@ -344,7 +344,11 @@ def worker(
         raise typer.BadParameter("--burst exits when the queue is empty: no --metrics-port")
     upgrade(settings.database_url)
     if metrics_port is None:
-        asyncio.run(_run_worker(settings, concurrency, burst))
+        try:
+            asyncio.run(_run_worker(settings, concurrency, burst))
+        except ConfigurationError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from exc
         return
     from flowjobs.api.app import create_worker_app
 
@@ -353,14 +357,17 @@ def worker(
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
     services = build_services(settings)
-    the_worker = services.worker(concurrency=concurrency, burst=burst)
+    try:
+        the_worker = await services.start_worker(concurrency=concurrency, burst=burst)
+    except ConfigurationError:
+        await services.close()
+        raise
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(
             sig, lambda: stopping.append(asyncio.create_task(the_worker.shutdown()))
         )
-    the_worker.start()
     try:
         await the_worker.wait_stopped()
     finally:

@@ -6,10 +6,34 @@ reference deployment's ``JOBS_SERVER_DISABLED`` is accepted as well.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ALL_SPACES = "*"
+
+
+class SqlConnectionSetting(BaseModel):
+    """One named SQL connection: its URL and the ids of the spaces whose flows
+    may use it (``"*"``: every space). A connection lists no space until the
+    operator names them, so adding one opens nothing by itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(min_length=1)
+    spaces: tuple[str, ...] = ()
+
+    def open_to(self, space_id: str) -> bool:
+        return ALL_SPACES in self.spaces or space_id in self.spaces
 
 
 class Settings(BaseSettings):
@@ -139,9 +163,11 @@ class Settings(BaseSettings):
     trace_max_entries: int = Field(500, gt=0, description="trace entries kept per job")
     trace_excerpt_bytes: int = Field(500, gt=0, description="result excerpt per trace entry")
     job_log_max_lines: int = Field(1000, gt=0, description="log lines kept per job")
-    sql_connections: dict[str, str] = Field(
+    sql_connections: dict[str, SqlConnectionSetting] = Field(
         default_factory=dict,
-        description='named SQL connections for sql nodes, JSON: {"crm": "postgresql://..."}',
+        description="named SQL connections for sql nodes, JSON: "
+        '{"crm": {"url": "postgresql://...", "spaces": ["<space id>"]}}; '
+        "a bare URL is open to no space",
     )
     sql_pool_size: int = Field(5, gt=0, description="connections per named SQL connection")
     rest_allow: list[str] = Field(
@@ -189,6 +215,18 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(
         None, description="deprecated: FLOWJOBS_LOG_FORMAT=json; used when that is not set"
     )
+
+    @field_validator("sql_connections", mode="before")
+    @classmethod
+    def _bare_urls(cls, value: Any) -> Any:
+        """``{"crm": "postgresql://..."}`` is ``{"crm": {"url": ...}}``: open to no space."""
+        if isinstance(value, dict):
+            return {k: {"url": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    def sql_connections_open_to(self, space_id: str) -> list[str]:
+        """The names of the SQL connections that flows of ``space_id`` may use."""
+        return sorted(n for n, c in self.sql_connections.items() if c.open_to(space_id))
 
     @model_validator(mode="after")
     def _lease_covers_attempt(self) -> Self:

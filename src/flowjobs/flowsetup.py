@@ -18,12 +18,18 @@ def engine_limits(settings: Settings) -> EngineLimits:
     return EngineLimits(**{f.name: getattr(settings, f.name) for f in fields(EngineLimits)})
 
 
-def compile_document(settings: Settings, document: dict[str, Any]) -> Flow:
+def compile_document(
+    settings: Settings, document: dict[str, Any], space_id: str | None = None
+) -> Flow:
     """Validate and compile a flow as this deployment allows it (handler
-    prefixes, named SQL connections, limits); raises FlowValidationError."""
+    prefixes, named SQL connections, limits); raises FlowValidationError.
+    With ``space_id``, only the SQL connections open to that space count."""
+    connections = (
+        settings.sql_connections if space_id is None else settings.sql_connections_open_to(space_id)
+    )
     return compile_flow(
         document,
         handler_prefixes=settings.handler_prefixes,
         limits=engine_limits(settings),
-        sql_connections=set(settings.sql_connections),
+        sql_connections=set(connections),
     )

@@ -8,20 +8,23 @@ can get a manager without importing the store.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
-from flowjobs.errors import StoreError
+from flowjobs.errors import ConfigurationError, StoreError
 from flowjobs.manager import JobManager, LocalEvents
 from flowjobs.metrics import Metrics
 from flowjobs.rules import RuleService
 from flowjobs.store import SqlStore, head_revision
+from flowjobs.store.exposure import job_store_roles
 from flowjobs.store.webhooks import WebhookStore
 from flowjobs.usage import UsageService
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker import Worker
 
+log = logging.getLogger("flowjobs.runtime")
 READY_TIMEOUT = 2.0  # seconds the readiness check waits for the database
 
 
@@ -43,6 +46,31 @@ class Services:
             burst=burst,
             webhooks=self.webhooks,
         )
+
+    async def start_worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
+        """A worker, started once its named SQL connections passed their
+        checks (:meth:`check_sql_connections`)."""
+        worker = self.worker(concurrency=concurrency, burst=burst)
+        try:
+            await self.check_sql_connections(worker)
+        except ConfigurationError as exc:
+            log.error("start-up refused: %s", exc.message, extra={"action": "refused"})
+            await worker.flows.close()
+            raise
+        worker.start()
+        return worker
+
+    async def check_sql_connections(self, worker: Worker) -> None:
+        """Before ``worker`` starts: refuse (ConfigurationError, one line) a
+        named SQL connection on the job store's SQLite file, or whose
+        PostgreSQL role is a superuser or can use the job store's tables."""
+        if not self.settings.sql_connections:
+            return
+        store = await job_store_roles(self.store)
+        if store is None:
+            await worker.flows.check_sql(None, frozenset())
+        else:
+            await worker.flows.check_sql(store.cluster, store.readers)
 
     async def readiness(self) -> list[str]:
         """Why this process cannot serve yet: the database does not answer, or

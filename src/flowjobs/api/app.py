@@ -22,6 +22,7 @@ from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
 from flowjobs.api.routes import jobs, ops, rules, space_items, usage, webhooks
 from flowjobs.config import Settings
+from flowjobs.errors import ConfigurationError
 from flowjobs.metrics import Metrics
 from flowjobs.ratelimit import KeyRateLimiter
 from flowjobs.runtime import build_services
@@ -66,12 +67,14 @@ def _lifespan(
             readiness=services.readiness,
             start_limiter=start_limiter(settings),
         )
+        try:  # refused when a named SQL connection could reach the job store
+            worker = await services.start_worker(concurrency=concurrency) if run_worker else None
+        except ConfigurationError:
+            await services.close()
+            raise
         watcher = asyncio.create_task(services.manager.watch(), name="watch") if watch else None
         if watcher is not None:
             watcher.add_done_callback(_report_crash)
-        worker = services.worker(concurrency=concurrency) if run_worker else None
-        if worker is not None:
-            worker.start()
         try:
             yield
         finally:

@@ -36,6 +36,8 @@ class RestPolicy:
 @dataclass
 class EngineServices:
     rest: RestPolicy = field(default_factory=RestPolicy)
-    sql: Any = None  # flowjobs.engine.sql.SqlConnections, or None when none are configured
+    # flowjobs.engine.sql.SqlConnections (or the SpaceConnections of the job's
+    # space), or None when none are configured
+    sql: Any = None
     resolve_flow: FlowResolver | None = None
     call_depth: int = 0  # how many `call` nodes deep this run is

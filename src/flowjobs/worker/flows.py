@@ -4,21 +4,36 @@ a flow may use (REST policy, named SQL connections)."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from flowjobs.config import Settings
 from flowjobs.domain import RuleVersion
 from flowjobs.engine import EngineServices, Flow, FlowResolver, RestPolicy, SqlConnections
+from flowjobs.engine.pg_guard import JobStoreRoles
+from flowjobs.engine.sql import NamedConnection
 from flowjobs.errors import FlowExecutionError, FlowjobsError
 from flowjobs.flowsetup import compile_document
 from flowjobs.manager import JobManager
+
+log = logging.getLogger("flowjobs.worker")
 
 
 class FlowLoader:
     def __init__(self, manager: JobManager, settings: Settings) -> None:
         self.manager = manager
         self.settings = settings
-        self.sql = SqlConnections(settings.sql_connections, pool_size=settings.sql_pool_size)
+        self.sql = SqlConnections(
+            {
+                name: NamedConnection(c.url, frozenset(c.spaces))
+                for name, c in settings.sql_connections.items()
+            },
+            pool_size=settings.sql_pool_size,
+            store_files=job_store_files(settings.database_url),
+        )
         self.rest = RestPolicy(allow=tuple(settings.rest_allow))
         self._cache: dict[tuple[str, int], Flow] = {}
 
@@ -32,7 +47,19 @@ class FlowLoader:
         return self._cache[key]
 
     def services(self, space_id: str) -> EngineServices:
-        return EngineServices(rest=self.rest, sql=self.sql, resolve_flow=self._resolver(space_id))
+        """What a job of ``space_id`` may use: only the SQL connections open to its space."""
+        return EngineServices(
+            rest=self.rest, sql=self.sql.for_space(space_id), resolve_flow=self._resolver(space_id)
+        )
+
+    async def check_sql(self, store_cluster: str | None, store_readers: frozenset[str]) -> None:
+        """Refuse, before any job runs, named SQL connections that could reach
+        the job store (ConfigurationError); log the other warnings.
+        ``store_cluster``: the job store's PostgreSQL server (None on SQLite);
+        ``store_readers``: the roles with rights on its tables."""
+        store = None if store_cluster is None else JobStoreRoles(store_cluster, store_readers)
+        for warning in await self.sql.check(store):
+            log.warning(warning, extra={"action": "sql_connection_check"})
 
     def _resolver(self, space_id: str) -> FlowResolver:
         async def resolve(identifier: str, version: int | None) -> Flow:
@@ -48,3 +75,11 @@ class FlowLoader:
 
     async def close(self) -> None:
         await self.sql.close()
+
+
+def job_store_files(database_url: str) -> tuple[Path, ...]:
+    """The job store's SQLite file (none for PostgreSQL or in memory)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return ()
+    return (Path(url.database),)

@@ -24,6 +24,7 @@ from flowjobs.engine import (
 )
 from flowjobs.engine.sql import async_url, json_safe
 from flowjobs.errors import FlowExecutionError, FlowValidationError
+from support.pgroles import pg_role
 
 PG_URL = os.environ.get("FLOWJOBS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -332,7 +333,21 @@ async def test_postgresql_rows_execute_batch(make_ctx: Any) -> None:
             pytest.fail(f"PostgreSQL not reachable: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {problem}")
     table = f"flowjobs_sqlnode_{uuid.uuid4().hex[:12]}"
-    sql = SqlConnections({"main": PG_URL}, pool_size=2)
+    with pg_role() as role:
+        sql = SqlConnections({"main": role.url()}, pool_size=2)
+        output = await _postgresql_scenario(make_ctx, sql, table)
+    assert output["ins"] == {"rowCount": 2}
+    assert output["upd"] == {"rowCount": 1}
+    assert output["sel"] == {
+        "rows": [
+            {"id": 1, "name": "a", "price": 1.5, "at": "2024-01-02T03:04:05+00:00"},
+            {"id": 2, "name": "'; DROP TABLE x; --", "price": 3, "at": "2024-01-02T03:04:05+00:00"},
+        ],
+        "rowCount": 2,
+    }
+
+
+async def _postgresql_scenario(make_ctx: Any, sql: SqlConnections, table: str) -> Any:
     try:
         output = await run(
             make_ctx,
@@ -362,18 +377,5 @@ async def test_postgresql_rows_execute_batch(make_ctx: Any) -> None:
             },
         )
     finally:
-        engine = sql.engine("main")
-        from sqlalchemy import text
-
-        async with engine.begin() as conn:
-            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await sql.close()
-    assert output["ins"] == {"rowCount": 2}
-    assert output["upd"] == {"rowCount": 1}
-    assert output["sel"] == {
-        "rows": [
-            {"id": 1, "name": "a", "price": 1.5, "at": "2024-01-02T03:04:05+00:00"},
-            {"id": 2, "name": "'; DROP TABLE x; --", "price": 3, "at": "2024-01-02T03:04:05+00:00"},
-        ],
-        "rowCount": 2,
-    }
+    return output

@@ -69,7 +69,7 @@ class SqlNode(Node):
         if connections is None:
             raise self._fail("no SQL connections are configured", "UnknownConnection")
         try:
-            engine = connections.engine(self.connection)
+            engine = await connections.engine(self.connection)
         except FlowExecutionError as exc:
             raise self._fail(exc.message, exc.error_type) from exc
         params = self._evaluate_params(state)
@@ -80,6 +80,8 @@ class SqlNode(Node):
         assert self._statement is not None
         try:
             return await run_statement(engine, self._statement, arguments, mode)
+        except FlowExecutionError as exc:  # refused by the connection's guard
+            raise self._fail(exc.message, exc.error_type) from exc
         except DBAPIError as exc:
             raise self._fail(_first_line(str(exc.orig)), "SqlError") from exc
         except SQLAlchemyError as exc:
