@@ -39,6 +39,7 @@ from flowjobs.errors import ConfigurationError, FlowExecutionError
 T = TypeVar("T")
 
 ALL_SPACES = "*"  # in a connection's spaces: every space
+_NO_PREPARE = {"postgresql+psycopg": {"prepare_threshold": None}}
 
 # Bare dialect names -> the async driver the engine uses with them.
 _ASYNC_DRIVERS = {
@@ -159,6 +160,9 @@ class SqlConnections:
             max_overflow=0,
             pool_pre_ping=True,
             pool_reset_on_return=None,
+            # no server-side prepared statements: DISCARD ALL drops them
+            # behind the driver's back
+            connect_args=_NO_PREPARE.get(make_url(url).drivername, {}),
         )
         discard_on_return(engine)
         return engine
@@ -192,10 +196,8 @@ class SqlConnections:
         problems: list[str] = []
         for name in self.names:
             try:
+                self._check_file(name)
                 await self.engine(name)
-                target = self._sqlite.get(name)
-                if target is not None:
-                    target.check_not(self._protected)
             except FlowExecutionError as exc:
                 if exc.error_type == NOT_ALLOWED:
                     problems.append(exc.message)
@@ -204,6 +206,17 @@ class SqlConnections:
         if problems:
             raise ConfigurationError("; ".join(problems))
         return warnings
+
+    def _check_file(self, name: str) -> None:
+        target = self._sqlite.get(name)
+        if target is None:
+            return
+        try:
+            target.check_not(self._protected)
+        except FlowExecutionError as exc:
+            raise FlowExecutionError(
+                f'SQL connection "{name}": {exc.message}', error_type=NOT_ALLOWED
+            ) from exc
 
     async def close(self) -> None:
         """Dispose of every engine created so far."""

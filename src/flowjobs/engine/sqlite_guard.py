@@ -174,7 +174,8 @@ class SqliteTarget:
         for other in protected:
             if mine == os.path.realpath(other) or _same_file(self.path, other):
                 raise FlowExecutionError(
-                    f"{self.path} is the job store's database; a named connection cannot use it",
+                    f"{self.path} is the job store's database file; "
+                    "no named connection may open it",
                     error_type=NOT_ALLOWED,
                 )
 
