@@ -22,7 +22,7 @@ def admin(*statements: str, database: str | None = None) -> None:
     url = PG_ADMIN if database is None else PG_ADMIN.rsplit("/", 1)[0] + "/" + database
     with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement.encode())
 
 
 @dataclass
