@@ -82,14 +82,17 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     with sqlite3.connect(crm) as conn:
         conn.executescript((EXAMPLES / "customers.sql").read_text())
     url = f"sqlite:///{tmp / 'jobs.db'}"
+    flowjobs(url, "init")
+    space = flowjobs(url, "space", "create", "examples", "--parallel-limit", "4", "--json")
     env = {
-        "FLOWJOBS_SQL_CONNECTIONS": json.dumps({"crm": f"sqlite:///{crm}"}),
+        # the crm connection is open to the examples space only
+        "FLOWJOBS_SQL_CONNECTIONS": json.dumps(
+            {"crm": {"url": f"sqlite:///{crm}", "spaces": [space["id"]]}}
+        ),
         "FLOWJOBS_REST_ALLOW": json.dumps(["127.0.0.1"]),
         "FLOWJOBS_CANCEL_POLL_INTERVAL": "0.05",
         "FLOWJOBS_DETAILS_FLUSH_INTERVAL": "0.1",
     }
-    flowjobs(url, "init")
-    flowjobs(url, "space", "create", "examples", "--parallel-limit", "4", "--json")
     key = flowjobs(url, "key", "create", "--space", "examples", "--json")["key"]
     mkey = flowjobs(url, "key", "create", "--space", "examples", "--kind", "management", "--json")[
         "key"

@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from flowjobs.store import upgrade
+from support.pgroles import PgRole, pg_role
 from support.processes import FLOWS, Proc, serving, wait_for
 from support.receiver import Receiver
 
@@ -124,12 +125,19 @@ def receiver() -> Any:
 def test_no_secret_in_any_answer_log_trace_metric_or_stored_row(
     tmp_path: Path, pg_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # pg_url: PostgreSQL is reachable (the test skips, or fails in CI, otherwise)
     url = f"sqlite:///{tmp_path / 'secrets.db'}"
     upgrade(url)
-    pg_database = pg_url.rsplit("/", 1)[1]
+    with pg_role(password=PASSWORD) as role:  # not a superuser: those are refused
+        _run_scenario(tmp_path, url, role, receiver, monkeypatch)
+
+
+def _run_scenario(
+    tmp_path: Path, url: str, role: PgRole, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     connections = {
-        "crm": f"postgresql://postgres:{PASSWORD}@127.0.0.1:5432/{pg_database}",
-        "gone": f"postgresql://postgres:{PASSWORD}@127.0.0.1:5432/no_such_database_x",
+        "crm": {"url": role.url(), "spaces": ["*"]},
+        "gone": {"url": role.url("no_such_database_x"), "spaces": ["*"]},
     }
     env = {
         "FLOWJOBS_SECRET_KEY": FERNET_KEY,
