@@ -191,13 +191,32 @@ def postgres_databases(*suffixes: str) -> Iterator[list[str]]:
 
 
 @contextmanager
+def owner_of(database_url: str) -> Iterator[str]:
+    """The database's URL as a new role that owns it: a named SQL connection
+    may not be a superuser (the worker refuses it). Dropped afterwards."""
+    database = database_url.rsplit("/", 1)[1]
+    role = f"{database}_owner"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'ALTER DATABASE "{database}" OWNER TO "{role}"')
+    try:
+        yield f"postgresql://{role}@{PG_BASE.rsplit('@', 1)[1]}/{database}"
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{database}" OWNER TO CURRENT_USER')
+            conn.execute(f'DROP ROLE "{role}"')
+
+
+@contextmanager
 def backend(name: str, tmp: Path, rows: int) -> Iterator[tuple[str, Crm]]:
     """The jobs database URL and the crm database of one backend."""
     if name == "sqlite":
         yield f"sqlite:///{tmp / 'jobs.db'}", SqliteCrm(tmp / "crm.db", rows)
     elif name == "postgresql":
-        with postgres_databases("jobs", "crm") as (jobs_url, crm_url):
-            yield jobs_url, PostgresCrm(crm_url, rows)
+        with postgres_databases("jobs", "crm") as (jobs_url, crm_url), owner_of(crm_url) as url:
+            yield jobs_url, PostgresCrm(url, rows)
     else:
         raise ValueError(f"unknown backend {name!r}")
 
@@ -215,7 +234,7 @@ def server_env(database_url: str, crm_url: str, rows: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWJOBS_")}
     env |= {
         "FLOWJOBS_DATABASE_URL": database_url,
-        "FLOWJOBS_SQL_CONNECTIONS": json.dumps({"crm": crm_url}),
+        "FLOWJOBS_SQL_CONNECTIONS": json.dumps({"crm": {"url": crm_url, "spaces": ["*"]}}),
         "FLOWJOBS_MAX_FOREACH_ITEMS": str(max(DEFAULT_MAX_FOREACH_ITEMS, rows)),
         "FLOWJOBS_MAX_OUTPUT_BYTES": str(
             max(DEFAULT_MAX_OUTPUT_BYTES, rows * OUTPUT_BYTES_PER_ROW)
