@@ -30,7 +30,7 @@ from flowjobs.domain import (
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import ConfigurationError, FlowjobsError, FlowValidationError
 from flowjobs.logs import redact, setup_logging
-from flowjobs.runtime import Services, build_services
+from flowjobs.runtime import Services, build_services, check_sql_connections
 from flowjobs.schemas import SpaceUsage, WebhookCreate, WebhookPublic
 from flowjobs.store import upgrade
 from flowjobs.webhooks import CreatedWebhook, new_key
@@ -324,7 +324,20 @@ def serve(
     settings: Settings = ctx.obj
     upgrade(settings.database_url)
     run_worker = not (no_worker or settings.jobs_server_disabled)
+    if run_worker:
+        _check_sql_connections(settings)
     _serve_http(settings, host, port, run_worker=run_worker)
+
+
+def _check_sql_connections(settings: Settings) -> None:
+    """Before serving with a worker: one line and status 1 for a named SQL
+    connection the worker would refuse (the app's start-up refuses it too,
+    but uvicorn adds a traceback)."""
+    try:
+        asyncio.run(check_sql_connections(settings))
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -350,6 +363,7 @@ def worker(
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from exc
         return
+    _check_sql_connections(settings)
     from flowjobs.api.app import create_worker_app
 
     _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)

@@ -113,3 +113,17 @@ def build_services(
         rules=RuleService(catalog),
         webhooks=WebhookService(WebhookStore(store), settings, wake=events.notify_webhook),
     )
+
+
+async def check_sql_connections(settings: Settings) -> None:
+    """A worker's start-up check of its named SQL connections, on its own
+    (the CLI runs it before serving); ConfigurationError when one is refused."""
+    if not settings.sql_connections:
+        return
+    services = build_services(settings, pool_size=1)
+    worker = services.worker()
+    try:
+        await services.check_sql_connections(worker)
+    finally:
+        await worker.flows.close()
+        await services.close()

@@ -228,11 +228,20 @@ def test_a_space_the_connection_does_not_list_cannot_use_it(setup: Setup) -> Non
     ]
 
 
-def test_a_connection_on_the_job_store_file_stops_the_start_up(setup: Setup) -> None:
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [(["worker", "--burst"], "jobs.db"), (["serve", "--port", "1"], "link-to-jobs.db")],
+)
+def test_a_connection_on_the_job_store_file_stops_the_start_up(
+    setup: Setup, command: list[str], name: str
+) -> None:
     url = f"sqlite:///{setup.store_file}"
-    connections = {"store": {"url": url, "spaces": ["*"]}}
+    link = setup.tmp / "link-to-jobs.db"
+    if not link.exists():
+        link.symlink_to(setup.store_file)
+    connections = {"store": {"url": f"sqlite:///{setup.tmp / name}", "spaces": ["*"]}}
     done = subprocess.run(
-        [sys.executable, "-m", "flowjobs", "worker", "--burst"],
+        [sys.executable, "-m", "flowjobs", *command],
         env=cli_env(url, {"FLOWJOBS_SQL_CONNECTIONS": json.dumps(connections)}),
         capture_output=True,
         text=True,
@@ -241,6 +250,6 @@ def test_a_connection_on_the_job_store_file_stops_the_start_up(setup: Setup) -> 
     assert done.returncode == 1, done
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
-        f'error: SQL connection "store": {setup.store_file} is the job store\'s database '
+        f'error: SQL connection "store": {setup.tmp / name} is the job store\'s database '
         "file; no named connection may open it"
     ], done.stderr
