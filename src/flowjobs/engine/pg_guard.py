@@ -30,11 +30,14 @@ SERVER_FILE_ROLES = frozenset(
     {"pg_read_server_files", "pg_write_server_files", "pg_execute_server_program"}
 )
 
+# session_user, not current_user: a statement can RESET ROLE back to the
+# user that logged in (a URL's options may have set another role), and then
+# take any role that user is a member of.
 _ROLES = text(
     "SELECT r.rolname, r.rolsuper, r.rolcreaterole FROM pg_roles r "
-    "WHERE pg_has_role(current_user, r.oid, 'MEMBER') ORDER BY r.rolname"
+    "WHERE pg_has_role(session_user, r.oid, 'MEMBER') ORDER BY r.rolname"
 )
-_USER = text("SELECT current_user")
+_USER = text("SELECT session_user")
 _CLUSTER = text("SELECT system_identifier::text FROM pg_control_system()")
 _STARTED = text("SELECT 'started ' || pg_postmaster_start_time()::text")
 
@@ -48,8 +51,9 @@ class PgRole:
 
 @dataclass(frozen=True)
 class PgIdentity:
-    """Who a connection is: its user, every role it is a member of (itself
-    included: the rights it has or can take with SET ROLE), its server."""
+    """Who a connection is: the user it logged in as, every role that user is
+    a member of (itself included: the rights it has or can take with SET
+    ROLE), its server."""
 
     user: str
     roles: tuple[PgRole, ...]
