@@ -12,6 +12,7 @@ use it. A named connection on the job store's own file stops the start-up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -31,6 +32,12 @@ from flowjobs.store import upgrade
 from support.processes import cli_env, serving, wait_for
 
 JOB_TIMEOUT = 20.0
+# The attack's second step: a Management key for every space, in an attached job store.
+PLANT_KEY = (
+    "INSERT INTO fj.api_keys (id, space_id, name, kind, key_hash, created_at) "
+    "SELECT 'planted-' || id, id, 'planted', 'management', 'h-' || id, '2026-01-01' "
+    "FROM fj.spaces"
+)
 
 
 def sql_flow(alias: str, query: str, mode: str = "rows") -> dict[str, Any]:
@@ -104,6 +111,7 @@ async def _provision(url: str, tmp: Path, store_file: Path) -> dict[str, Any]:
             sql_flow("read", "SELECT text FROM notes ORDER BY id"),
             sql_flow("leftovers", "SELECT last_insert_rowid() AS id, total_changes() AS n", "one"),
             sql_flow("use-attached", "SELECT count(*) AS n FROM fj.api_keys", "one"),
+            sql_flow("plant-key", PLANT_KEY, "execute"),
         ]
         for document in flows:
             await catalog.push_rule(attacker.id, document, publish=True)
@@ -200,6 +208,12 @@ def test_nothing_persists_to_the_next_job(setup: Setup) -> None:
         assert used["status"]["state"] == "ERROR"
         assert used["error"]["type"] == "SqlError"
         assert "no such table: fj.api_keys" in used["error"]["message"]
+    planted = run_job(setup, setup.attacker, "plant-key")
+    assert planted["status"]["state"] == "ERROR"
+    assert "no such table: fj.api_keys" in planted["error"]["message"]
+    with contextlib.closing(sqlite3.connect(setup.store_file)) as conn:
+        found = conn.execute("SELECT count(*) FROM api_keys WHERE name = 'planted'").fetchone()
+    assert found == (0,)
     # ...and each job starts on a fresh connection: no rowid or change count
     # carried over from the job before
     assert run_job(setup, setup.attacker, "write")["status"]["state"] == "COMPLETED"
