@@ -21,6 +21,7 @@ from flowjobs.errors import (
     UnauthorizedError,
     WrongKeyKindError,
 )
+from flowjobs.jsoncheck import require_storable
 from flowjobs.manager import JobManager
 from flowjobs.metrics import Metrics
 from flowjobs.ratelimit import KeyRateLimiter
@@ -184,7 +185,8 @@ def check_json_bounds(value: Any, *, max_depth: int, max_values: int) -> None:
 
 def parse_json(body: bytes, *, max_depth: int) -> Any:
     """Strict JSON: no NaN or Infinity, text that can be stored and sent back
-    as UTF-8 (no lone surrogates), nested at most ``max_depth`` levels."""
+    as UTF-8 on either database (no lone surrogates, no NUL: jsoncheck.py),
+    nested at most ``max_depth`` levels."""
     if not body.strip():
         return {}  # a start without a body runs with an empty input object
     try:
@@ -195,11 +197,8 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
         raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
     check_json_bounds(value, max_depth=max_depth, max_values=max(len(body), 1))
     if body.isascii() and b"\\" not in body:
-        return value  # a lone surrogate needs a \u escape or non-ASCII bytes
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
+        return value  # a NUL or a lone surrogate needs a \u escape or non-ASCII bytes
+    require_storable(value, max_depth=max_depth)
     return value
 
 

@@ -24,6 +24,7 @@ from flowjobs.api.deps import (
 from flowjobs.api.problems import problem_responses
 from flowjobs.domain import RuleStatus, RuleVersion
 from flowjobs.errors import InvalidJsonError
+from flowjobs.jsoncheck import require_storable
 from flowjobs.schemas import FlowValidation, Rule, RuleBody
 
 router = APIRouter(prefix="/api/rule", tags=["rules"])
@@ -68,8 +69,12 @@ async def flow_document(request: Request, state: Annotated[AppState, Depends(get
         raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
     except RecursionError as exc:
         raise json_too_deep(settings.max_json_depth) from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
+        raise InvalidJsonError(f"The request body is not valid YAML: {str(exc)[:200]}") from exc
     # YAML aliases can make a small body a huge document: count its values too
     check_json_bounds(document, max_depth=settings.max_json_depth, max_values=2 * len(body) + 1)
+    # YAML has more than JSON (dates, binary, .nan): only what JSON holds is stored
+    require_storable(document, max_depth=settings.max_json_depth)
     return document
 
 
