@@ -13,10 +13,12 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from flowjobs import domain
 from flowjobs.api.app import JobsApi, create_app
@@ -339,12 +341,42 @@ async def test_yaml_with_an_integer_of_more_than_4300_digits_is_a_400(served: Se
         assert "4300" in problem["detail"], path
 
 
-async def test_yaml_values_that_json_cannot_hold_are_a_400(served: Served) -> None:
+async def test_a_nul_in_a_yaml_flow_is_a_problem_of_the_flow(served: Served) -> None:
+    yaml_flow = (
+        b'name: odd\nalias: odd\ndescription: "a\\0b"\nnodes:\n'
+        b"  - id: done\n    type: end\n    output: '1'\n"
+    )
     headers = served.management_headers | {"Content-Type": "application/yaml"}
-    for value in (".nan", "2024-01-01", "!!binary aGVsbG8="):
-        yaml_flow = f"name: odd\nalias: odd\nnodes: []\ndescription: {value}\n".encode()
-        response = await served.http.post("/api/rule", headers=headers, content=yaml_flow)
-        _assert_problem(response, 400, "INVALID_JSON")
+
+    created = await served.http.post("/api/rule", headers=headers, content=yaml_flow)
+    validated = await served.http.post("/api/rule/validate", headers=headers, content=yaml_flow)
+
+    problem = _assert_problem(created, 400, "INVALID_RULE")
+    assert problem["problems"] == [
+        "description: holds a NUL character (U+0000), which cannot be stored"
+    ]
+    assert validated.status_code == 200
+    assert validated.json() == {"valid": False, "problems": problem["problems"]}
+
+
+def test_the_cli_push_of_a_yaml_with_a_huge_integer_says_why_in_a_line(
+    db_url: str, tmp_path: Path
+) -> None:
+    from flowjobs.cli import app
+
+    flow_file = tmp_path / "big.yaml"
+    flow_file.write_text(f"name: big\nalias: big\nnodes: []\nsettings:\n  n: {'9' * 5000}\n")
+    runner = CliRunner()
+    made = runner.invoke(app, ["--database-url", db_url, "space", "create", "cli"])
+    assert made.exit_code == 0, made.output
+
+    pushed = runner.invoke(
+        app, ["--database-url", db_url, "rule", "push", str(flow_file), "--space", "cli"]
+    )
+
+    assert pushed.exit_code == 1
+    assert "Traceback" not in pushed.output
+    assert f"{flow_file}: an integer has more than 4300 digits" in pushed.output
 
 
 # ---- helpers ----------------------------------------------------------------------------
