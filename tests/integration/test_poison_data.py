@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from flowjobs import domain
 from flowjobs.api.app import JobsApi, create_app
-from flowjobs.domain import ApiKey, KeyKind, NewJob, Space
+from flowjobs.domain import ApiKey, DeliveryState, KeyKind, NewJob, Space
 from flowjobs.ids import new_job_id
 from flowjobs.manager import utcnow
 from support.env import Env, MakeEnv
@@ -210,6 +210,32 @@ async def test_an_output_within_the_depth_limit_still_completes(served: Served) 
     assert depth == 60
 
 
+async def test_the_webhook_of_a_job_stored_before_the_checks_fails_at_once_not_for_a_day(
+    served: Served,
+) -> None:
+    """A job whose input was stored unchecked (before this release) cannot be
+    written as an event: its delivery ends FAILED on its first attempt."""
+    job_id = await _stored_job(served, input_data=_nested(NESTING), status=domain.INITIALIZED)
+    manager, key = served.env.manager, served.management_key
+
+    async def ended() -> Any:  # read from the store: GET /job of this job cannot answer
+        job = await manager.info(key, job_id)
+        return job if job.state is domain.JobState.ERROR else None
+
+    assert (await eventually(ended)).error["type"] == "OUTPUT_INVALID"  # echo gave it back
+    hooks = served.app.state.flowjobs.webhooks
+
+    async def settled() -> list[Any] | None:
+        found = await hooks.job_deliveries(served.space.id, job_id)
+        return found if found and found[0].state is DeliveryState.FAILED else None
+
+    [delivery] = await eventually(settled)
+    assert delivery.attempts == 1
+    assert delivery.last_error is not None
+    assert delivery.last_error.startswith("the job's data cannot be written as JSON")
+    assert served.receiver.accepted() == []
+
+
 # ---- point 3: lone surrogates ---------------------------------------------------------
 
 
@@ -389,9 +415,11 @@ def _nested(levels: int) -> Any:
     return value
 
 
-async def _stored_job(served: Served, *, input_data: Any) -> str:
-    """A job in ERROR written straight to the store, as a job started before
-    the input checks could be (its input unchecked)."""
+async def _stored_job(
+    served: Served, *, input_data: Any, status: domain.Status = domain.USER_CANCELED
+) -> str:
+    """A job written straight to the store, as a job started before the input
+    checks could be (its input unchecked); CANCELED unless ``status`` says."""
     rule = (await served.env.store.find_rule_versions(served.space.id, "echo"))[0]
     new = NewJob(
         id=new_job_id(),
@@ -404,8 +432,8 @@ async def _stored_job(served: Served, *, input_data: Any) -> str:
         api_key=served.management_key,
         execution_limit_s=60,
     )
-    # inserted CANCELED: the embedded worker never claims it
-    job = await served.env.store.insert_job(new, utcnow(), domain.USER_CANCELED)
+    # CANCELED: the embedded worker never claims it
+    job = await served.env.store.insert_job(new, utcnow(), status)
     return job.id
 
 
