@@ -336,6 +336,12 @@ class JobManager:
         # The API has parsed the input with the same check; the dashboard has
         # not: every start passes here, so nothing unstorable is ever queued.
         self.check_input(input_data)
+        for header, text in (
+            ("X-Correlation-Id", correlation_id),
+            ("Idempotency-Key", idempotency_key),
+        ):
+            if text is not None:  # a NUL would fail the insert on PostgreSQL only
+                require_storable(text, max_depth=1, what=header)
         rule = await self._find_flow(key.space_id, identifier, version)
         request = idempotent_request(idempotency_key, rule, version, input_data)
         if request is not None and (original := await self._replay(space.id, request)):
@@ -432,6 +438,8 @@ class JobManager:
     ) -> JobRecord:
         """A new job with the same rule version, input and priority as a job
         that ended in ERROR or CANCELED; its ``rerun_of`` names that job."""
+        if correlation_id is not None:
+            require_storable(correlation_id, max_depth=1, what="X-Correlation-Id")
         original = await self.info(key, job_id)
         if original.state not in RERUNNABLE:
             raise JobConflictError(

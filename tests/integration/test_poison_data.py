@@ -335,6 +335,11 @@ async def test_a_nul_in_an_input_or_a_url_is_a_400_naming_it(served: Served) -> 
         response = await served.http.request(method, path, headers=headers)
         problem = _assert_problem(response, 400, "UNSUPPORTED_CHARACTER")
         assert "NUL" in problem["detail"], path
+    for header in ("X-Correlation-Id", "Idempotency-Key"):
+        with_nul = solver | {header: "a\x00b"}
+        started = await served.http.post("/job/start/echo", headers=with_nul)
+        problem = _assert_problem(started, 400, "UNSUPPORTED_CHARACTER")
+        assert problem["detail"].startswith(f"{header} holds a NUL character"), problem
     flow = {"name": "n", "alias": "n", "nodes": [_end('"a\\u0000"')], "description": "x\u0000"}
     pushed = await served.http.post("/api/rule", headers=management, json=flow)
     _assert_problem(pushed, 400, "UNSUPPORTED_CHARACTER")
