@@ -163,9 +163,9 @@ def require_storable(value: Any, *, max_depth: int, what: str = "The request bod
     found = problem(value, max_depth=max_depth)
     if found is None:
         return
-    message = found.describe(what)
     if found.kind == "depth":
-        raise JsonTooDeepError(message + " (FLOWJOBS_MAX_JSON_DEPTH)")
+        raise JsonTooDeepError(f"{what} {found.detail} (FLOWJOBS_MAX_JSON_DEPTH; at {found.path})")
+    message = found.describe(what)
     if found.kind == "nul":
         raise UnsupportedCharacterError(message)
     raise InvalidJsonError(message)

@@ -195,9 +195,11 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
         raise json_too_deep(max_depth) from exc
     except ValueError as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
-    check_json_bounds(value, max_depth=max_depth, max_values=max(len(body), 1))
-    if body.isascii() and b"\\" not in body:
-        return value  # a NUL or a lone surrogate needs a \u escape or non-ASCII bytes
+    # One walk: depth, and text no database holds. (JSON values take a byte
+    # each at least, so unlike YAML a JSON body cannot expand past its size.)
+    # A start's input is checked once more where it is written (by the
+    # manager, for the dashboard's starts too): a few microseconds for a
+    # small input, the cost of this walk again for a large one.
     require_storable(value, max_depth=max_depth)
     return value
 
