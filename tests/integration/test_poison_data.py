@@ -66,6 +66,7 @@ FLOWS = [
     _flow("nul-output", _log('"before the end"'), _end('{"text": "a\\u0000b"}')),
     _flow("nul-log", _log('"log\\u0000line \\udc00"'), _end('"fine"')),
     _flow("echo", _end("input")),
+    _flow("fail-nul", {"id": "boom", "type": "fail", "message": '"bad \\u0000 \\ud800"'}),
 ]
 
 
@@ -314,6 +315,17 @@ async def test_nul_and_surrogates_in_log_lines_are_mended_and_the_job_completes(
 
     assert ended["status"]["state"] == "COMPLETED", ended
     assert [line["message"] for line in await served.logs(job["jobId"])] == ["log\ufffdline \ufffd"]
+
+
+async def test_a_failure_message_with_a_nul_and_a_surrogate_is_mended(served: Served) -> None:
+    job = await served.start("fail-nul")
+
+    ended = await served.ended(job["jobId"])
+
+    assert ended["status"]["state"] == "ERROR"
+    assert ended["error"]["type"] == "FlowFailed"
+    assert "bad \ufffd \ufffd" in ended["status"]["message"]
+    assert "bad \ufffd \ufffd" in ended["error"]["message"]
 
 
 async def test_a_nul_in_an_input_or_a_url_is_a_400_naming_it(served: Served) -> None:
