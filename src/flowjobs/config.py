@@ -57,7 +57,12 @@ class Settings(BaseSettings):
     # API
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")
     max_json_depth: int = Field(
-        64, gt=0, description="arrays and objects nested in one JSON (or YAML) request body"
+        64,
+        gt=0,
+        # at most 200: the JSON serializer of responses gives up near 255 levels
+        le=200,
+        description="arrays and objects nested in one JSON (or YAML) request body, "
+        "and in a job's output, log lines and trace",
     )
     max_header_bytes: int = Field(
         16 * 1024, gt=0, description="a request's header names and values, added up"

@@ -117,6 +117,12 @@ class JsonTooDeepError(BadRequestError):
     code = "JSON_TOO_DEEP"
 
 
+class UnsupportedCharacterError(BadRequestError):
+    """The request holds a NUL character (U+0000), which flowjobs does not store."""
+
+    code = "UNSUPPORTED_CHARACTER"
+
+
 class HeadersTooLargeError(FlowjobsError):
     """The request's headers are larger than the configured limit."""
 

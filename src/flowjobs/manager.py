@@ -62,12 +62,16 @@ from flowjobs.errors import (
 )
 from flowjobs.ids import new_job_id
 from flowjobs.inputschema import InputSchemas
+from flowjobs.jsoncheck import require_storable
 from flowjobs.keys import hash_secret
 from flowjobs.metrics import Metrics, QueueRow
 from flowjobs.store import SqlStore
 from flowjobs.watch import JobWatcher
 
 MAX_PAGE = 200  # jobs in one page of a listing
+# The highest rule version: versions are 32-bit integers in the database
+# (PostgreSQL's integer), so a filter past it would fail the statement.
+MAX_VERSION = 2**31 - 1
 RERUNNABLE = frozenset({JobState.ERROR, JobState.CANCELED})
 
 
@@ -329,6 +333,15 @@ class JobManager:
         )
         if space is None:
             raise SpaceNotFoundError()
+        # The API has parsed the input with the same check; the dashboard has
+        # not: every start passes here, so nothing unstorable is ever queued.
+        self.check_input(input_data)
+        for header, text in (
+            ("X-Correlation-Id", correlation_id),
+            ("Idempotency-Key", idempotency_key),
+        ):
+            if text is not None:  # a NUL would fail the insert on PostgreSQL only
+                require_storable(text, max_depth=1, what=header)
         rule = await self._find_flow(key.space_id, identifier, version)
         request = idempotent_request(idempotency_key, rule, version, input_data)
         if request is not None and (original := await self._replay(space.id, request)):
@@ -348,6 +361,11 @@ class JobManager:
             idempotency=request,
         )
         return await self._enqueue(new)
+
+    def check_input(self, input_data: Any) -> None:
+        """400 for a job input that cannot be stored and served back on
+        either database: too deep, a NUL, a lone surrogate (jsoncheck.py)."""
+        require_storable(input_data, max_depth=self.settings.max_json_depth, what="The input")
 
     async def _enqueue(self, new: NewJob) -> JobRecord:
         await self._check_quota(new.space)  # starts and reruns alike
@@ -420,11 +438,14 @@ class JobManager:
     ) -> JobRecord:
         """A new job with the same rule version, input and priority as a job
         that ended in ERROR or CANCELED; its ``rerun_of`` names that job."""
+        if correlation_id is not None:
+            require_storable(correlation_id, max_depth=1, what="X-Correlation-Id")
         original = await self.info(key, job_id)
         if original.state not in RERUNNABLE:
             raise JobConflictError(
                 f"The job is {original.state.value}; only ERROR and CANCELED jobs can be re-run"
             )
+        self.check_input(original.input)  # stored before these checks existed
         space = await self.store.find_space(key.space_id)
         if space is None:
             raise SpaceNotFoundError()
@@ -477,6 +498,8 @@ class JobManager:
         Without ``full``, jobs come without input and output."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
+        if filters.version is not None and not 1 <= filters.version <= MAX_VERSION:
+            raise InvalidRequestError(f"version must be between 1 and {MAX_VERSION}")
         query = JobListQuery(
             space_id=space_id,
             states=filters.states,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,8 +97,9 @@ def metadata_problems(document: Mapping[str, Any]) -> list[str]:
 
 
 def json_problems(document: Any, limit: int = 20) -> list[str]:
-    """Values that JSON cannot hold (YAML dates, binary, ``.nan``, ``.inf``),
-    each with its path: stored as they are, they would fail in the database."""
+    """Values that JSON cannot hold (YAML dates, binary, ``.nan``, ``.inf``)
+    and texts that no database holds (a NUL, a lone surrogate), each with its
+    path: stored as they are, they would fail in the database."""
     problems: list[str] = []
     for problem in _non_json(document, ""):
         problems.append(problem)
@@ -106,10 +108,22 @@ def json_problems(document: Any, limit: int = 20) -> list[str]:
     return problems
 
 
+# Characters no database column of flowjobs holds: NUL (PostgreSQL refuses it)
+# and lone surrogates (not UTF-8); jsoncheck.py refuses them in job data.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _non_json(value: Any, path: str) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _non_json(item, f"{path}.{key}" if path else str(key))
+            name = _UNSTORABLE.sub("\ufffd", str(key))
+            inner = f"{path}.{name}" if path else name
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                yield f"{inner}: the name holds {_character(key)}, which cannot be stored"
+            yield from _non_json(item, inner)
+    elif isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            yield f"{path or 'document'}: holds {_character(value)}, which cannot be stored"
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _non_json(item, f"{path}[{index}]")
@@ -118,3 +132,10 @@ def _non_json(value: Any, path: str) -> Iterator[str]:
     elif not (value is None or isinstance(value, str | int | float)):
         kind = type(value).__name__
         yield f"{path or 'document'}: a {kind} is not a JSON value (quote it in YAML: '{value}')"
+
+
+def _character(text: str) -> str:
+    found = _UNSTORABLE.search(text)
+    if found is not None and found.group() == "\x00":
+        return "a NUL character (U+0000)"
+    return "a lone surrogate"

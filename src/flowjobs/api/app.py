@@ -21,6 +21,7 @@ from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
 from flowjobs.api.routes import jobs, ops, rules, space_items, usage, webhooks
+from flowjobs.api.url_check import UrlCheck
 from flowjobs.config import Settings
 from flowjobs.errors import ConfigurationError
 from flowjobs.metrics import Metrics
@@ -128,6 +129,7 @@ def _base_app(
     )
     if fast_starts:
         app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
+    app.add_middleware(UrlCheck)  # inside the metrics: a refused URL is counted
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
     problems.install(app)

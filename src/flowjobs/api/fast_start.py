@@ -90,6 +90,8 @@ def ordinary_start(scope: Scope) -> OrdinaryStart | None:
     headers = _first_headers(scope)
     if priority is _UNSET or b"idempotency-key" in headers:
         return None  # a query to validate, or the transactional idempotent path
+    if "\x00" in scope.get("path", ""):
+        return None  # the stack's UrlCheck answers 400
     scheme, secret = get_authorization_scheme_param(headers.get(b"authorization"))
     if scheme.lower() != "bearer" or not secret:
         return None  # the FastAPI route's 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ def _parse(file: Path, text: str, *, yaml_syntax: bool) -> Any:
         raise FlowValidationError([f"{file}: invalid YAML: {exc}"]) from exc
     except RecursionError as exc:
         raise FlowValidationError([f"{file}: nested too deep to be read"]) from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
+        raise FlowValidationError([f"{file}: {too_long_integer()}"]) from exc
+
+
+def too_long_integer() -> str:
+    """What is wrong with a document whose integers Python will not read."""
+    return f"an integer has more than {sys.get_int_max_str_digits()} digits (the most read)"
 
 
 def _kind(value: Any) -> str:

@@ -30,7 +30,9 @@ def _now() -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    data = text.encode("utf-8")
+    # surrogatepass: a flow's value may hold a lone surrogate (the worker's
+    # recorder mends it before the trace is stored); it must not end the run
+    data = text.encode("utf-8", "surrogatepass")
     if len(data) <= limit:
         return text
     return data[:limit].decode("utf-8", "ignore") + _CUT_MARK
@@ -39,8 +41,8 @@ def _cut(text: str, limit: int) -> str:
 def _json_text(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
-    except ValueError:  # a circular structure
-        return repr(value)
+    except (ValueError, RecursionError):  # circular, or nested past Python's stack
+        return f"({type(value).__name__} that cannot be written as JSON)"
 
 
 class Trace:

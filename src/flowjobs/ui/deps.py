@@ -15,6 +15,7 @@ from flowjobs.errors import (
     CsrfTokenError,
     PayloadTooLargeError,
     SignInRequiredError,
+    UnsupportedCharacterError,
 )
 from flowjobs.ui.context import Ui
 from flowjobs.ui.session import COOKIE, Session, csrf_matches
@@ -85,6 +86,9 @@ async def posted_form(request: Request, ui: UiDep, session: SessionDep) -> dict[
         except (UnicodeDecodeError, ValueError) as exc:
             raise BadRequestError("The form could not be read") from exc
         fields = dict(pairs)
+        if any("\x00" in text for pair in pairs for text in pair):
+            # names of flows and versions reach the database as text (see api/url_check.py)
+            raise UnsupportedCharacterError("The form holds a NUL character (U+0000)")
     if not csrf_matches(session, fields.get("csrf")):
         raise CsrfTokenError()
     return fields

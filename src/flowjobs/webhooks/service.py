@@ -74,6 +74,9 @@ class Event:
     signature: str
 
 
+_UNWRITABLE = "the job's data cannot be written as JSON: "
+
+
 class _Undeliverable(Exception):
     """The event cannot be built; ``final``: no later attempt could build it."""
 
@@ -374,7 +377,10 @@ class WebhookService:
             correlation_id=correlation_id,
             at=at,
         )
-        body = jsontext.dumps(payload).encode("utf-8")
+        try:
+            body = jsontext.dumps(payload).encode("utf-8")
+        except (ValueError, RecursionError) as exc:  # see _data
+            raise _Undeliverable(_UNWRITABLE + str(exc)[:200], final=True) from None
         return Event(body, sign(body, secret))
 
     async def _data(self, due: DueDelivery) -> tuple[Any, str | None]:
@@ -385,7 +391,13 @@ class WebhookService:
         job = await self.store.sql.get_job(due.job_id)
         if job is None:
             raise _Undeliverable("the job no longer exists (pruned)", final=True)
-        return Job.from_record(job).model_dump(mode="json"), job.correlation_id
+        try:
+            return Job.from_record(job).model_dump(mode="json"), job.correlation_id
+        except (ValueError, RecursionError) as exc:
+            # A job stored before its data was checked where it is written
+            # (jsoncheck.py): nested past the serializer's depth, or a lone
+            # surrogate. No later attempt could send it: fail it now.
+            raise _Undeliverable(_UNWRITABLE + str(exc)[:200], final=True) from None
 
     @staticmethod
     def _headers(event: Event) -> dict[str, str]:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from flowjobs.domain import JobEnding, JobState
+from flowjobs.jsoncheck import MAX_DEPTH_CEILING, scrub, scrub_text
 
 # Writes a batch; per ending, in order, the state its job ended in (None: not moved).
 WriteBatch = Callable[[Sequence[JobEnding]], Awaitable[Sequence[JobState | None]]]
@@ -42,7 +44,7 @@ class EndingBatcher:
         """Write ``ending`` with whatever else is queued; the state its job
         ended in, or None if its worker no longer held it."""
         future: asyncio.Future[JobState | None] = asyncio.get_running_loop().create_future()
-        self._queue.append((ending, future))
+        self._queue.append((storable(ending), future))
         if self._drain_task is None:
             self._drain_task = asyncio.create_task(self._drain(), name="endings")
         return await future
@@ -88,3 +90,14 @@ def _answer(future: asyncio.Future[JobState | None], result: JobState | Exceptio
         future.set_exception(result)
     else:
         future.set_result(result)
+
+
+def storable(ending: JobEnding) -> JobEnding:
+    """``ending`` with its status message and error mended (jsoncheck.scrub):
+    a flow's error message may quote a value holding a NUL or a lone
+    surrogate, which must not fail the write (or every retry of it)."""
+    status = ending.status
+    if status is not None and scrub_text(status.message) != status.message:
+        status = replace(status, message=scrub_text(status.message))
+    error = None if ending.error is None else scrub(ending.error, max_depth=MAX_DEPTH_CEILING)
+    return replace(ending, status=status, error=error)

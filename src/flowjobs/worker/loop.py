@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -28,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from flowjobs import domain
+from flowjobs import domain, jsoncheck
 from flowjobs.config import Settings
 from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
+from flowjobs.jsoncheck import MAX_DEPTH_CEILING
 from flowjobs.logs import job_context, job_fields
 from flowjobs.manager import JobManager, output_array
 from flowjobs.webhooks import WebhookService
@@ -48,16 +48,17 @@ StopReason = Literal["user", "shutdown", "lost"]
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of one worker
 
 
-def not_json(value: Any) -> str | None:
-    """Why ``value`` cannot be stored as strict JSON, or None when it can.
-    Checked before a job's end is written, so that such an output fails its
-    job at once with a clear error instead of failing the write (and leaving
-    the job to its lease)."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
+OUTPUT_INVALID = "OUTPUT_INVALID"  # the error type of a job whose output cannot be stored
+
+
+def not_json(value: Any, max_depth: int = MAX_DEPTH_CEILING) -> str | None:
+    """Why a flow's output cannot be stored and served as JSON on either
+    database (jsoncheck.py: too deep, NUL, lone surrogate, NaN, not JSON), or
+    None when it can. Checked before a job's end is written, so that such an
+    output fails its job at once with a clear error (keeping its logs)
+    instead of failing the write, or every later read of the job."""
+    found = jsoncheck.problem(value, max_depth=max_depth)
+    return None if found is None else found.describe("The flow's output")
 
 
 def new_worker_id() -> str:
@@ -245,6 +246,7 @@ class Worker:
         recorder = JobRecorder(
             max_lines=self.settings.job_log_max_lines,
             trace=Trace(self.limits.trace_max_entries, self.limits.trace_excerpt_bytes),
+            max_depth=self.settings.max_json_depth,
         )
         ctx = RunContext(
             job.input,
@@ -303,10 +305,10 @@ class Worker:
             await self._fail(running, domain.internal_error(reference), exc, None, details=False)
         else:
             self._finishing(running)
-            problem = not_json(output)
-            if problem is not None:  # NaN or Infinity, say from a REST body
-                status = domain.execution_error(f"The flow's output is not JSON: {problem}")
-                await self._fail(running, status, None, None)
+            problem = not_json(output, self.settings.max_json_depth)
+            if problem is not None:  # too deep, NUL, NaN (say from a REST body) ...
+                invalid = FlowExecutionError(problem, error_type=OUTPUT_INVALID)
+                await self._fail(running, domain.execution_error(problem), invalid, None)
                 return
             state = await self._end(running, domain.COMPLETED, output=output_array(output))
             log.info(

@@ -23,7 +23,7 @@ from flowjobs.api.deps import (
 from flowjobs.api.problems import problem_responses
 from flowjobs.domain import JobFilter, JobRecord, JobState
 from flowjobs.errors import InvalidRequestError
-from flowjobs.manager import MAX_PAGE
+from flowjobs.manager import MAX_PAGE, MAX_VERSION
 from flowjobs.schemas import (
     Job,
     JobList,
@@ -206,7 +206,9 @@ async def list_jobs(
         str | None, Query(description="comma-separated states, e.g. RUNNING,WAITING")
     ] = None,
     rule: Annotated[str | None, Query(description="the rule's baseId or alias")] = None,
-    version: Annotated[int | None, Query(ge=1, description="a version of rule")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="a version of rule")
+    ] = None,
     since: Annotated[
         datetime | None, Query(description="ISO 8601; jobs created at or after it")
     ] = None,

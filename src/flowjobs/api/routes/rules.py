@@ -5,6 +5,7 @@ space_items.py."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import yaml
@@ -68,8 +69,15 @@ async def flow_document(request: Request, state: Annotated[AppState, Depends(get
         raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
     except RecursionError as exc:
         raise json_too_deep(settings.max_json_depth) from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
+        digits = sys.get_int_max_str_digits()
+        raise InvalidJsonError(
+            f"The request body is not valid YAML: an integer has more than {digits} digits"
+        ) from exc
     # YAML aliases can make a small body a huge document: count its values too
     check_json_bounds(document, max_depth=settings.max_json_depth, max_values=2 * len(body) + 1)
+    # what JSON cannot hold (dates, binary, .nan, a NUL) is listed by the
+    # catalog's checks with the flow's other problems (rulejson.json_problems)
     return document
 
 
