@@ -8,6 +8,8 @@ import math
 import os
 import re
 import signal
+import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +18,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import SecretStr, ValidationError
 
-from flowjobs.catalog import Catalog, Keep
+from flowjobs import __version__
+from flowjobs.catalog import Catalog, Keep, document_problems
 from flowjobs.config import Settings
+from flowjobs.diagnose import Diagnosis, diagnose
 from flowjobs.domain import (
     KeyKind,
     KeyListing,
@@ -58,18 +62,57 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 SpaceOpt = Annotated[str, typer.Option("--space", help="the space's id or name")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flowjobs {__version__}")
+        raise typer.Exit()
+
+
+def _debugging() -> bool:
+    """``--debug`` or ``FLOWJOBS_LOG_LEVEL=DEBUG``: errors keep their traceback."""
+    level = os.environ.get("FLOWJOBS_LOG_LEVEL", "").strip().upper()
+    return "--debug" in sys.argv[1:] or level == "DEBUG"
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"FLOWJOBS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+    )
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="overrides FLOWJOBS_DATABASE_URL")
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="log at DEBUG; errors show their traceback")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version"),
+    ] = False,
 ) -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: invalid setting: {_settings_problems(exc)}", err=True)
+        raise typer.Exit(2) from None
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
+    if debug:
+        settings = settings.model_copy(update={"log_level": "DEBUG"})
     setup_logging(settings.log_level, as_json=settings.json_logs)
     ctx.obj = settings
+
+
+def _explain(diagnosis: Diagnosis, exc: BaseException) -> typer.Exit:
+    """Print the one line (and, when debugging, the traceback); exit code 2."""
+    if _debugging():
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.echo(diagnosis.line(), err=True)
+    return typer.Exit(2)
 
 
 def _with_catalog(ctx: typer.Context, action: Callable[[Catalog], Awaitable[T]]) -> T:
@@ -90,12 +133,32 @@ def _with_catalog(ctx: typer.Context, action: Callable[[Catalog], Awaitable[T]])
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(1) from exc
     except FlowjobsError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+        raise _failed(exc, settings) from exc
+
+
+def _failed(exc: FlowjobsError, settings: Settings) -> typer.Exit:
+    """A known database or configuration mistake: one line, exit 2; any
+    other error of flowjobs: its message, exit 1."""
+    diagnosis = diagnose(exc, settings.database_url)
+    if diagnosis is not None:
+        return _explain(diagnosis, exc)
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(1)
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     typer.echo(json.dumps(data) if as_json else text)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, a header row first (also when
+    there are no rows, so an empty table still says what it lists)."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 @app.command()
@@ -208,6 +271,24 @@ def space_update(
     _emit(as_json, _space_json(updated), f"space {updated.name}: {_billing_text(updated)}")
 
 
+@space_app.command("list")
+def space_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the spaces: name, id, parallel limit, priority, quota."""
+    found = _with_catalog(ctx, lambda c: c.list_spaces())
+    rows = [
+        [
+            space.name,
+            space.id,
+            str(space.parallel_limit),
+            str(space.priority),
+            _billing_text(space),
+        ]
+        for space in found
+    ]
+    text = table(["NAME", "ID", "PARALLEL", "PRIORITY", "BILLING"], rows)
+    _emit(as_json, {"spaces": [_space_json(space) for space in found]}, text)
+
+
 @key_app.command("create")
 def key_create(
     ctx: typer.Context,
@@ -250,10 +331,17 @@ def key_list(ctx: typer.Context, space: SpaceOpt, as_json: JsonOpt = False) -> N
     if as_json:
         typer.echo(json.dumps({"keys": [_key_json(k) for k in listings]}))
         return
-    for k in listings:
-        revoked = "active" if k.revoked_at is None else f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}"
-        created = f"{k.created_at:%Y-%m-%d %H:%M:%S}"
-        typer.echo(f"{k.key.id}  {k.key.kind.value:<10}  {created}  {revoked}  {k.key.name}")
+    rows = [
+        [
+            k.key.id,
+            k.key.kind.value,
+            f"{k.created_at:%Y-%m-%d %H:%M:%S}",
+            "active" if k.revoked_at is None else f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}",
+            k.key.name or "",
+        ]
+        for k in listings
+    ]
+    typer.echo(table(["ID", "KIND", "CREATED (UTC)", "STATE", "NAME"], rows))
 
 
 @key_app.command("revoke")
@@ -295,6 +383,46 @@ def rule_push(
         _rule_json(rule),
         f"{rule.alias} version {rule.version} ({rule.status.value}): {rule.base_id}",
     )
+
+
+@rule_app.command("list")
+def rule_list(ctx: typer.Context, space: SpaceOpt, as_json: JsonOpt = False) -> None:
+    """List every version of the space's rules: alias, version, status, baseId."""
+
+    async def versions(services: Services) -> list[RuleVersion]:
+        return await services.rules.list_rules((await services.catalog.space(space)).id)
+
+    found = _with_services(ctx, versions)
+    rows = [[r.alias, str(r.version), r.status.value, r.type, r.base_id, r.name] for r in found]
+    text = table(["ALIAS", "VERSION", "STATUS", "TYPE", "BASE ID", "NAME"], rows)
+    _emit(as_json, {"rules": [_rule_json(r) | {"name": r.name} for r in found]}, text)
+
+
+@rule_app.command("validate")
+def rule_validate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="a flow document (.yaml, .yml or .json)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a flow document without a server or database: its shape, rule
+    fields and the engine's checks (calls to other flows are checked at push).
+    Exit code 1 when it has problems."""
+    try:
+        document = load_flow_file(file)
+    except FlowValidationError as exc:
+        problems = exc.problems
+    except FlowjobsError as exc:
+        problems = [exc.message]
+    else:
+        problems, _ = document_problems(ctx.obj, document)
+    text = (
+        f"{file}: valid"
+        if not problems
+        else "\n".join([f"{file}: {len(problems)} problem(s)", *(f"  - {p}" for p in problems)])
+    )
+    _emit(as_json, {"file": str(file), "valid": not problems, "problems": problems}, text)
+    if problems:
+        raise typer.Exit(1)
 
 
 def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
@@ -453,8 +581,7 @@ def _with_services(ctx: typer.Context, action: Callable[[Services], Awaitable[T]
     try:
         return asyncio.run(run())
     except FlowjobsError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+        raise _failed(exc, settings) from exc
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -671,4 +798,23 @@ def webhook_reencrypt(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 def main() -> None:
-    app()
+    # Errors raised outside the commands' own handlers (the schema upgrade of
+    # serve and worker, a URL SQLAlchemy cannot load) get their one line here.
+    try:
+        app()
+    except Exception as exc:
+        diagnosis = diagnose(exc, _database_url_in_use())
+        if diagnosis is None:
+            raise
+        sys.exit(_explain(diagnosis, exc).exit_code)
+
+
+def _database_url_in_use() -> str:
+    """The URL the failed command used: --database-url, else the settings'."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--database-url" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--database-url="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("FLOWJOBS_DATABASE_URL") or str(DEFAULT_DB)

@@ -90,10 +90,13 @@ ALLOWED = {
         "webhooks",
     },
     "client": {"domain", "schemas"},
+    "diagnose": {"errors", "logs"},
     "cli": {
         "api",
         "catalog",
+        "client",
         "config",
+        "diagnose",
         "domain",
         "engine",
         "errors",
@@ -103,7 +106,7 @@ ALLOWED = {
         "store",
         "webhooks",
     },
-    "__main__": {"cli"},
+    "__main__": {"cli"},  # imported only when the server's packages are installed
     "__init__": set(),
 }
 
