@@ -8,9 +8,12 @@ import math
 import os
 import re
 import signal
+import socket
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -43,9 +46,12 @@ from flowjobs.domain import (
 )
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import FlowjobsError, FlowValidationError
+from flowjobs.keys import hash_secret
 from flowjobs.logs import redact, setup_logging
 from flowjobs.runtime import Services, build_services
 from flowjobs.schemas import Job, SpaceUsage, WebhookCreate, WebhookPublic
+from flowjobs.serving import ListenError, StartLine, listen, log_stopped
+from flowjobs.serving import serve as serve_app
 from flowjobs.store import upgrade
 from flowjobs.webhooks import CreatedWebhook, new_key
 
@@ -440,20 +446,43 @@ def rule_validate(
         raise typer.Exit(1)
 
 
-def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
+AccessLogOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--access-log/--no-access-log",
+        envvar="FLOWJOBS_ACCESS_LOG",
+        help="a line per HTTP request (default: off for serve, on for demo)",
+        show_default=False,
+    ),
+]
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """The bound socket, or one line and exit code 2 (a busy port, say)."""
+    try:
+        return listen(host, port)
+    except ListenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _serve_http(
+    settings: Settings, sock: socket.socket, line: StartLine, *, run_worker: bool
+) -> None:
     # Imported here: the HTTP stack is half of the start-up time of every
     # other command.
     from flowjobs.api.app import create_app
 
-    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port)
+    _run_http(create_app(settings, run_worker=run_worker), sock, line)
 
 
-def _run_uvicorn(app: Any, host: str, port: int) -> None:
-    import uvicorn
+def _run_http(app: Any, sock: socket.socket, line: StartLine) -> None:
+    serve_app(app, sock, line)
 
-    uvicorn.run(
-        app, host=host, port=port, access_log=False, log_config=None, timeout_graceful_shutdown=5
-    )
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 @app.command()
@@ -462,12 +491,21 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="serve the API only")] = False,
+    access_log: AccessLogOpt = None,
 ) -> None:
     """Serve the Jobs API (with an embedded worker unless --no-worker)."""
     settings: Settings = ctx.obj
+    sock = _listening(host, port)
     upgrade(settings.database_url)
     run_worker = not (no_worker or settings.jobs_server_disabled)
-    _serve_http(settings, host, port, run_worker=run_worker)
+    line = StartLine(
+        "API and embedded worker" if run_worker else "API only (no worker)",
+        redact(settings.database_url),
+        settings.concurrency if run_worker else None,
+        _url(sock),
+        bool(access_log),
+    )
+    _serve_http(settings, sock, line, run_worker=run_worker)
 
 
 @app.command()
@@ -480,18 +518,31 @@ def worker(
         typer.Option(help="serve /metrics, /healthz and /readyz on this port (not the API)"),
     ] = None,
     host: Annotated[str, typer.Option(help="address for --metrics-port")] = "127.0.0.1",
+    access_log: AccessLogOpt = None,
 ) -> None:
     """Run jobs only (no API)."""
     settings: Settings = ctx.obj
     if burst and metrics_port is not None:
         raise typer.BadParameter("--burst exits when the queue is empty: no --metrics-port")
+    sock = None if metrics_port is None else _listening(host, metrics_port)
     upgrade(settings.database_url)
-    if metrics_port is None:
+    mode = "worker, exits when the queue is empty" if burst else "worker"
+    line = StartLine(
+        mode if sock is None else f"{mode} with /metrics, /healthz and /readyz",
+        redact(settings.database_url),
+        concurrency or settings.concurrency,
+        None if sock is None else _url(sock),
+        None if sock is None else bool(access_log),
+    )
+    if sock is None:
+        started = time.monotonic()
+        line.log()
         asyncio.run(_run_worker(settings, concurrency, burst))
+        log_stopped(line.mode, started)
         return
     from flowjobs.api.app import create_worker_app
 
-    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)
+    _run_http(create_worker_app(settings, concurrency=concurrency), sock, line)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
@@ -510,47 +561,122 @@ async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) 
         await services.close()
 
 
+DEMO_SPACE = "demo"
+
+
 @app.command()
-def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
-    """Set up a demo space, key and flows, then serve them with a worker."""
+def demo(
+    ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1", access_log: AccessLogOpt = None
+) -> None:
+    """Set up a demo space, key and flows, then serve them with a worker.
+    Run again, it reuses them (the keys' secrets are kept in flowjobs-demo.key)."""
     settings: Settings = ctx.obj
+    sock = _listening(host, port)  # before anything is printed or created
     if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
+    saved = DemoFile.read(DEMO_SECRET_KEY)
     if settings.secret_key is None:
-        settings = settings.model_copy(update={"secret_key": demo_secret_key(DEMO_SECRET_KEY)})
+        settings = settings.model_copy(update={"secret_key": saved.secret_key()})
     upgrade(settings.database_url)
-    secret, management, aliases = asyncio.run(_prepare_demo(settings))
-    _print_demo(secret, aliases, f"http://{host}:{port}")
-    typer.echo(
-        f"Dashboard: http://{host}:{port}/ui   sign in with the Management key\n  {management}\n"
+    keys, aliases = asyncio.run(_prepare_demo(settings, saved))
+    saved.save(keys)
+    base = _url(sock)
+    _print_demo(keys.solver, aliases, base)
+    typer.echo(f"Dashboard: {base}/ui   sign in with the Management key\n  {keys.management}\n")
+    line = StartLine(
+        "demo: API and embedded worker",
+        redact(settings.database_url),
+        settings.concurrency,
+        base,
+        True if access_log is None else access_log,
     )
-    _serve_http(settings, host, port, run_worker=True)
+    _serve_http(settings, sock, line, run_worker=True)
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    solver: str
+    management: str
+
+
+@dataclass
+class DemoFile:
+    """``flowjobs-demo.key`` beside the demo database, owner-only: the key
+    that encrypts webhook secrets and the demo keys' secrets, so that a second
+    run reuses them (the database holds only their hashes). An older file
+    holds the encryption key alone, on one line."""
+
+    path: Path
+    data: dict[str, str]
+
+    @classmethod
+    def read(cls, path: Path) -> DemoFile:
+        if not path.exists():
+            return cls(path, {})
+        text = path.read_text().strip()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {"secretKey": text}
+        return cls(path, {k: v for k, v in data.items() if isinstance(v, str)})
+
+    def secret_key(self) -> SecretStr:
+        if "secretKey" not in self.data:
+            self.data["secretKey"] = new_key()
+            self._write()
+        return SecretStr(self.data["secretKey"])
+
+    def keys(self) -> DemoKeys | None:
+        solver, management = self.data.get("solverKey"), self.data.get("managementKey")
+        return None if not (solver and management) else DemoKeys(solver, management)
+
+    def save(self, keys: DemoKeys) -> None:
+        if self.keys() != keys:
+            self.data |= {"solverKey": keys.solver, "managementKey": keys.management}
+            self._write()
+
+    def _write(self) -> None:
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(self.data, indent=2) + "\n")
 
 
 def demo_secret_key(path: Path) -> SecretStr:
     """The demo's key for webhook secrets: made once, kept in ``path`` (owner
     only) so that webhooks created in one demo run still work in the next."""
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(new_key() + "\n")
-    return SecretStr(path.read_text().strip())
+    return DemoFile.read(path).secret_key()
 
 
-async def _prepare_demo(settings: Settings) -> tuple[str, str, list[str]]:
+async def _demo_keys(services: Services, space: Space, saved: DemoFile) -> DemoKeys:
+    """The saved keys when both still work in the demo space, else new ones."""
+    keys = saved.keys()
+    if keys is not None:
+        found = [await services.store.find_key(hash_secret(s)) for s in astuple(keys)]
+        wanted = [KeyKind.SOLVER, KeyKind.MANAGEMENT]
+        if (
+            all(k is not None and k.space_id == space.id for k in found)
+            and [k.kind for k in found if k is not None] == wanted
+        ):
+            return keys
+    solver = await services.catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
+    management = await services.catalog.create_key(space.id, KeyKind.MANAGEMENT, "demo dashboard")
+    return DemoKeys(solver.secret, management.secret)
+
+
+async def _prepare_demo(settings: Settings, saved: DemoFile) -> tuple[DemoKeys, list[str]]:
     services = build_services(settings, pool_size=2)
     catalog = services.catalog
     try:
-        space = await services.store.find_space("demo") or await catalog.create_space(
-            "demo", parallel_limit=4
+        space = await services.store.find_space(DEMO_SPACE) or await catalog.create_space(
+            DEMO_SPACE, parallel_limit=4
         )
-        created = await catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
-        management = await catalog.create_key(space.id, KeyKind.MANAGEMENT, "demo dashboard")
+        keys = await _demo_keys(services, space, saved)
         aliases = []
         for path in sorted(DEMO_FLOWS.glob("*.yaml")):
+            # unchanged flows stay the version they are (push_rule)
             rule = await catalog.push_rule(space.id, load_flow_file(path), publish=True)
             aliases.append(rule.alias)
-        return created.secret, management.secret, aliases
+        return keys, aliases
     finally:
         await services.close()
 
