@@ -40,7 +40,7 @@ chromium:
 	fi
 
 run: $(RUN_STAMP)  ## the demo: a space, a key, example flows, the server with its worker
-	$(BIN)/flowjobs demo
+	$(BIN)/flowjobs demo $(DEMO_ARGS)
 
 test: install lint typecheck  ## lint, types, then every test (PostgreSQL ones when reachable)
 	$(BIN)/pytest
