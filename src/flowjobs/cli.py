@@ -183,10 +183,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Create or upgrade the database schema."""
     upgrade(ctx.obj.database_url)
-    typer.echo(f"schema is up to date in {redact(ctx.obj.database_url)}")
+    url = redact(ctx.obj.database_url)
+    _emit(as_json, {"databaseUrl": url, "upToDate": True}, f"schema is up to date in {url}")
 
 
 @app.command("flow-schema")
