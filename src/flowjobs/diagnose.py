@@ -102,8 +102,9 @@ def _unreachable(_exc: BaseException, url: str, text: str, _names: set[str]) -> 
             "check that its folder exists and is writable by this user",
         )
     if any(sign in lowered for sign in _REFUSED):
+        why = "connection refused" if "refused" in lowered else "no answer"
         return Diagnosis(
-            f"cannot connect to the database at {url} (connection refused)",
+            f"cannot connect to the database at {url} ({why})",
             "start PostgreSQL or correct the host and port in FLOWJOBS_DATABASE_URL "
             "(or --database-url)",
         )
