@@ -653,11 +653,8 @@ async def _demo_keys(services: Services, space: Space, saved: DemoFile) -> DemoK
     keys = saved.keys()
     if keys is not None:
         found = [await services.store.find_key(hash_secret(s)) for s in astuple(keys)]
-        wanted = [KeyKind.SOLVER, KeyKind.MANAGEMENT]
-        if (
-            all(k is not None and k.space_id == space.id for k in found)
-            and [k.kind for k in found if k is not None] == wanted
-        ):
+        wanted = [(space.id, KeyKind.SOLVER), (space.id, KeyKind.MANAGEMENT)]
+        if [None if k is None else (k.space_id, k.kind) for k in found] == wanted:
             return keys
     solver = await services.catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
     management = await services.catalog.create_key(space.id, KeyKind.MANAGEMENT, "demo dashboard")
