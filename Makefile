@@ -1,17 +1,27 @@
 # The contributor's entry point. `make run` and `make test` are the two
-# commands of the README; both set everything up on a fresh clone.
+# commands of the README; both set everything up on a fresh clone. `make run`
+# installs only what the demo needs (flowjobs[server]) and runs as any user;
+# the development extras and Debian's Chromium belong to `make test`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.server-stamp
 
-.PHONY: install chromium run test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench bench-quick clean
+.PHONY: install chromium run dist wheel-smoke test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
+
+# The server alone: no compilers, no browser, nothing that needs root.
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[server]'
+	touch $(RUN_STAMP)
 
 install: $(STAMP) chromium
 
@@ -29,8 +39,8 @@ chromium:
 	  fi; \
 	fi
 
-run: install  ## the demo: a space, a key, example flows, the server with its worker
-	$(BIN)/flowjobs demo
+run: $(RUN_STAMP)  ## the demo: a space, a key, example flows, the server with its worker
+	$(BIN)/flowjobs demo $(DEMO_ARGS)
 
 test: install lint typecheck  ## lint, types, then every test (PostgreSQL ones when reachable)
 	$(BIN)/pytest
@@ -79,5 +89,12 @@ bench: $(BENCH_STAMP)  ## flowjobs beside procrastinate, pgqueuer, Celery, RQ (l
 bench-quick: $(BENCH_STAMP)  ## the same with small counts (about 15-20 minutes on a busy 2-core machine)
 	$(BIN)/python bench/run.py --quick
 
+dist: $(STAMP)  ## a wheel and an sdist in dist/
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+wheel-smoke: dist  ## the wheel alone, in a fresh virtualenv: client import, then the demo's smoke test
+	$(BIN)/python tests/packaging/wheel_smoke.py dist
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db* flowjobs-demo.key
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db* flowjobs-demo.key

@@ -22,6 +22,7 @@ from flowjobs.domain import (
 )
 from flowjobs.engine import Flow, called_flows
 from flowjobs.errors import (
+    AlreadyExistsError,
     FlowValidationError,
     InvalidQuotaError,
     KeyNotFoundError,
@@ -61,6 +62,28 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:200] or "flow"
 
 
+def document_problems(
+    settings: Settings, document: dict[str, Any], space_id: str | None = None
+) -> tuple[list[str], Flow | None]:
+    """The problems a document has on its own, without a database (its shape,
+    rule fields and the engine's checks), and its compiled flow when it is a
+    flow that compiles; the calls it makes are checked at push."""
+    problems: list[str] = json_problems(document)
+    alias = document.get("alias")
+    if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
+        problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")
+    if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:
+        if not isinstance(document.get("name"), str) or not document["name"].strip():
+            problems.append("name: required, a non-empty string")
+        return problems, None
+    problems += metadata_problems(document)
+    try:
+        flow = compile_document(settings, document, space_id)
+    except FlowValidationError as exc:
+        return problems + [p for p in exc.problems if p not in problems], None
+    return problems, flow
+
+
 class Catalog:
     def __init__(self, store: SqlStore, settings: Settings) -> None:
         self.store = store
@@ -83,7 +106,10 @@ class Catalog:
             quota_seconds=checked_quota(quota_seconds),
             pay_as_you_go=pay_as_you_go,
         )
-        await self.store.insert_space(space, utcnow())
+        try:
+            await self.store.insert_space(space, utcnow())
+        except AlreadyExistsError as exc:  # the store's text names the column, not the space
+            raise AlreadyExistsError(f"a space named {name!r} already exists") from exc
         return space
 
     async def update_space_billing(
@@ -102,6 +128,9 @@ class Catalog:
             space = replace(space, pay_as_you_go=pay_as_you_go)
         await self.store.update_space_billing(space.id, space.quota_seconds, space.pay_as_you_go)
         return space
+
+    async def list_spaces(self) -> list[Space]:
+        return await self.store.list_spaces()
 
     async def space(self, id_or_name: str) -> Space:
         space = await self.store.find_space(id_or_name)
@@ -129,20 +158,10 @@ class Catalog:
         """Every problem of a document, as pushed into ``space_id``: its shape,
         its rule fields (tags, inputSchema, outputSchema), the engine's checks,
         calls to missing flows and call cycles."""
-        problems: list[str] = json_problems(document)
-        alias = document.get("alias")
-        if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
-            problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")
-        if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:
-            if not isinstance(document.get("name"), str) or not document["name"].strip():
-                problems.append("name: required, a non-empty string")
+        problems, flow = document_problems(self.settings, document, space_id)
+        if flow is None:
             return problems
-        problems += metadata_problems(document)
-        try:
-            flow = compile_document(self.settings, document, space_id)
-        except FlowValidationError as exc:
-            return problems + [p for p in exc.problems if p not in problems]
-        name = alias or slug(str(document.get("name", "")))
+        name = document.get("alias") or slug(str(document.get("name", "")))
         existing = await self.store.find_rule_versions(space_id, name)
         own = {name} | {v.base_id for v in existing}
         return problems + await self._call_problems(space_id, flow, name, own)

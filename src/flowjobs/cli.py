@@ -8,17 +8,34 @@ import math
 import os
 import re
 import signal
+import socket
+import sys
+import time
+import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from pydantic import SecretStr, ValidationError
 
-from flowjobs.catalog import Catalog, Keep
+from flowjobs import __version__
+from flowjobs.catalog import Catalog, Keep, document_problems
+from flowjobs.client import (
+    DEFAULT_URL,
+    JobFilter,
+    JobsApiError,
+    JobsClient,
+    JobsClientError,
+    WaitTimeout,
+)
 from flowjobs.config import Settings
+from flowjobs.diagnose import Diagnosis, diagnose
 from flowjobs.domain import (
+    JobState,
     KeyKind,
     KeyListing,
     RuleVersion,
@@ -29,9 +46,12 @@ from flowjobs.domain import (
 )
 from flowjobs.engine import load_flow_file
 from flowjobs.errors import ConfigurationError, FlowjobsError, FlowValidationError
+from flowjobs.keys import hash_secret
 from flowjobs.logs import redact, setup_logging
 from flowjobs.runtime import Services, build_services, check_sql_connections
-from flowjobs.schemas import SpaceUsage, WebhookCreate, WebhookPublic
+from flowjobs.schemas import Job, SpaceUsage, WebhookCreate, WebhookPublic
+from flowjobs.serving import ListenError, StartLine, listen, log_stopped
+from flowjobs.serving import serve as serve_app
 from flowjobs.store import upgrade
 from flowjobs.webhooks import CreatedWebhook, new_key
 
@@ -46,10 +66,15 @@ space_app = typer.Typer(help="Manage spaces.", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 rule_app = typer.Typer(help="Manage rules (integration flows).", no_args_is_help=True)
 webhook_app = typer.Typer(help="Manage webhooks (docs/webhooks.md).", no_args_is_help=True)
+job_app = typer.Typer(
+    help="Jobs, through the Jobs API of a running server (FLOWJOBS_URL, FLOWJOBS_KEY).",
+    no_args_is_help=True,
+)
 app.add_typer(space_app, name="space")
 app.add_typer(key_app, name="key")
 app.add_typer(rule_app, name="rule")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(job_app, name="job")
 
 DEMO_FLOWS = Path(__file__).parent / "demo_flows"
 DEMO_SECRET_KEY = Path("flowjobs-demo.key")  # beside the demo database
@@ -58,18 +83,57 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 SpaceOpt = Annotated[str, typer.Option("--space", help="the space's id or name")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flowjobs {__version__}")
+        raise typer.Exit()
+
+
+def _debugging() -> bool:
+    """``--debug`` or ``FLOWJOBS_LOG_LEVEL=DEBUG``: errors keep their traceback."""
+    level = os.environ.get("FLOWJOBS_LOG_LEVEL", "").strip().upper()
+    return "--debug" in sys.argv[1:] or level == "DEBUG"
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"FLOWJOBS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+    )
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="overrides FLOWJOBS_DATABASE_URL")
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="log at DEBUG; errors show their traceback")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version"),
+    ] = False,
 ) -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: invalid setting: {_settings_problems(exc)}", err=True)
+        raise typer.Exit(2) from None
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
+    if debug:
+        settings = settings.model_copy(update={"log_level": "DEBUG"})
     setup_logging(settings.log_level, as_json=settings.json_logs)
     ctx.obj = settings
+
+
+def _explain(diagnosis: Diagnosis, exc: BaseException) -> typer.Exit:
+    """Print the one line (and, when debugging, the traceback); exit code 2."""
+    if _debugging():
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.echo(diagnosis.line(), err=True)
+    return typer.Exit(2)
 
 
 def _with_catalog(ctx: typer.Context, action: Callable[[Catalog], Awaitable[T]]) -> T:
@@ -90,19 +154,40 @@ def _with_catalog(ctx: typer.Context, action: Callable[[Catalog], Awaitable[T]])
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(1) from exc
     except FlowjobsError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+        raise _failed(exc, settings) from exc
+
+
+def _failed(exc: FlowjobsError, settings: Settings) -> typer.Exit:
+    """A known database or configuration mistake: one line, exit 2; any
+    other error of flowjobs: its message, exit 1."""
+    diagnosis = diagnose(exc, settings.database_url)
+    if diagnosis is not None:
+        return _explain(diagnosis, exc)
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(1)
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     typer.echo(json.dumps(data) if as_json else text)
 
 
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, a header row first (also when
+    there are no rows, so an empty table still says what it lists)."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Create or upgrade the database schema."""
     upgrade(ctx.obj.database_url)
-    typer.echo(f"schema is up to date in {redact(ctx.obj.database_url)}")
+    url = redact(ctx.obj.database_url)
+    _emit(as_json, {"databaseUrl": url, "upToDate": True}, f"schema is up to date in {url}")
 
 
 @app.command("flow-schema")
@@ -208,6 +293,24 @@ def space_update(
     _emit(as_json, _space_json(updated), f"space {updated.name}: {_billing_text(updated)}")
 
 
+@space_app.command("list")
+def space_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the spaces: name, id, parallel limit, priority, quota."""
+    found = _with_catalog(ctx, lambda c: c.list_spaces())
+    rows = [
+        [
+            space.name,
+            space.id,
+            str(space.parallel_limit),
+            str(space.priority),
+            _billing_text(space),
+        ]
+        for space in found
+    ]
+    text = table(["NAME", "ID", "PARALLEL", "PRIORITY", "BILLING"], rows)
+    _emit(as_json, {"spaces": [_space_json(space) for space in found]}, text)
+
+
 @key_app.command("create")
 def key_create(
     ctx: typer.Context,
@@ -250,10 +353,17 @@ def key_list(ctx: typer.Context, space: SpaceOpt, as_json: JsonOpt = False) -> N
     if as_json:
         typer.echo(json.dumps({"keys": [_key_json(k) for k in listings]}))
         return
-    for k in listings:
-        revoked = "active" if k.revoked_at is None else f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}"
-        created = f"{k.created_at:%Y-%m-%d %H:%M:%S}"
-        typer.echo(f"{k.key.id}  {k.key.kind.value:<10}  {created}  {revoked}  {k.key.name}")
+    rows = [
+        [
+            k.key.id,
+            k.key.kind.value,
+            f"{k.created_at:%Y-%m-%d %H:%M:%S}",
+            "active" if k.revoked_at is None else f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}",
+            k.key.name or "",
+        ]
+        for k in listings
+    ]
+    typer.echo(table(["ID", "KIND", "CREATED (UTC)", "STATE", "NAME"], rows))
 
 
 @key_app.command("revoke")
@@ -297,20 +407,83 @@ def rule_push(
     )
 
 
-def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
+@rule_app.command("list")
+def rule_list(ctx: typer.Context, space: SpaceOpt, as_json: JsonOpt = False) -> None:
+    """List every version of the space's rules: alias, version, status, baseId."""
+
+    async def versions(services: Services) -> list[RuleVersion]:
+        return await services.rules.list_rules((await services.catalog.space(space)).id)
+
+    found = _with_services(ctx, versions)
+    rows = [[r.alias, str(r.version), r.status.value, r.type, r.base_id, r.name] for r in found]
+    text = table(["ALIAS", "VERSION", "STATUS", "TYPE", "BASE ID", "NAME"], rows)
+    _emit(as_json, {"rules": [_rule_json(r) | {"name": r.name} for r in found]}, text)
+
+
+@rule_app.command("validate")
+def rule_validate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="a flow document (.yaml, .yml or .json)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a flow document without a server or database: its shape, rule
+    fields and the engine's checks (calls to other flows are checked at push).
+    Exit code 1 when it has problems."""
+    try:
+        document = load_flow_file(file)
+    except FlowValidationError as exc:
+        problems = exc.problems
+    except FlowjobsError as exc:
+        problems = [exc.message]
+    else:
+        problems, _ = document_problems(ctx.obj, document)
+    text = (
+        f"{file}: valid"
+        if not problems
+        else "\n".join([f"{file}: {len(problems)} problem(s)", *(f"  - {p}" for p in problems)])
+    )
+    _emit(as_json, {"file": str(file), "valid": not problems, "problems": problems}, text)
+    if problems:
+        raise typer.Exit(1)
+
+
+AccessLogOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--access-log/--no-access-log",
+        envvar="FLOWJOBS_ACCESS_LOG",
+        help="a line per HTTP request (default: off for serve, on for demo)",
+        show_default=False,
+    ),
+]
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """The bound socket, or one line and exit code 2 (a busy port, say)."""
+    try:
+        return listen(host, port)
+    except ListenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _serve_http(
+    settings: Settings, sock: socket.socket, line: StartLine, *, run_worker: bool
+) -> None:
     # Imported here: the HTTP stack is half of the start-up time of every
     # other command.
     from flowjobs.api.app import create_app
 
-    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port)
+    _run_http(create_app(settings, run_worker=run_worker), sock, line)
 
 
-def _run_uvicorn(app: Any, host: str, port: int) -> None:
-    import uvicorn
+def _run_http(app: Any, sock: socket.socket, line: StartLine) -> None:
+    serve_app(app, sock, line)
 
-    uvicorn.run(
-        app, host=host, port=port, access_log=False, log_config=None, timeout_graceful_shutdown=5
-    )
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 @app.command()
@@ -319,14 +492,23 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="serve the API only")] = False,
+    access_log: AccessLogOpt = None,
 ) -> None:
     """Serve the Jobs API (with an embedded worker unless --no-worker)."""
     settings: Settings = ctx.obj
+    sock = _listening(host, port)
     upgrade(settings.database_url)
     run_worker = not (no_worker or settings.jobs_server_disabled)
+    line = StartLine(
+        "API and embedded worker" if run_worker else "API only (no worker)",
+        redact(settings.database_url),
+        settings.concurrency if run_worker else None,
+        _url(sock),
+        bool(access_log),
+    )
     if run_worker:
         _check_sql_connections(settings)
-    _serve_http(settings, host, port, run_worker=run_worker)
+    _serve_http(settings, sock, line, run_worker=run_worker)
 
 
 def _check_sql_connections(settings: Settings) -> None:
@@ -350,23 +532,36 @@ def worker(
         typer.Option(help="serve /metrics, /healthz and /readyz on this port (not the API)"),
     ] = None,
     host: Annotated[str, typer.Option(help="address for --metrics-port")] = "127.0.0.1",
+    access_log: AccessLogOpt = None,
 ) -> None:
     """Run jobs only (no API)."""
     settings: Settings = ctx.obj
     if burst and metrics_port is not None:
         raise typer.BadParameter("--burst exits when the queue is empty: no --metrics-port")
+    sock = None if metrics_port is None else _listening(host, metrics_port)
     upgrade(settings.database_url)
-    if metrics_port is None:
+    mode = "worker, exits when the queue is empty" if burst else "worker"
+    line = StartLine(
+        mode if sock is None else f"{mode} with /metrics, /healthz and /readyz",
+        redact(settings.database_url),
+        concurrency or settings.concurrency,
+        None if sock is None else _url(sock),
+        None if sock is None else bool(access_log),
+    )
+    if sock is None:
+        started = time.monotonic()
+        line.log()
         try:
             asyncio.run(_run_worker(settings, concurrency, burst))
         except ConfigurationError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from exc
+        log_stopped(line.mode, started)
         return
     _check_sql_connections(settings)
     from flowjobs.api.app import create_worker_app
 
-    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)
+    _run_http(create_worker_app(settings, concurrency=concurrency), sock, line)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:
@@ -388,47 +583,119 @@ async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) 
         await services.close()
 
 
+DEMO_SPACE = "demo"
+
+
 @app.command()
-def demo(ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1") -> None:
-    """Set up a demo space, key and flows, then serve them with a worker."""
+def demo(
+    ctx: typer.Context, port: int = 8000, host: str = "127.0.0.1", access_log: AccessLogOpt = None
+) -> None:
+    """Set up a demo space, key and flows, then serve them with a worker.
+    Run again, it reuses them (the keys' secrets are kept in flowjobs-demo.key)."""
     settings: Settings = ctx.obj
+    sock = _listening(host, port)  # before anything is printed or created
     if "FLOWJOBS_DATABASE_URL" not in os.environ and settings.database_url == DEFAULT_DB:
         settings = settings.model_copy(update={"database_url": "sqlite:///./flowjobs-demo.db"})
+    saved = DemoFile.read(DEMO_SECRET_KEY)
     if settings.secret_key is None:
-        settings = settings.model_copy(update={"secret_key": demo_secret_key(DEMO_SECRET_KEY)})
+        settings = settings.model_copy(update={"secret_key": saved.secret_key()})
     upgrade(settings.database_url)
-    secret, management, aliases = asyncio.run(_prepare_demo(settings))
-    _print_demo(secret, aliases, f"http://{host}:{port}")
-    typer.echo(
-        f"Dashboard: http://{host}:{port}/ui   sign in with the Management key\n  {management}\n"
+    keys, aliases = asyncio.run(_prepare_demo(settings, saved))
+    saved.save(keys)
+    base = _url(sock)
+    _print_demo(keys.solver, aliases, base)
+    typer.echo(f"Dashboard: {base}/ui   sign in with the Management key\n  {keys.management}\n")
+    line = StartLine(
+        "demo: API and embedded worker",
+        redact(settings.database_url),
+        settings.concurrency,
+        base,
+        True if access_log is None else access_log,
     )
-    _serve_http(settings, host, port, run_worker=True)
+    _serve_http(settings, sock, line, run_worker=True)
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    solver: str
+    management: str
+
+
+@dataclass
+class DemoFile:
+    """``flowjobs-demo.key`` beside the demo database, owner-only: the key
+    that encrypts webhook secrets and the demo keys' secrets, so that a second
+    run reuses them (the database holds only their hashes). An older file
+    holds the encryption key alone, on one line."""
+
+    path: Path
+    data: dict[str, str]
+
+    @classmethod
+    def read(cls, path: Path) -> DemoFile:
+        if not path.exists():
+            return cls(path, {})
+        text = path.read_text().strip()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {"secretKey": text}
+        return cls(path, {k: v for k, v in data.items() if isinstance(v, str)})
+
+    def secret_key(self) -> SecretStr:
+        if "secretKey" not in self.data:
+            self.data["secretKey"] = new_key()
+            self._write()
+        return SecretStr(self.data["secretKey"])
+
+    def keys(self) -> DemoKeys | None:
+        solver, management = self.data.get("solverKey"), self.data.get("managementKey")
+        return None if not (solver and management) else DemoKeys(solver, management)
+
+    def save(self, keys: DemoKeys) -> None:
+        if self.keys() != keys:
+            self.data |= {"solverKey": keys.solver, "managementKey": keys.management}
+            self._write()
+
+    def _write(self) -> None:
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(self.data, indent=2) + "\n")
 
 
 def demo_secret_key(path: Path) -> SecretStr:
     """The demo's key for webhook secrets: made once, kept in ``path`` (owner
     only) so that webhooks created in one demo run still work in the next."""
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(new_key() + "\n")
-    return SecretStr(path.read_text().strip())
+    return DemoFile.read(path).secret_key()
 
 
-async def _prepare_demo(settings: Settings) -> tuple[str, str, list[str]]:
+async def _demo_keys(services: Services, space: Space, saved: DemoFile) -> DemoKeys:
+    """The saved keys when both still work in the demo space, else new ones."""
+    keys = saved.keys()
+    if keys is not None:
+        found = [await services.store.find_key(hash_secret(s)) for s in astuple(keys)]
+        wanted = [(space.id, KeyKind.SOLVER), (space.id, KeyKind.MANAGEMENT)]
+        if [None if k is None else (k.space_id, k.kind) for k in found] == wanted:
+            return keys
+    solver = await services.catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
+    management = await services.catalog.create_key(space.id, KeyKind.MANAGEMENT, "demo dashboard")
+    return DemoKeys(solver.secret, management.secret)
+
+
+async def _prepare_demo(settings: Settings, saved: DemoFile) -> tuple[DemoKeys, list[str]]:
     services = build_services(settings, pool_size=2)
     catalog = services.catalog
     try:
-        space = await services.store.find_space("demo") or await catalog.create_space(
-            "demo", parallel_limit=4
+        space = await services.store.find_space(DEMO_SPACE) or await catalog.create_space(
+            DEMO_SPACE, parallel_limit=4
         )
-        created = await catalog.create_key(space.id, KeyKind.SOLVER, "demo key")
-        management = await catalog.create_key(space.id, KeyKind.MANAGEMENT, "demo dashboard")
+        keys = await _demo_keys(services, space, saved)
         aliases = []
         for path in sorted(DEMO_FLOWS.glob("*.yaml")):
+            # unchanged flows stay the version they are (push_rule)
             rule = await catalog.push_rule(space.id, load_flow_file(path), publish=True)
             aliases.append(rule.alias)
-        return created.secret, management.secret, aliases
+        return keys, aliases
     finally:
         await services.close()
 
@@ -474,8 +741,7 @@ def _with_services(ctx: typer.Context, action: Callable[[Services], Awaitable[T]
     try:
         return asyncio.run(run())
     except FlowjobsError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+        raise _failed(exc, settings) from exc
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -691,5 +957,150 @@ def webhook_reencrypt(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     _emit(as_json, {"reencrypted": count}, f"{count} webhook secrets encrypted with the first key")
 
 
+# ---- jobs, through the API -------------------------------------------------------------
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="the server (default: FLOWJOBS_URL, else http://127.0.0.1:8000)"),
+]
+KeyOpt = Annotated[str | None, typer.Option("--key", help="a Solver key (default: FLOWJOBS_KEY)")]
+JobIdArg = Annotated[str, typer.Argument(help="the job's id")]
+WAIT_TIMED_OUT = 124  # as timeout(1)
+
+
+def _with_client(url: str | None, key: str | None, action: Callable[[JobsClient], T]) -> T:
+    """Run ``action`` with a client; API and connection errors as one line."""
+    try:
+        with JobsClient(url, key) as client:
+            return action(client)
+    except JobsApiError as exc:
+        typer.echo(f"error: {exc.status} {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    except JobsClientError as exc:  # made before any request: no key
+        typer.echo(f"error: {exc}".replace("api_key", "--key"), err=True)
+        raise typer.Exit(2) from exc
+    except httpx.TransportError as exc:
+        where = url or os.environ.get("FLOWJOBS_URL") or DEFAULT_URL
+        typer.echo(
+            f"error: cannot reach the Jobs API at {redact(where)} ({type(exc).__name__}): "
+            "is flowjobs serve running there? (--url or FLOWJOBS_URL)",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
+
+
+def _job_row(job: Job) -> list[str]:
+    ref = job.ruleReference
+    return [
+        job.jobId,
+        job.status.state.value,
+        job.status.code.value,
+        f"{ref.baseId[:8]} v{ref.version}",
+        f"{job.createdAt:%Y-%m-%d %H:%M:%S}",
+        job.correlationId,
+    ]
+
+
+_JOB_HEADER = ["JOB ID", "STATE", "CODE", "RULE", "CREATED (UTC)", "CORRELATION ID"]
+
+
+def _job_text(job: Job) -> str:
+    lines = [table(_JOB_HEADER, [_job_row(job)])]
+    if job.error is not None:
+        lines.append(f"error: {job.error.model_dump_json(exclude_none=True)}")
+    if job.output is not None:
+        lines.append(f"output: {json.dumps(job.output)}")
+    return "\n".join(lines)
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    data: dict[str, Any] = job.model_dump(mode="json", exclude_unset=True)
+    return data
+
+
+@job_app.command("list")
+def job_list(
+    state: Annotated[
+        list[JobState] | None, typer.Option("--state", help="repeat for several")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="the rule's alias or baseId")] = None,
+    version: Annotated[int | None, typer.Option(min=1, help="a version of --rule")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="jobs in this page")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="nextCursor of the previous page")] = None,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the space's jobs, newest first (a page; --cursor for the next)."""
+    filters = JobFilter(state=list(state or []) or None, rule=rule, version=version)
+    page = _with_client(url, key, lambda c: c.list(filters, limit=limit, cursor=cursor))
+    text = table(_JOB_HEADER, [_job_row(job) for job in page.jobs])
+    if page.nextCursor:
+        text += f"\nmore: --cursor {page.nextCursor}"
+    _emit(as_json, page.model_dump(mode="json", exclude_unset=True), text)
+
+
+@job_app.command("get")
+def job_get(
+    job_id: JobIdArg, url: UrlOpt = None, key: KeyOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Show a job: state, code, rule, output or error."""
+    job = _with_client(url, key, lambda c: c.info(job_id))
+    _emit(as_json, _job_json(job), _job_text(job))
+
+
+@job_app.command("cancel")
+def job_cancel(
+    job_id: JobIdArg, url: UrlOpt = None, key: KeyOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Cancel a job: a waiting one ends at once, a running one is asked to stop."""
+    job = _with_client(url, key, lambda c: c.cancel(job_id))
+    _emit(as_json, _job_json(job), _job_text(job))
+
+
+@job_app.command("wait")
+def job_wait(
+    job_id: JobIdArg,
+    timeout: Annotated[float, typer.Option(min=0, help="seconds to wait at most")] = 60.0,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wait until a job ends. Exit code 0: COMPLETED; 1: ERROR or CANCELED;
+    124: still running after --timeout."""
+
+    def wait(client: JobsClient) -> Job:
+        try:
+            return client.wait(job_id, timeout)
+        except WaitTimeout as exc:
+            _emit(as_json, _job_json(exc.job), _job_text(exc.job))
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(WAIT_TIMED_OUT) from exc
+
+    job = _with_client(url, key, wait)
+    _emit(as_json, _job_json(job), _job_text(job))
+    if job.status.state is not JobState.COMPLETED:
+        raise typer.Exit(1)
+
+
 def main() -> None:
-    app()
+    # Errors raised outside the commands' own handlers (the schema upgrade of
+    # serve and worker, a URL SQLAlchemy cannot load) get their one line here.
+    try:
+        app()
+    except Exception as exc:
+        diagnosis = diagnose(exc, _database_url_in_use())
+        if diagnosis is None:
+            raise
+        sys.exit(_explain(diagnosis, exc).exit_code)
+
+
+def _database_url_in_use() -> str:
+    """The URL the failed command used: --database-url, else the settings'."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--database-url" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--database-url="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("FLOWJOBS_DATABASE_URL") or str(DEFAULT_DB)

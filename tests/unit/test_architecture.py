@@ -103,20 +103,26 @@ ALLOWED = {
         "webhooks",
     },
     "client": {"domain", "schemas"},
+    "diagnose": {"errors", "logs"},
+    "serving": set(),
     "cli": {
         "api",
         "catalog",
+        "client",
         "config",
+        "diagnose",
         "domain",
         "engine",
         "errors",
+        "keys",
         "logs",
         "runtime",
         "schemas",
+        "serving",
         "store",
         "webhooks",
     },
-    "__main__": {"cli"},
+    "__main__": {"cli"},  # imported only when the server's packages are installed
     "__init__": set(),
 }
 

@@ -1,29 +1,30 @@
 """What ``flowjobs serve`` hands uvicorn: the fast event loop and HTTP parser,
-and no access log (docs/operations.md, "The HTTP server")."""
+and no access log unless asked (docs/operations.md, "The HTTP server")."""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
 
-import pytest
+from typer.testing import CliRunner
 from uvicorn.loops.auto import auto_loop_factory
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from flowjobs import cli
+from flowjobs import cli, serving
 
 
-def test_serve_runs_uvicorn_without_an_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
+def test_serve_runs_uvicorn_with_auto_loop_and_parser() -> None:
+    config = serving.uvicorn_config(object(), access_log=False)
 
-    def run(app: Any, **options: Any) -> None:
-        seen.update(options)
+    assert config.access_log is False and config.log_config is None
+    assert (config.loop, config.http) == ("auto", "auto")
+    assert serving.uvicorn_config(object(), access_log=True).access_log is True
 
-    monkeypatch.setattr("uvicorn.run", run)
 
-    cli._run_uvicorn(object(), "127.0.0.1", 8000)
-
-    assert seen["access_log"] is False
-    assert seen.get("loop", "auto") == "auto" and seen.get("http", "auto") == "auto"
+def test_serve_has_no_access_log_unless_asked() -> None:
+    option = inspect.signature(cli.serve).parameters["access_log"]
+    assert option.default is None  # None: off for serve, on for demo
+    help_text = CliRunner().invoke(cli.app, ["serve", "--help"]).output
+    assert "--access-log" in help_text and "--no-access-log" in help_text
 
 
 def test_uvicorn_picks_uvloop_and_httptools() -> None:

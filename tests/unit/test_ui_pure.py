@@ -282,4 +282,4 @@ def test_the_dashboard_is_mounted_at_ui_unless_disabled(enabled: bool) -> None:
     app = create_app(Settings(ui_enabled=enabled), run_worker=False)  # builds nothing yet
 
     mounts = [r.path for r in app.routes if isinstance(r, Mount)]
-    assert mounts == (["/ui"] if enabled else [])
+    assert mounts == (["/docs-assets", "/ui"] if enabled else ["/docs-assets"])  # + /docs' files

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from flowjobs import __version__
-from flowjobs.api import fast_start, openapi, problems
+from flowjobs.api import docs_pages, fast_start, openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
@@ -126,6 +126,8 @@ def _base_app(
         version=__version__,
         description=description,
         lifespan=lifespan,
+        docs_url=None,  # docs_pages: the same pages from installed files, not a CDN
+        redoc_url=None,
     )
     if fast_starts:
         app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
@@ -134,6 +136,7 @@ def _base_app(
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
     problems.install(app)
     openapi.install(app)
+    docs_pages.install(app)
     return app
 
 

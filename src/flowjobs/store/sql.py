@@ -285,6 +285,17 @@ def _store_error(exc: SQLAlchemyError) -> StoreError:
     return StoreError(f"database error: {type(cause).__name__}")
 
 
+def _space_from_row(row: Row[Any]) -> Space:
+    return Space(
+        row.id,
+        row.name,
+        row.parallel_limit,
+        row.priority,
+        quota_seconds=row.quota_seconds,
+        pay_as_you_go=bool(row.pay_as_you_go),
+    )
+
+
 def _job_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
     m = row._mapping if isinstance(row, Row) else row
     return JobRecord(
@@ -516,16 +527,13 @@ class SqlStore:
         )
         async with self._read() as conn:
             row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        return Space(
-            row.id,
-            row.name,
-            row.parallel_limit,
-            row.priority,
-            quota_seconds=row.quota_seconds,
-            pay_as_you_go=bool(row.pay_as_you_go),
-        )
+        return None if row is None else _space_from_row(row)
+
+    async def list_spaces(self) -> list[Space]:
+        """Every space, by name."""
+        async with self._read() as conn:
+            rows = (await conn.execute(spaces.select().order_by(spaces.c.name))).all()
+        return [_space_from_row(row) for row in rows]
 
     @_changes_catalog
     async def update_space_billing(

@@ -168,6 +168,7 @@ class Worker:
         tasks = [r.task for r in self.running.values() if r.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
+        canceled = len(self.running)  # still running after the grace period
         for job_id in list(self.running):
             self._stop_job(job_id, "shutdown")
         leftover = [r.task for r in self.running.values() if r.task is not None]
@@ -181,7 +182,15 @@ class Worker:
         await self.flows.close()
         await self._mark_stopped()
         self._done.set()
-        log.info("worker stopped", extra={"action": "stopped", "worker": self.id})
+        log.info(  # what was drained: jobs that finished in the grace period, jobs canceled
+            "worker stopped",
+            extra={
+                "action": "stopped",
+                "worker": self.id,
+                "finished": max(len(tasks) - canceled, 0),
+                "canceled": canceled,
+            },
+        )
 
     # ---- claim ---------------------------------------------------------------------
 
