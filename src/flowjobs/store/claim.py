@@ -37,12 +37,21 @@ are picked ``FOR UPDATE SKIP LOCKED``, so claims never wait on each other's
 candidates; the spaces' lock is ``FOR NO KEY UPDATE`` (the update changes no
 key), so starts (a foreign-key share lock on the space) are not blocked.
 The job-change notification goes out with the commit, as before.
+
+``claimedAt`` is stamped inside the statement, not from the worker's clock
+read before it: the later of the database's ``clock_timestamp()`` (taken
+after the statement's snapshot, so after the commit of every end that freed
+the slot) and the caller's clock, and never before the latest ``endedAt`` of
+the space (a worker whose clock runs ahead may stamp an end "in the
+future"; ``ix_jobs_ended`` finds such ends in a range that is normally
+empty). So the ``[claimedAt, endedAt)`` intervals of a space never overlap
+more than its ``parallelLimit``, which audits and billing rely on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -111,21 +120,33 @@ ranked AS (
     FROM picked
 ),
 fitting AS (
-    SELECT ranked.id, ranked.locked_version, free.running + ranked.rank AS running_in_space
+    SELECT ranked.id, ranked.locked_version, ranked.space_id,
+           free.running + ranked.rank AS running_in_space
     FROM ranked
     JOIN free ON free.id = ranked.space_id
     JOIN locked ON locked.id = ranked.space_id AND locked.latest = free.seen
     WHERE ranked.rank <= free.slots
 ),
+clock AS MATERIALIZED (
+    SELECT greatest(clock_timestamp(), CAST(:now AS timestamptz)) AS now
+),
+stamped AS MATERIALIZED (
+    SELECT fitting.*, greatest(clock.now, (
+        SELECT max(e.ended_at) FROM jobs e
+        WHERE e.ended_at > clock.now AND e.space_id = fitting.space_id
+    )) AS claimed
+    FROM fitting CROSS JOIN clock
+),
 taken AS (
     UPDATE jobs j
-    SET state = :state, code = :code, message = :message, updated_at = :now,
-        worker_id = :worker_id, claimed_at = :now, lease_expires_at = :lease_expires_at,
-        deadline_at = CAST(:now AS timestamptz) + j.execution_limit_s * interval '1 second',
+    SET state = :state, code = :code, message = :message, updated_at = stamped.claimed,
+        worker_id = :worker_id, claimed_at = stamped.claimed,
+        lease_expires_at = stamped.claimed + CAST(:lease_s AS float8) * interval '1 second',
+        deadline_at = stamped.claimed + j.execution_limit_s * interval '1 second',
         attempts = j.attempts + 1
-    FROM fitting
-    WHERE j.id = fitting.id AND j.ctid = fitting.locked_version AND j.state = {_WAITING}
-    RETURNING j.*, fitting.running_in_space
+    FROM stamped
+    WHERE j.id = stamped.id AND j.ctid = stamped.locked_version AND j.state = {_WAITING}
+    RETURNING j.*, stamped.running_in_space
 ),
 told AS (
     SELECT pg_notify(:job_channel, string_agg(id, ',')) AS sent
@@ -183,7 +204,7 @@ def claim_parameters(
         "message": status.message,
         "now": now,
         "worker_id": worker_id,
-        "lease_expires_at": now + timedelta(seconds=lease_s),
+        "lease_s": lease_s,
         "job_channel": job_channel,
     }
 
@@ -242,6 +263,13 @@ TAKE = (
         attempts=jobs.c.attempts + 1,
     )
     .returning(*jobs.c)
+)
+
+# The latest end of the given spaces after a time (normally none: a range of
+# ix_jobs_ended that is empty unless a clock ran ahead).
+LATEST_END = sa.select(sa.func.max(jobs.c.ended_at)).where(
+    jobs.c.ended_at > sa.bindparam("after", type_=jobs.c.ended_at.type),
+    jobs.c.space_id.in_(sa.bindparam("space_ids", expanding=True)),
 )
 
 DOCUMENT = sa.select(rule_versions.c.document).where(

@@ -396,6 +396,19 @@ def _pick_within_limits(
     return picked
 
 
+async def _claim_instant(conn: AsyncConnection, now: datetime, space_ids: set[str]) -> datetime:
+    """SQLite claim: ``now``, or the latest end of these spaces if a clock
+    that runs ahead stamped one after it, so that no claimedAt precedes the
+    end of the job whose slot it took (store/claim.py does the same on
+    PostgreSQL)."""
+    latest = _utc(
+        (
+            await conn.execute(claim_sql.LATEST_END, {"after": now, "space_ids": list(space_ids)})
+        ).scalar()
+    )
+    return now if latest is None else max(now, latest)
+
+
 def _rules_of(taken: Iterable[JobRecord]) -> dict[tuple[str, int], dict[str, Any]]:
     """The DOCUMENT parameters of each distinct rule version of these jobs."""
     return {
@@ -1270,7 +1283,7 @@ class SqlStore:
             picked = _pick_within_limits(candidates, load)
             if not picked:
                 return []
-            now = clock()
+            now = await _claim_instant(conn, clock(), {c.space_id for c, _ in picked})
             taken = await self._take(conn, [c for c, _ in picked], worker_id, now, lease_s, status)
             documents = {
                 rule: (await conn.execute(claim_sql.DOCUMENT, params)).scalar_one()
