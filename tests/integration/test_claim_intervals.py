@@ -31,7 +31,9 @@ async def _claim_one(store: SqlStore, worker: str, clock: object = utcnow) -> Jo
 
 
 async def _end(store: SqlStore, job: JobRecord, worker: str, at: datetime) -> None:
-    assert await store.transition(job.id, [JobState.RUNNING], domain.COMPLETED, at, worker_id=worker)
+    assert await store.transition(
+        job.id, [JobState.RUNNING], domain.COMPLETED, at, worker_id=worker
+    )
 
 
 async def test_a_claim_whose_clock_was_read_before_the_end_starts_after_it(
