@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     max_waiters: int = Field(
         1000, ge=1, description="long-polls and event streams open at once per process"
     )
+    max_waiters_per_space: int | None = Field(
+        250,
+        ge=1,
+        description="long-polls and event streams open at once per space and process, so one "
+        "space cannot take every waiter slot (None: only max_waiters)",
+    )
+    max_waiters_per_key: int | None = Field(
+        100,
+        ge=1,
+        description="long-polls and event streams open at once per API key and process "
+        "(None: no cap per key)",
+    )
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="a comment line on an idle event stream this often"
     )
