@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         description="how long a process trusts a start's space and rule lookups when another "
         "process changed them; changes made in the same process apply at once",
     )
+    ready_min_free_mb: float = Field(
+        64.0,
+        ge=0,
+        description="SQLite: /readyz answers 503 while the database file's disk has less "
+        "free space than this (MiB); 0 turns the check off",
+    )
     metrics_token: SecretStr | None = Field(
         None, description="when set, GET /metrics needs Authorization: Bearer <token>"
     )

@@ -36,6 +36,7 @@ from collections.abc import (
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -1576,6 +1577,17 @@ class SqlStore:
             return int((await conn.execute(query)).rowcount)
 
     # ---- health -----------------------------------------------------------------------
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file (None on PostgreSQL or in memory), for
+        the readiness check: an open connection goes on reading a deleted file."""
+        if not self.is_sqlite:
+            return None
+        database = sa.engine.make_url(self.url).database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).resolve()
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None: never migrated).
