@@ -38,14 +38,16 @@ candidates; the spaces' lock is ``FOR NO KEY UPDATE`` (the update changes no
 key), so starts (a foreign-key share lock on the space) are not blocked.
 The job-change notification goes out with the commit, as before.
 
-``claimedAt`` is stamped inside the statement, not from the worker's clock
-read before it: the later of the database's ``clock_timestamp()`` (taken
-after the statement's snapshot, so after the commit of every end that freed
-the slot) and the caller's clock, and never before the latest ``endedAt`` of
-the space (a worker whose clock runs ahead may stamp an end "in the
-future"; ``ix_jobs_ended`` finds such ends in a range that is normally
-empty). So the ``[claimedAt, endedAt)`` intervals of a space never overlap
-more than its ``parallelLimit``, which audits and billing rely on.
+``claimedAt`` is the claimer's clock, read before the statement, unless an
+end of the same space that this statement's snapshot sees was stamped
+later: then that end. The end that freed a slot is in the snapshot that
+counted the slot free, so a claim can no longer start before the end of the
+job whose slot it took, whether its clock was read before that end
+committed (the race seen with five overlapping jobs in a limit-3 space) or
+runs behind the ending worker's. ``ix_jobs_ended`` finds such ends in a
+range that is normally empty. So the ``[claimedAt, endedAt)`` intervals of
+a space never overlap more than its ``parallelLimit``, which audits and
+billing rely on. The SQLite claim does the same (``LATEST_END``).
 """
 
 from __future__ import annotations
@@ -127,15 +129,12 @@ fitting AS (
     JOIN locked ON locked.id = ranked.space_id AND locked.latest = free.seen
     WHERE ranked.rank <= free.slots
 ),
-clock AS MATERIALIZED (
-    SELECT greatest(clock_timestamp(), CAST(:now AS timestamptz)) AS now
-),
 stamped AS MATERIALIZED (
-    SELECT fitting.*, greatest(clock.now, (
+    SELECT fitting.*, greatest(CAST(:now AS timestamptz), (
         SELECT max(e.ended_at) FROM jobs e
-        WHERE e.ended_at > clock.now AND e.space_id = fitting.space_id
+        WHERE e.ended_at > CAST(:now AS timestamptz) AND e.space_id = fitting.space_id
     )) AS claimed
-    FROM fitting CROSS JOIN clock
+    FROM fitting
 ),
 taken AS (
     UPDATE jobs j
