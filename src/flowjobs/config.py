@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     cancel_poll_interval: float = Field(
         0.25, gt=0, description="how often a worker looks for cancels"
     )
+    cancel_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="a canceled job's flow is canceled again at every cancel poll until it "
+        "stops; after this long it is recorded CANCELED even if it never stops",
+    )
     reap_interval: float = Field(5.0, gt=0, description="how often expired leases are reaped")
     execution_limit_seconds: float = Field(
         24 * 3600.0, gt=0, description="longest a job may run; a flow may set a lower one"
