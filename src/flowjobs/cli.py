@@ -302,14 +302,25 @@ def _serve_http(settings: Settings, host: str, port: int, *, run_worker: bool) -
     # other command.
     from flowjobs.api.app import create_app
 
-    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port)
+    _run_uvicorn(create_app(settings, run_worker=run_worker), host, port, settings)
 
 
-def _run_uvicorn(app: Any, host: str, port: int) -> None:
+def _run_uvicorn(app: Any, host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
+    from flowjobs.api.read_timeouts import protocol_with_read_timeouts
+
     uvicorn.run(
-        app, host=host, port=port, access_log=False, log_config=None, timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        # uvicorn times no request's headers or body (api/read_timeouts.py)
+        http=protocol_with_read_timeouts(
+            settings.header_timeout_seconds, settings.body_timeout_seconds
+        ),
     )
 
 
@@ -348,7 +359,7 @@ def worker(
         return
     from flowjobs.api.app import create_worker_app
 
-    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port)
+    _run_uvicorn(create_worker_app(settings, concurrency=concurrency), host, metrics_port, settings)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16 * 1024, gt=0, description="a request's header names and values, added up"
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a request's headers must arrive within this (else 408 and the "
+        "connection closed)",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="while a request's body is incomplete, the client must send some of it "
+        "this often (else the connection is closed)",
+    )
     jobs_server_disabled: bool = Field(
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),

@@ -10,6 +10,7 @@ from uvicorn.loops.auto import auto_loop_factory
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from flowjobs import cli
+from flowjobs.config import Settings
 
 
 def test_serve_runs_uvicorn_without_an_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,10 +21,13 @@ def test_serve_runs_uvicorn_without_an_access_log(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("uvicorn.run", run)
 
-    cli._run_uvicorn(object(), "127.0.0.1", 8000)
+    cli._run_uvicorn(object(), "127.0.0.1", 8000, Settings(header_timeout_seconds=3))
 
     assert seen["access_log"] is False
-    assert seen.get("loop", "auto") == "auto" and seen.get("http", "auto") == "auto"
+    assert seen.get("loop", "auto") == "auto"
+    # uvicorn's own choice of parser, with read timeouts (api/read_timeouts.py)
+    assert issubclass(seen["http"], AutoHTTPProtocol)
+    assert seen["http"].header_timeout == 3
 
 
 def test_uvicorn_picks_uvloop_and_httptools() -> None:
