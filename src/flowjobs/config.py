@@ -216,6 +216,13 @@ class Settings(BaseSettings):
     webhook_concurrency_per_endpoint: int = Field(
         4, ge=1, le=1000, description="sends at once per webhook and process"
     )
+    webhook_concurrency_per_space: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="sends at once per space and process, so that one space's deliveries "
+        "(to a slow receiver, say) never take every send slot from the others",
+    )
 
     # Logging
     log_level: str = Field("INFO")
