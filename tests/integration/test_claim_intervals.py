@@ -122,3 +122,18 @@ async def test_many_workers_never_overlap_more_than_the_limit(
     intervals = [(job.claimed_at, job.ended_at) for job in await env.store.list_jobs(query)]
     assert len(intervals) == count
     assert _most_overlapping(intervals) <= limit  # type: ignore[arg-type]
+
+
+async def test_a_claim_beside_a_free_slot_keeps_its_own_clock(make_env: MakeEnv) -> None:
+    """Only what the limit needs: with a slot to spare beside the ended job's,
+    the claim keeps its clock (the two intervals may overlap: limit 2)."""
+    env = await make_env()
+    await _space_with_jobs(env, limit=2, count=2)
+    first = await _claim_one(env.store, "w1")
+    ahead = utcnow() + timedelta(seconds=2)
+    await _end(env.store, first, "w1", ahead)
+    read = utcnow()
+
+    second = await _claim_one(env.store, "w2", lambda: read)
+
+    assert second.claimed_at == read
