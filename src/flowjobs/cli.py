@@ -474,11 +474,17 @@ def _serve_http(
     # other command.
     from flowjobs.api.app import create_app
 
-    _run_http(create_app(settings, run_worker=run_worker), sock, line)
+    _run_http(create_app(settings, run_worker=run_worker), sock, line, settings)
 
 
-def _run_http(app: Any, sock: socket.socket, line: StartLine) -> None:
-    serve_app(app, sock, line)
+def _run_http(app: Any, sock: socket.socket, line: StartLine, settings: Settings) -> None:
+    from flowjobs.api.read_timeouts import protocol_with_read_timeouts
+
+    # uvicorn times no request's headers or body (api/read_timeouts.py)
+    http = protocol_with_read_timeouts(
+        settings.header_timeout_seconds, settings.body_timeout_seconds
+    )
+    serve_app(app, sock, line, http=http)
 
 
 def _url(sock: socket.socket) -> str:
@@ -561,7 +567,7 @@ def worker(
     _check_sql_connections(settings)
     from flowjobs.api.app import create_worker_app
 
-    _run_http(create_worker_app(settings, concurrency=concurrency), sock, line)
+    _run_http(create_worker_app(settings, concurrency=concurrency), sock, line, settings)
 
 
 async def _run_worker(settings: Settings, concurrency: int | None, burst: bool) -> None:

@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16 * 1024, gt=0, description="a request's header names and values, added up"
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a request's headers must arrive within this (else 408 and the "
+        "connection closed)",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="while a request's body is incomplete, the client must send some of it "
+        "this often (else the connection is closed)",
+    )
     jobs_server_disabled: bool = Field(
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),
@@ -80,6 +92,18 @@ class Settings(BaseSettings):
     )
     max_waiters: int = Field(
         1000, ge=1, description="long-polls and event streams open at once per process"
+    )
+    max_waiters_per_space: int | None = Field(
+        250,
+        ge=1,
+        description="long-polls and event streams open at once per space and process, so one "
+        "space cannot take every waiter slot (None: only max_waiters)",
+    )
+    max_waiters_per_key: int | None = Field(
+        100,
+        ge=1,
+        description="long-polls and event streams open at once per API key and process "
+        "(None: no cap per key)",
     )
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="a comment line on an idle event stream this often"
@@ -107,6 +131,12 @@ class Settings(BaseSettings):
         le=60.0,
         description="how long a process trusts a start's space and rule lookups when another "
         "process changed them; changes made in the same process apply at once",
+    )
+    ready_min_free_mb: float = Field(
+        64.0,
+        ge=0,
+        description="SQLite: /readyz answers 503 while the database file's disk has less "
+        "free space than this (MiB); 0 turns the check off",
     )
     metrics_token: SecretStr | None = Field(
         None, description="when set, GET /metrics needs Authorization: Bearer <token>"
@@ -137,6 +167,12 @@ class Settings(BaseSettings):
     )
     cancel_poll_interval: float = Field(
         0.25, gt=0, description="how often a worker looks for cancels"
+    )
+    cancel_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="a canceled job's flow is canceled again at every cancel poll until it "
+        "stops; after this long it is recorded CANCELED even if it never stops",
     )
     reap_interval: float = Field(5.0, gt=0, description="how often expired leases are reaped")
     execution_limit_seconds: float = Field(
@@ -210,6 +246,13 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(16, ge=1, le=1000, description="sends at once per process")
     webhook_concurrency_per_endpoint: int = Field(
         4, ge=1, le=1000, description="sends at once per webhook and process"
+    )
+    webhook_concurrency_per_space: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="sends at once per space and process, so that one space's deliveries "
+        "(to a slow receiver, say) never take every send slot from the others",
     )
 
     # Logging

@@ -444,6 +444,7 @@ class DueDelivery:
     payload: Any  # the data of an event that is not about a job (a test)
     attempt: int  # the number of this attempt (1 for the first)
     retry_since: datetime  # start of the retry window (creation, or the last redeliver)
+    space_id: str = ""  # the webhook's space (the dispatcher's share per space)
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,8 @@ class JobManager:
             store.get_jobs,
             interval=settings.watch_poll_interval,
             capacity=settings.max_waiters,
+            per_space=settings.max_waiters_per_space,
+            per_key=settings.max_waiters_per_key,
         )
 
     # ---- API side --------------------------------------------------------------
@@ -542,7 +544,7 @@ class JobManager:
         job = await self.info(key, job_id)
         if job.state in FINAL_STATES or timeout <= 0:
             return job
-        with self.watcher.subscribe(job) as subscription:
+        with self.watcher.subscribe(job, key.id) as subscription:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     while subscription.job.state not in FINAL_STATES:
@@ -556,7 +558,7 @@ class JobManager:
         if job.state in FINAL_STATES:
             yield job
             return
-        with self.watcher.subscribe(job) as subscription:
+        with self.watcher.subscribe(job, key.id) as subscription:
             yield job
             while subscription.job.state not in FINAL_STATES:
                 yield await subscription.next()

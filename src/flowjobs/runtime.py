@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
@@ -26,6 +28,7 @@ from flowjobs.worker import Worker
 
 log = logging.getLogger("flowjobs.runtime")
 READY_TIMEOUT = 2.0  # seconds the readiness check waits for the database
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -87,10 +90,32 @@ class Services:
                 f"the database schema is at revision {revision or 'none'}; this version "
                 f"needs {head_revision()} (run flowjobs init)"
             ]
-        return []
+        return sqlite_file_problems(self.store.sqlite_file, self.settings.ready_min_free_mb)
 
     async def close(self) -> None:
         await self.store.close()
+
+
+def sqlite_file_problems(path: Path | None, min_free_mb: float) -> list[str]:
+    """Why a SQLite database file cannot take writes: it was deleted (the
+    open connections go on reading the unlinked file, so the queries above
+    still answer), or its disk has less than ``min_free_mb`` free, where a
+    write would soon fail with "database or disk is full". Nothing to check
+    on PostgreSQL (None), whose disk is the server's."""
+    if path is None:
+        return []
+    if not path.is_file():
+        return [f"the SQLite database file {path} is missing"]
+    try:
+        free_mb = shutil.disk_usage(path.parent).free / MIB
+    except OSError as exc:
+        return [f"the free space next to {path} cannot be read ({exc.strerror})"]
+    if free_mb < min_free_mb:
+        return [
+            f"{free_mb:.0f} MiB free on the disk of {path}, below the "
+            f"{min_free_mb:g} MiB that FLOWJOBS_READY_MIN_FREE_MB asks"
+        ]
+    return []
 
 
 def build_services(

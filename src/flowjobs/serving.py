@@ -102,9 +102,10 @@ def _route_access_log(on: bool) -> None:
     access.disabled = not on
 
 
-def serve(app: Any, sock: socket.socket, line: StartLine) -> None:
+def serve(app: Any, sock: socket.socket, line: StartLine, *, http: Any = "auto") -> None:
     """Serve ``app`` on the bound socket until SIGINT or SIGTERM, with the
-    start-up line first and the shutdown line last."""
+    start-up line first and the shutdown line last; ``http`` is uvicorn's
+    HTTP protocol (a class, e.g. one with read timeouts, or ``"auto"``)."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -116,13 +117,13 @@ def serve(app: Any, sock: socket.socket, line: StartLine) -> None:
 
     access_log = bool(line.access_log)
     _route_access_log(access_log)
-    server = Server(uvicorn_config(app, access_log=access_log))
+    server = Server(uvicorn_config(app, access_log=access_log, http=http))
     started = time.monotonic()
     line.log()
     server.run(sockets=[sock])
 
 
-def uvicorn_config(app: Any, *, access_log: bool) -> Any:
+def uvicorn_config(app: Any, *, access_log: bool, http: Any = "auto") -> Any:
     """uvloop and httptools (``auto``, from uvicorn[standard]); flowjobs'
     logging, not uvicorn's; open requests get 5 s at shutdown."""
     import uvicorn
@@ -132,4 +133,5 @@ def uvicorn_config(app: Any, *, access_log: bool) -> Any:
         access_log=access_log,
         log_config=None,
         timeout_graceful_shutdown=5,
+        http=http,
     )

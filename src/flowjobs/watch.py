@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -60,43 +61,96 @@ class _Watched:
     subscribers: set[Subscription] = field(default_factory=set)
 
 
+class WaiterShares:
+    """Who holds the process's waiter slots: at most ``capacity`` in all,
+    ``per_space`` per space and ``per_key`` per API key, so one space (or one
+    key) that keeps many requests waiting cannot take every slot and make the
+    others' ``?wait=`` and ``/events`` get 429 (issue 17, point 5)."""
+
+    def __init__(self, capacity: int, per_space: int | None, per_key: int | None) -> None:
+        self.capacity = capacity
+        self.per_space = per_space
+        self.per_key = per_key
+        self.total = 0
+        self.spaces: Counter[str] = Counter()
+        self.keys: Counter[str] = Counter()
+
+    def take(self, space_id: str, key_id: str | None) -> None:
+        """Take one slot for this space and key, or raise TooManyWaitersError."""
+        if self.total >= self.capacity:
+            raise TooManyWaitersError(
+                f"{self.capacity} requests already wait on jobs in this process; retry shortly"
+            )
+        if self.per_space is not None and self.spaces[space_id] >= self.per_space:
+            raise TooManyWaitersError(
+                f"{self.per_space} requests of this space already wait on jobs in this "
+                "process; retry shortly"
+            )
+        if key_id is not None and self.per_key is not None and self.keys[key_id] >= self.per_key:
+            raise TooManyWaitersError(
+                f"{self.per_key} requests of this API key already wait on jobs in this "
+                "process; retry shortly"
+            )
+        self.total += 1
+        self.spaces[space_id] += 1
+        if key_id is not None:
+            self.keys[key_id] += 1
+
+    def give_back(self, space_id: str, key_id: str | None) -> None:
+        self.total -= 1
+        _decrement(self.spaces, space_id)
+        if key_id is not None:
+            _decrement(self.keys, key_id)
+
+
+def _decrement(counter: Counter[str], name: str) -> None:
+    counter[name] -= 1
+    if counter[name] <= 0:
+        del counter[name]  # an idle space or key keeps no entry
+
+
 class JobWatcher:
     def __init__(
-        self, stamps: FetchStamps, jobs: FetchJobs, *, interval: float, capacity: int
+        self,
+        stamps: FetchStamps,
+        jobs: FetchJobs,
+        *,
+        interval: float,
+        capacity: int,
+        per_space: int | None = None,
+        per_key: int | None = None,
     ) -> None:
         self._stamps = stamps
         self._jobs = jobs
         self.interval = interval
         self.capacity = capacity
+        self._shares = WaiterShares(capacity, per_space, per_key)
         self._watched: dict[str, _Watched] = {}
-        self._subscribers = 0
         self._pending: set[str] = set()
         self._refresh_all = False
         self._wake = asyncio.Event()
 
     @property
     def subscribers(self) -> int:
-        return self._subscribers
+        return self._shares.total
 
     @contextlib.contextmanager
-    def subscribe(self, job: JobRecord) -> Iterator[Subscription]:
-        """Watch ``job`` (as read just now) for as long as the block runs.
-        Raises TooManyWaitersError when the process's capacity is used up."""
-        if self._subscribers >= self.capacity:
-            raise TooManyWaitersError(
-                f"{self.capacity} requests already wait on jobs in this process; retry shortly"
-            )
+    def subscribe(self, job: JobRecord, key_id: str | None = None) -> Iterator[Subscription]:
+        """Watch ``job`` (as read just now) for as long as the block runs, on
+        behalf of API key ``key_id``. Raises TooManyWaitersError when the
+        process's capacity, or the share of the job's space or of the key, is
+        used up."""
+        self._shares.take(job.space_id, key_id)
         watched = self._watched.setdefault(job.id, _Watched(job))
         if job.updated_at > watched.latest.updated_at:
             self._publish(job)  # fresher than what the others were told
         subscription = Subscription(watched, job)
         watched.subscribers.add(subscription)
-        self._subscribers += 1
         self.changed(job.id)  # it may have changed between the read and now
         try:
             yield subscription
         finally:
-            self._subscribers -= 1
+            self._shares.give_back(job.space_id, key_id)
             watched.subscribers.discard(subscription)
             if not watched.subscribers:
                 self._watched.pop(job.id, None)

@@ -5,6 +5,7 @@ database gone), while /healthz stays 200."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from alembic import command
 
 from flowjobs.store import upgrade
 from flowjobs.store.migrate import alembic_config
-from support.processes import free_port, running
+from support.processes import free_port, running, serving
 
 from .helpers import assert_problem
 
@@ -64,3 +65,40 @@ def test_a_worker_serves_metrics_and_readiness(database: str, tmp_path: Path) ->
         metrics_response = http.get("/metrics")
         assert metrics_response.status_code == 200
         assert "flowjobs_database_up 0.0" in metrics_response.text
+
+
+def _sqlite_database(tmp_path: Path) -> tuple[Path, str]:
+    path = tmp_path / "ready.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return path, url
+
+
+def test_a_deleted_sqlite_file_is_not_ready(tmp_path: Path) -> None:
+    """The server's open connections go on reading the unlinked file, so the
+    schema query still answers: the file itself is checked."""
+    path, url = _sqlite_database(tmp_path)
+    with (
+        serving(url, tmp_path, worker=False, name="sqlite-ready") as server,
+        httpx.Client(base_url=str(server.base_url), timeout=15) as http,
+    ):
+        assert http.get("/readyz").json() == {"status": "ready"}
+        path.unlink()
+        body = assert_problem(http.get("/readyz"), 503, "NOT_READY")
+        assert "is missing" in body["detail"] and str(path) in body["detail"]
+        assert http.get("/healthz").status_code == 200
+
+
+def test_a_full_disk_is_not_ready(tmp_path: Path) -> None:
+    """A full disk, simulated safely: the minimum free space asked for is more
+    than the disk of the database file has."""
+    path, url = _sqlite_database(tmp_path)
+    free_mb = shutil.disk_usage(path.parent).free / 1024 / 1024
+    env = {"FLOWJOBS_READY_MIN_FREE_MB": str(int(free_mb * 2) + 1)}
+    with (
+        serving(url, tmp_path, worker=False, name="sqlite-full", extra_env=env) as server,
+        httpx.Client(base_url=str(server.base_url), timeout=15) as http,
+    ):
+        body = assert_problem(http.get("/readyz"), 503, "NOT_READY")
+        assert "FLOWJOBS_READY_MIN_FREE_MB" in body["detail"]
+        assert http.get("/healthz").status_code == 200

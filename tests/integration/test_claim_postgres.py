@@ -228,6 +228,10 @@ async def test_a_claim_walks_the_claim_index_in_order_even_with_no_statistics(
     picked = plan.split("CTE picked", 1)[1].split("CTE locked", 1)[0]
     assert "Index Scan using ix_jobs_claim on jobs j" in picked, plan
     assert "Sort" not in picked, plan
+    # claimedAt's look for ends stamped after the claimer's clock: a range of
+    # ix_jobs_ended (normally empty), never the space's every job
+    late_ends = plan.split("CTE late_ends", 1)[1].split("CTE stamped", 1)[0]
+    assert "Index Cond: (ended_at >" in late_ends and "ix_jobs_ended" in late_ends, plan
 
 
 async def test_sessions_run_without_jit_and_keep_the_options_of_the_url(db_url: str) -> None:

@@ -362,3 +362,44 @@ async def test_finished_per_minute_counts_endings_and_durations(env: Env) -> Non
     assert (second.finished, second.failed, second.ran) == (2, 1, 1)
     assert second.run_seconds == pytest.approx(10.0, abs=0.01)
     assert second.longest_seconds == pytest.approx(10.0, abs=0.01)
+
+
+@pytest.fixture
+async def ui_rate_limited(sqlite_url: str) -> AsyncIterator[Dashboard]:
+    """The dashboard with a start rate of two per key, then one every 1000 s."""
+    store = SqlStore(sqlite_url)
+    settings = Settings(
+        database_url=sqlite_url,
+        ui_secret="test-secret",
+        start_rate_per_key=0.001,
+        start_burst_per_key=2,
+    )
+    env = Env(settings, store, Catalog(store, settings), JobManager(store, settings, LocalEvents()))
+    try:
+        async for dashboard in _dashboard(env, "http://testserver"):
+            yield dashboard
+    finally:
+        await store.close()
+
+
+async def test_dashboard_starts_and_reruns_take_the_keys_start_rate(
+    ui_rate_limited: Dashboard,
+) -> None:
+    """Issue 17, point 8: the dashboard was a way around FLOWJOBS_START_RATE_PER_KEY."""
+    ui = ui_rate_limited
+    await ui.sign_in()
+    first = await _start_job(ui, '{"n": 1}')
+    assert first.status_code == 303
+    job_id = first.headers["location"].rsplit("/", 1)[1]
+    assert (await _start_job(ui, '{"n": 2}')).status_code == 303
+
+    refused = await _start_job(ui, '{"n": 3}')
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "faster than allowed" in refused.text  # the form again, with the reason
+    token = await ui.csrf(f"/ui/jobs/{job_id}")
+    rerun = await ui.http.post(f"/ui/jobs/{job_id}/rerun", data={"csrf": token}, headers=HTML)
+    assert rerun.status_code == 429
+    assert "faster than allowed" in rerun.text
+    jobs = await ui.env.store.job_counts(ui.space.id)
+    assert sum(jobs.values()) == 2  # neither the third start nor the rerun made a job

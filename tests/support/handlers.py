@@ -34,3 +34,31 @@ def tracked(ctx: Any) -> dict[str, int]:
     time.sleep(float(ctx.input.get("seconds", 0.1)))
     bump(-1)
     return {"concurrent": now}
+
+
+async def swallows_one_cancel(ctx: Any) -> dict[str, Any]:
+    """A handler (or a library under it) that swallows the first
+    CancelledError it gets and goes on as if nothing happened."""
+    swallowed = 0
+    while True:
+        try:
+            await asyncio.sleep(float(ctx.input.get("seconds", 30)))
+            return {"swallowed": swallowed}
+        except asyncio.CancelledError:
+            swallowed += 1
+            if swallowed > 1:
+                raise
+
+
+async def never_stops_on_cancel(ctx: Any) -> dict[str, Any]:
+    """A handler that swallows every CancelledError; it ends by itself after
+    ``seconds`` only so that a test's event loop can close."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + float(ctx.input.get("seconds", 5))
+    swallowed = 0
+    while loop.time() < until:
+        try:
+            await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            swallowed += 1
+    return {"swallowed": swallowed}

@@ -177,6 +177,35 @@ async def test_watcher_reads_all_watched_jobs_in_one_batch_and_wakes_only_on_cha
     assert watcher.subscribers == 0
 
 
+def test_waiter_shares_per_space_and_key_leave_room_for_the_others() -> None:
+    table = Table()
+    watcher = JobWatcher(table.stamps, table.read, interval=60, capacity=5, per_space=3, per_key=2)
+    busy, quiet = _job("a", space_id="busy"), _job("b", space_id="quiet")
+    with watcher.subscribe(busy, "k1"), watcher.subscribe(busy, "k1"):
+        with (
+            pytest.raises(TooManyWaitersError, match="this API key"),
+            watcher.subscribe(busy, "k1"),
+        ):
+            pass
+        with watcher.subscribe(busy, "k2"):
+            with (
+                pytest.raises(TooManyWaitersError, match="this space"),
+                watcher.subscribe(busy, "k3"),
+            ):
+                pass
+            with (
+                watcher.subscribe(quiet, "q1"),
+                watcher.subscribe(quiet, "q2"),
+                pytest.raises(TooManyWaitersError, match="in this process"),
+                watcher.subscribe(quiet, "q3"),
+            ):
+                pass
+        with watcher.subscribe(busy, "k3"):  # the space's share was given back
+            assert watcher.subscribers == 3
+    assert watcher.subscribers == 0
+    assert not watcher._shares.spaces and not watcher._shares.keys  # no entry left behind
+
+
 def test_notifications_name_jobs_or_everything() -> None:
     table = Table()
     watcher = JobWatcher(table.stamps, table.read, interval=60, capacity=10)

@@ -4,12 +4,15 @@ and no access log unless asked (docs/operations.md, "The HTTP server")."""
 from __future__ import annotations
 
 import inspect
+from typing import Any, cast
 
+import pytest
 from typer.testing import CliRunner
 from uvicorn.loops.auto import auto_loop_factory
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from flowjobs import cli, serving
+from flowjobs.config import Settings
 
 
 def test_serve_runs_uvicorn_with_auto_loop_and_parser() -> None:
@@ -25,6 +28,23 @@ def test_serve_has_no_access_log_unless_asked() -> None:
     assert option.default is None  # None: off for serve, on for demo
     help_text = CliRunner().invoke(cli.app, ["serve", "--help"]).output
     assert "--access-log" in help_text and "--no-access-log" in help_text
+
+
+def test_serve_hands_uvicorn_a_protocol_with_read_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def serve_app(app: Any, sock: Any, line: Any, *, http: Any) -> None:
+        seen["http"] = http
+
+    monkeypatch.setattr(cli, "serve_app", serve_app)
+    cli._run_http(object(), cast(Any, None), cast(Any, None), Settings(header_timeout_seconds=3))
+
+    # uvicorn's own choice of parser, with read timeouts (api/read_timeouts.py)
+    assert issubclass(seen["http"], AutoHTTPProtocol)
+    assert seen["http"].header_timeout == 3
+    assert (
+        serving.uvicorn_config(object(), access_log=False, http=seen["http"]).http is seen["http"]
+    )
 
 
 def test_uvicorn_picks_uvloop_and_httptools() -> None:

@@ -45,6 +45,11 @@ class AppState:
     readiness: Callable[[], Awaitable[list[str]]]  # why not ready; empty when ready
     start_limiter: KeyRateLimiter | None = None  # FLOWJOBS_START_RATE_PER_KEY; None: off
 
+    def take_start_token(self, key: ApiKey) -> None:
+        """One start of this key against its rate (429 once it is spent); the
+        dashboard's starts and reruns take from the same bucket as the API's."""
+        take_start_token(self, key)
+
 
 async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.flowjobs

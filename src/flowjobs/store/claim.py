@@ -37,12 +37,23 @@ are picked ``FOR UPDATE SKIP LOCKED``, so claims never wait on each other's
 candidates; the spaces' lock is ``FOR NO KEY UPDATE`` (the update changes no
 key), so starts (a foreign-key share lock on the space) are not blocked.
 The job-change notification goes out with the commit, as before.
+
+``claimedAt`` is the claimer's clock, read before the statement, unless
+more jobs of the space ended after it (stamped so by a clock read later,
+or running ahead) than the space has slots left beside the job: then the
+end after which only that many remain. Those ends are in this statement's
+snapshot (the end that freed a slot is in the snapshot that counted it
+free), so the ``[claimedAt, endedAt)`` intervals of a space never overlap
+more than its ``parallelLimit`` at any instant, which audits and billing
+rely on; found as five overlapping in a limit-3 space when the clock was
+read before an end committed. ``late_ends`` is a range of ``ix_jobs_ended``
+that is normally empty. The SQLite claim does the same (``ENDS_AFTER``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -111,21 +122,34 @@ ranked AS (
     FROM picked
 ),
 fitting AS (
-    SELECT ranked.id, ranked.locked_version, free.running + ranked.rank AS running_in_space
+    SELECT ranked.id, ranked.locked_version, ranked.space_id,
+           free.running + ranked.rank AS running_in_space, free.slots - ranked.rank AS slack
     FROM ranked
     JOIN free ON free.id = ranked.space_id
     JOIN locked ON locked.id = ranked.space_id AND locked.latest = free.seen
     WHERE ranked.rank <= free.slots
 ),
+late_ends AS MATERIALIZED (
+    SELECT space_id, ended_at FROM jobs WHERE ended_at > CAST(:now AS timestamptz)
+),
+stamped AS MATERIALIZED (
+    SELECT fitting.*, greatest(CAST(:now AS timestamptz), (
+        SELECT late_ends.ended_at FROM late_ends
+        WHERE late_ends.space_id = fitting.space_id
+        ORDER BY late_ends.ended_at DESC OFFSET fitting.slack LIMIT 1
+    )) AS claimed
+    FROM fitting
+),
 taken AS (
     UPDATE jobs j
-    SET state = :state, code = :code, message = :message, updated_at = :now,
-        worker_id = :worker_id, claimed_at = :now, lease_expires_at = :lease_expires_at,
-        deadline_at = CAST(:now AS timestamptz) + j.execution_limit_s * interval '1 second',
+    SET state = :state, code = :code, message = :message, updated_at = stamped.claimed,
+        worker_id = :worker_id, claimed_at = stamped.claimed,
+        lease_expires_at = stamped.claimed + CAST(:lease_s AS float8) * interval '1 second',
+        deadline_at = stamped.claimed + j.execution_limit_s * interval '1 second',
         attempts = j.attempts + 1
-    FROM fitting
-    WHERE j.id = fitting.id AND j.ctid = fitting.locked_version AND j.state = {_WAITING}
-    RETURNING j.*, fitting.running_in_space
+    FROM stamped
+    WHERE j.id = stamped.id AND j.ctid = stamped.locked_version AND j.state = {_WAITING}
+    RETURNING j.*, stamped.running_in_space
 ),
 told AS (
     SELECT pg_notify(:job_channel, string_agg(id, ',')) AS sent
@@ -183,7 +207,7 @@ def claim_parameters(
         "message": status.message,
         "now": now,
         "worker_id": worker_id,
-        "lease_expires_at": now + timedelta(seconds=lease_s),
+        "lease_s": lease_s,
         "job_channel": job_channel,
     }
 
@@ -242,6 +266,14 @@ TAKE = (
         attempts=jobs.c.attempts + 1,
     )
     .returning(*jobs.c)
+)
+
+# The ends stamped after a time (normally none: a range of ix_jobs_ended that
+# is empty unless an end was stamped after the claimer read its clock). No
+# filter on the space here: with one, SQLite's planner walks the space's
+# entries of ix_jobs_space_created instead (every job of the space).
+ENDS_AFTER = sa.select(jobs.c.space_id, jobs.c.ended_at).where(
+    jobs.c.ended_at > sa.bindparam("after", type_=jobs.c.ended_at.type)
 )
 
 DOCUMENT = sa.select(rule_versions.c.document).where(

@@ -36,6 +36,7 @@ from collections.abc import (
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -405,6 +406,29 @@ def _pick_within_limits(
         load[candidate.space_id] = (running + 1, space_limit)
         picked.append((candidate, running + 1))
     return picked
+
+
+async def _claim_instants(
+    conn: AsyncConnection,
+    now: datetime,
+    picked: list[tuple[Any, int]],
+    load: dict[str, tuple[int, int]],
+) -> list[tuple[Any, datetime]]:
+    """SQLite claim: each picked job with its claimedAt (store/claim.py says
+    why): ``now``, unless more jobs of its space ended after ``now`` (stamped
+    so by a clock read later) than the space has slots left beside it; then
+    the end after which only that many remain, so that no instant sees more
+    than the space's parallelLimit of [claimedAt, endedAt) intervals."""
+    ends: dict[str, list[datetime]] = {}
+    for space_id, ended_at in await conn.execute(claim_sql.ENDS_AFTER, {"after": now}):
+        # SQLite hands back naive datetimes; everything stored is UTC
+        ends.setdefault(space_id, []).append(ended_at.replace(tzinfo=UTC))
+    instants = []
+    for candidate, running in picked:
+        late = sorted(ends.get(candidate.space_id, []), reverse=True)
+        slack = load[candidate.space_id][1] - running  # slots left once it is taken
+        instants.append((candidate, late[slack] if len(late) > slack else now))
+    return instants
 
 
 def _rules_of(taken: Iterable[JobRecord]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -1278,8 +1302,8 @@ class SqlStore:
             picked = _pick_within_limits(candidates, load)
             if not picked:
                 return []
-            now = clock()
-            taken = await self._take(conn, [c for c, _ in picked], worker_id, now, lease_s, status)
+            instants = await _claim_instants(conn, clock(), picked, load)
+            taken = await self._take(conn, instants, worker_id, lease_s, status)
             documents = {
                 rule: (await conn.execute(claim_sql.DOCUMENT, params)).scalar_one()
                 for rule, params in _rules_of(taken.values()).items()
@@ -1296,34 +1320,33 @@ class SqlStore:
     @staticmethod
     async def _take(
         conn: AsyncConnection,
-        candidates: list[Any],
+        picked: list[tuple[Any, datetime]],
         worker_id: str,
-        now: datetime,
         lease_s: float,
         status: Status,
     ) -> dict[str, JobRecord]:
-        """Take the picked jobs: one UPDATE per distinct execution limit (the
-        deadline it sets), usually one; the jobs by id."""
-        by_limit: dict[float, list[str]] = {}
-        for candidate in candidates:
-            by_limit.setdefault(candidate.execution_limit_s, []).append(candidate.id)
+        """Take the picked jobs, each claimed at its instant: one UPDATE per
+        distinct (execution limit, instant), usually one; the jobs by id."""
+        groups: dict[tuple[float, datetime], list[str]] = {}
+        for candidate, claimed in picked:
+            groups.setdefault((candidate.execution_limit_s, claimed), []).append(candidate.id)
         taken: dict[str, JobRecord] = {}
-        for execution_limit_s, ids in by_limit.items():
+        for (execution_limit_s, claimed), ids in groups.items():
             parameters = {
                 "candidates": ids,
                 "new_state": status.state.value,
                 "new_code": status.code.value,
                 "new_message": status.message,
-                "claimed": now,
+                "claimed": claimed,
                 "worker": worker_id,
-                "lease_until": now + timedelta(seconds=lease_s),
-                "deadline": now + timedelta(seconds=execution_limit_s),
+                "lease_until": claimed + timedelta(seconds=lease_s),
+                "deadline": claimed + timedelta(seconds=execution_limit_s),
             }
             for row in (await conn.execute(claim_sql.TAKE, parameters)).all():
                 job = _job_from_row(row)
                 taken[job.id] = job
         # the writer lock is held since the candidates were read: all still WAITING
-        assert len(taken) == len(candidates), "a picked job was not WAITING"
+        assert len(taken) == len(picked), "a picked job was not WAITING"
         return taken
 
     async def heartbeat(
@@ -1571,6 +1594,17 @@ class SqlStore:
             return int((await conn.execute(query)).rowcount)
 
     # ---- health -----------------------------------------------------------------------
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file (None on PostgreSQL or in memory), for
+        the readiness check: an open connection goes on reading a deleted file."""
+        if not self.is_sqlite:
+            return None
+        database = sa.engine.make_url(self.url).database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).resolve()
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None: never migrated).

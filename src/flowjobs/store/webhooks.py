@@ -13,6 +13,7 @@ least once). Finding the next due time is then one index lookup.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,21 +105,48 @@ class NewDelivery:
 
 
 def _fit(
-    candidates: Sequence[Any], room: Mapping[str, int], default_room: int, limit: int
+    candidates: Sequence[Any],
+    room: Mapping[str, int],
+    default_room: int,
+    limit: int,
+    space_room: Mapping[str, int] | None = None,
+    default_space_room: int | None = None,
 ) -> list[Any]:
     """Candidates this dispatcher has room for: at most ``room`` (or
-    ``default_room``) more per webhook, ``limit`` in all, oldest due first."""
+    ``default_room``) more per webhook and ``space_room`` (or
+    ``default_space_room``; None: no bound) more per space, ``limit`` in all.
+    Spaces are served in turn, each its oldest due first, so that one space
+    with many due deliveries cannot fill every free slot before another
+    space's first one (issue 17, point 5)."""
     left = dict(room)
-    picked = []
-    for row in candidates:
-        free = left.get(row.webhook_id, default_room)
-        if free <= 0:
-            continue
-        left[row.webhook_id] = free - 1
-        picked.append(row)
-        if len(picked) == limit:
-            break
+    space_left = dict(space_room or {})
+    queues: dict[str, deque[Any]] = {}
+    for row in candidates:  # oldest due first; each space's queue keeps that order
+        queues.setdefault(row.space_id, deque()).append(row)
+    picked: list[Any] = []
+    while queues and len(picked) < limit:
+        for space_id in list(queues):  # one round: one delivery of each space
+            row = _next_with_room(queues[space_id], left, default_room)
+            free = space_left.get(space_id, default_space_room)
+            if row is None or (free is not None and free <= 0):
+                del queues[space_id]  # nothing more of this space fits now
+                continue
+            left[row.webhook_id] = left.get(row.webhook_id, default_room) - 1
+            if free is not None:
+                space_left[space_id] = free - 1
+            picked.append(row)
+            if len(picked) == limit:
+                break
     return picked
+
+
+def _next_with_room(queue: deque[Any], left: Mapping[str, int], default_room: int) -> Any:
+    """The queue's first row whose webhook has room (rows before it are dropped)."""
+    while queue:
+        row = queue.popleft()
+        if left.get(row.webhook_id, default_room) > 0:
+            return row
+    return None
 
 
 class WebhookStore:
@@ -267,6 +295,7 @@ class WebhookStore:
             payload=new.payload,
             attempt=1,
             retry_since=now,
+            space_id=new.webhook.space_id,
         )
 
     @staticmethod
@@ -294,14 +323,18 @@ class WebhookStore:
         limit: int,
         room: Mapping[str, int],
         default_room: int,
+        space_room: Mapping[str, int] | None = None,
+        default_space_room: int | None = None,
     ) -> list[DueDelivery]:
-        """Lease up to ``limit`` due deliveries, oldest due first, at most
-        ``room[webhook]`` (else ``default_room``) more per webhook; start an
-        attempt of each."""
+        """Lease up to ``limit`` due deliveries, spaces in turn and each
+        space's oldest due first, at most ``room[webhook]`` (else
+        ``default_room``) more per webhook and ``space_room[space]`` (else
+        ``default_space_room``) more per space; start an attempt of each."""
         full = [webhook_id for webhook_id, free in room.items() if free <= 0]
+        full_spaces = [space for space, free in (space_room or {}).items() if free <= 0]
         async with self.sql._write() as conn:
-            candidates = await self._candidates(conn, now, limit * 4, full)
-            picked = _fit(candidates, room, default_room, limit)
+            candidates = await self._candidates(conn, now, limit * 4, full, full_spaces)
+            picked = _fit(candidates, room, default_room, limit, space_room, default_space_room)
             if not picked:
                 return []
             ids = [r.id for r in picked]
@@ -339,18 +372,25 @@ class WebhookStore:
                 payload=r.payload,
                 attempt=r.attempts + 1,
                 retry_since=_at(r.retry_since),
+                space_id=r.space_id,
             )
             for r in picked
         ]
 
     async def _candidates(
-        self, conn: AsyncConnection, now: datetime, limit: int, full: list[str]
+        self,
+        conn: AsyncConnection,
+        now: datetime,
+        limit: int,
+        full: list[str],
+        full_spaces: list[str],
     ) -> Sequence[Any]:
         d = webhook_deliveries.c
         query = (
             sa.select(
                 d.id,
                 d.webhook_id,
+                d.space_id,
                 d.job_id,
                 d.event_type,
                 d.payload,
@@ -367,6 +407,8 @@ class WebhookStore:
         )
         if full:
             query = query.where(d.webhook_id.not_in(full))
+        if full_spaces:  # their rows would crowd out the other spaces' candidates
+            query = query.where(d.space_id.not_in(full_spaces))
         if not self.sql.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=webhook_deliveries)
         return (await conn.execute(query)).all()

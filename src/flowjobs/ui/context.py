@@ -16,7 +16,7 @@ from starlette.responses import Response
 from flowjobs import __version__
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
-from flowjobs.domain import JobState
+from flowjobs.domain import ApiKey, JobState
 from flowjobs.manager import JobManager
 from flowjobs.rules import RuleService
 from flowjobs.ui import formatting
@@ -50,6 +50,10 @@ class Services(Protocol):
 
     @property
     def webhooks(self) -> WebhookService: ...
+
+    def take_start_token(self, key: ApiKey) -> None:
+        """Take one start of this key's rate (FLOWJOBS_START_RATE_PER_KEY);
+        raises RateLimitedError (429) when it is spent."""
 
 
 def _asset_versions() -> dict[str, str]:
@@ -111,6 +115,11 @@ class Ui:
     @property
     def webhooks(self) -> WebhookService:
         return self.services().webhooks
+
+    def take_start_token(self, key: ApiKey) -> None:
+        """A dashboard start or rerun counts against the key's start rate, as
+        the API's do (else the dashboard was a way around it)."""
+        self.services().take_start_token(key)
 
     async def flows(self, space_id: str) -> list[FlowSummary]:
         """The space's rules, each with all its versions."""

@@ -310,8 +310,16 @@ class WebhookService:
         return None if due is None else (due - utcnow()).total_seconds()
 
     async def claim(
-        self, worker_id: str, *, limit: int, room: Mapping[str, int]
+        self,
+        worker_id: str,
+        *,
+        limit: int,
+        room: Mapping[str, int],
+        space_room: Mapping[str, int] | None = None,
     ) -> list[DueDelivery]:
+        """Lease due deliveries: ``limit`` in all, spaces in turn, at most
+        ``room`` more per webhook and ``space_room`` more per space (not named:
+        the per-endpoint and per-space concurrency settings)."""
         return await self.store.claim(
             worker_id,
             utcnow(),
@@ -319,6 +327,8 @@ class WebhookService:
             limit=limit,
             room=room,
             default_room=self.settings.webhook_concurrency_per_endpoint,
+            space_room=space_room,
+            default_space_room=self.settings.webhook_concurrency_per_space,
         )
 
     async def release(self, worker_id: str, deliveries: Sequence[DueDelivery]) -> None:

@@ -1,9 +1,12 @@
 """The webhook dispatcher: one loop in every worker process that leases due
 deliveries from the outbox and sends them.
 
-Sends run concurrently, at most ``webhook_concurrency`` per process and
-``webhook_concurrency_per_endpoint`` per webhook, so a slow or dead receiver
-holds a few slots and never blocks the others. A delivery is leased while it
+Sends run concurrently, at most ``webhook_concurrency`` per process,
+``webhook_concurrency_per_endpoint`` per webhook and
+``webhook_concurrency_per_space`` per space, so a slow or dead receiver holds
+a few slots and never blocks the others, and one space's many webhooks never
+hold every slot; each claim serves the spaces with due deliveries in turn
+(store/webhooks.py). A delivery is leased while it
 is sent; if this process dies its lease runs out and any dispatcher takes it
 again (at least once). The loop sleeps until the next delivery is due (a
 retry time, or a lease running out), and wakes early when a job ends in this
@@ -50,6 +53,7 @@ class Dispatcher:
         self.wake = wake
         self.sending: dict[asyncio.Task[None], DueDelivery] = {}
         self.per_webhook: Counter[str] = Counter()
+        self.per_space: Counter[str] = Counter()
         self._stopping = asyncio.Event()
         self._loop_done = asyncio.Event()
         self._looping = False
@@ -113,7 +117,11 @@ class Dispatcher:
     async def _claim(self) -> int:
         limit = self.settings.webhook_concurrency_per_endpoint
         room = {webhook: limit - count for webhook, count in self.per_webhook.items()}
-        claimed = await self.webhooks.claim(self.worker_id, limit=self._free(), room=room)
+        space_limit = self.settings.webhook_concurrency_per_space
+        space_room = {space: space_limit - count for space, count in self.per_space.items()}
+        claimed = await self.webhooks.claim(
+            self.worker_id, limit=self._free(), room=room, space_room=space_room
+        )
         if self._stopping.is_set():  # stopped while claiming: give them back unsent
             await self.webhooks.release(self.worker_id, claimed)
             return 0
@@ -125,13 +133,13 @@ class Dispatcher:
         task = asyncio.create_task(self._send(due), name=f"webhook:{due.id}")
         self.sending[task] = due
         self.per_webhook[due.webhook_id] += 1
+        self.per_space[due.space_id] += 1
         task.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         due = self.sending.pop(task)
-        self.per_webhook[due.webhook_id] -= 1
-        if self.per_webhook[due.webhook_id] <= 0:
-            del self.per_webhook[due.webhook_id]
+        _decrement(self.per_webhook, due.webhook_id)
+        _decrement(self.per_space, due.space_id)
         self.wake.set()  # a slot is free
 
     async def _send(self, due: DueDelivery) -> None:
@@ -169,3 +177,9 @@ class Dispatcher:
                 log.exception("webhook release failed", extra={"action": "webhook-release"})
         if self._http is not None:
             await self._http.aclose()
+
+
+def _decrement(counter: Counter[str], name: str) -> None:
+    counter[name] -= 1
+    if counter[name] <= 0:
+        del counter[name]

@@ -79,6 +79,7 @@ class RunningJob:
     # one cancelled while "finishing" (recording its end) would lose that
     # end; both see stop_reason instead, and the store lets a cancel win.
     phase: Literal["pending", "running", "finishing"] = "pending"
+    stop_since: float | None = None  # time.monotonic() of the first stop
 
 
 class Worker:
@@ -107,6 +108,10 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
         self._burst_end: asyncio.Task[None] | None = None
+        # Tasks of jobs ended CANCELED after the cancel grace period although
+        # their flow would not stop (it swallowed every CancelledError): still
+        # canceled again at every watch, and still holding a slot of this worker.
+        self._abandoned: set[asyncio.Task[None]] = set()
         self.dispatcher = (
             None
             if webhooks is None
@@ -169,11 +174,7 @@ class Worker:
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
         canceled = len(self.running)  # still running after the grace period
-        for job_id in list(self.running):
-            self._stop_job(job_id, "shutdown")
-        leftover = [r.task for r in self.running.values() if r.task is not None]
-        if leftover:
-            await asyncio.wait(leftover)
+        await self._stop_after_shutdown_grace()
         if dispatcher_stopped is not None:
             await dispatcher_stopped
         for loop in self._loops:
@@ -232,6 +233,7 @@ class Worker:
         as many more jobs wait for their ends to be written, so a slow
         database cannot make ended jobs pile up in memory."""
         flows = sum(1 for r in self.running.values() if r.phase != "finishing")
+        flows += len(self._abandoned)
         return min(self.concurrency - flows, 2 * self.concurrency - len(self.running))
 
     def _finishing(self, running: RunningJob) -> None:
@@ -395,16 +397,19 @@ class Worker:
     ) -> None:
         job = running.job
         if reason == "shutdown":
-            message = (
-                "The worker shut down before the job finished "
-                f"(grace period {self.settings.shutdown_grace_seconds:g} s)"
-            )
-            await self._end(running, domain.system_canceled(message), details=details)
+            await self._end(running, self._shutdown_status(), details=details)
         elif reason == "user":
             await self._end(running, None, details=details)
         elif details:  # lease lost: the reaper ends the job; keep what the run recorded
             await self._save_details(running)
         log.info("job stopped", extra={"action": "stopped", "jobId": job.id, "reason": reason})
+
+    def _shutdown_status(self) -> domain.Status:
+        message = (
+            "The worker shut down before the job finished "
+            f"(grace period {self.settings.shutdown_grace_seconds:g} s)"
+        )
+        return domain.system_canceled(message)
 
     async def _fail(
         self,
@@ -440,9 +445,69 @@ class Worker:
         if running is None or running.task is None or running.stop_reason is not None:
             return
         running.stop_reason = reason
+        running.stop_since = time.monotonic()
         running.ctx.cancel()
         if running.phase == "running":
             running.task.cancel()
+
+    def _press_stops(self) -> list[RunningJob]:
+        """A flow (or a library under it) may swallow a CancelledError and go
+        on: cancel every stopped flow's task again, at every watch, until it
+        ends. The jobs canceled by their user whose flow still runs after
+        ``cancel_grace_seconds``: to be ended CANCELED regardless."""
+        for abandoned in self._abandoned:
+            abandoned.cancel()
+        grace = self.settings.cancel_grace_seconds
+        overdue = []
+        for running in list(self.running.values()):
+            task = running.task
+            if running.stop_since is None or running.phase != "running" or task is None:
+                continue
+            if task.done():
+                continue
+            task.cancel()
+            if running.stop_reason == "user" and time.monotonic() - running.stop_since >= grace:
+                overdue.append(running)
+        return overdue
+
+    async def _abandon(self, running: RunningJob, status: domain.Status | None = None) -> None:
+        """End a canceled job whose flow will not stop: CANCELED (by its user
+        when ``status`` is None, else as ``status`` says), its slot in the
+        space free. Its task, if it never stops, is canceled again at every
+        watch and keeps one slot of this worker (it still runs here)."""
+        job = running.job
+        task = running.task
+        assert task is not None
+        log.warning(
+            "job did not stop on cancel; ended CANCELED",
+            extra={
+                "action": "abandon",
+                **job_fields(job.id, job.correlation_id),
+                "graceSeconds": self.settings.cancel_grace_seconds,
+            },
+        )
+        self.running.pop(job.id, None)
+        self._abandoned.add(task)
+        task.add_done_callback(self._abandoned.discard)
+        await self._end(running, status)
+        self.events.notify_waiting()
+
+    async def _stop_after_shutdown_grace(self) -> None:
+        """At shutdown, after the grace period: stop every job still running,
+        cancel their tasks again until they end (a flow may swallow one
+        CancelledError), and end those that will not stop within
+        ``cancel_grace_seconds`` as canceled by the system."""
+        for job_id in list(self.running):
+            self._stop_job(job_id, "shutdown")
+        deadline = time.monotonic() + self.settings.cancel_grace_seconds
+        pending = {r.task for r in self.running.values() if r.task is not None}
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=self.settings.cancel_poll_interval)
+            if time.monotonic() >= deadline:
+                break
+            self._press_stops()
+        for running in [r for r in self.running.values() if r.task in pending]:
+            await self._abandon(running, self._shutdown_status())
 
     async def _watch_loop(self) -> None:
         next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
@@ -451,6 +516,8 @@ class Worker:
                 await asyncio.wait_for(
                     self.events.cancel_requested.wait(), self.settings.cancel_poll_interval
                 )
+            for overdue in self._press_stops():
+                await self._abandon(overdue)
             named = self.events.take_cancels()
             if not self.running:
                 continue

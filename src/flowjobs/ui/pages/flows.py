@@ -71,6 +71,7 @@ async def start(
     try:
         version = views.parse_version(form.get("version"))
         input_data = views.parse_input(text)
+        ui.take_start_token(viewer.key)
         job = await ui.manager.start(
             viewer.key, identifier, None if version is None else str(version), input_data
         )

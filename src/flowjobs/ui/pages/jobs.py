@@ -212,7 +212,9 @@ async def _deliveries(ui: Ui, viewer: Viewer, job_id: str) -> views.Deliveries |
 
 @router.post("/{job_id}/rerun", name="job_rerun")
 async def rerun(ui: UiDep, form: FormDep, viewer: ViewerDep, job_id: str) -> Response:
-    """A new job with the same flow version and input; its page opens."""
+    """A new job with the same flow version and input; its page opens (429
+    page when the key's start rate is spent)."""
+    ui.take_start_token(viewer.key)
     job = await ui.manager.rerun(viewer.key, job_id)
     return RedirectResponse(ui.url(f"/jobs/{job.id}"), status_code=303)
 
