@@ -11,8 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flowjobs.config import Settings
+from flowjobs.decisions import validate_rule
 from flowjobs.domain import (
+    RULE_TYPE_COMPOSITION,
     RULE_TYPE_FLOW,
+    RULE_TYPE_TABLE,
     ApiKey,
     KeyKind,
     KeyListing,
@@ -30,7 +33,7 @@ from flowjobs.errors import (
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
-from flowjobs.rulejson import json_problems, metadata_problems
+from flowjobs.rulejson import dr_document, is_dr_rule, json_problems, metadata_problems
 from flowjobs.store import SqlStore
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -59,6 +62,28 @@ def checked_quota(quota_seconds: float | None) -> float | None:
 
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:200] or "flow"
+
+
+def alias_key(document: dict[str, Any]) -> str:
+    """Where a document keeps its alias: DecisionRules rules as ``ruleAlias``."""
+    return "ruleAlias" if is_dr_rule(document) else "alias"
+
+
+def alias_of(document: dict[str, Any]) -> str:
+    """The document's alias, or its name as a slug."""
+    return str(document.get(alias_key(document)) or slug(str(document.get("name", ""))))
+
+
+def dr_rule_problems(document: dict[str, Any]) -> list[str]:
+    """A decision table's problems (each with its row and column), or a rule
+    flow's shape."""
+    if document.get("type") == RULE_TYPE_TABLE:
+        return [str(problem) for problem in validate_rule(document)]
+    if document.get("type") == RULE_TYPE_COMPOSITION and not isinstance(
+        document.get("dataTree"), dict
+    ):
+        return ["dataTree: a rule flow needs its dataTree (an object)"]
+    return []
 
 
 class Catalog:
@@ -130,13 +155,14 @@ class Catalog:
         its rule fields (tags, inputSchema, outputSchema), the engine's checks,
         calls to missing flows and call cycles."""
         problems: list[str] = json_problems(document)
-        alias = document.get("alias")
+        key = alias_key(document)
+        alias = document.get(key)
         if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
-            problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")
+            problems.append(f"{key}: letters, digits, '_', '.', '-' only, at most 200 characters")
         if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:
             if not isinstance(document.get("name"), str) or not document["name"].strip():
                 problems.append("name: required, a non-empty string")
-            return problems
+            return problems + (dr_rule_problems(document) if not problems else [])
         problems += metadata_problems(document)
         try:
             flow = compile_document(self.settings, document)
@@ -200,10 +226,15 @@ class Catalog:
         """Store a flow: a new rule, a new version of a changed one, or the same
         version again when nothing changed (publishing it if asked)."""
         space = await self.space(space_ref)
+        if is_dr_rule(document):  # an exported rule: the server's fields are ours
+            document = dr_document(document)
         await self.validate(space.id, document)
-        alias = document.get("alias") or slug(document["name"])
+        alias = alias_of(document)
         versions = await self.store.find_rule_versions(space.id, alias)
         latest = versions[-1] if versions else None
+        kind = document.get("type", RULE_TYPE_FLOW)
+        if latest is not None and latest.type != kind:
+            raise FlowValidationError([f"type: {alias!r} is a {latest.type}, not a {kind}"])
         if latest is not None and latest.document == document:
             if publish and latest.status is not RuleStatus.PUBLISHED:
                 await self.store.set_rule_status(
@@ -217,7 +248,7 @@ class Catalog:
             alias=alias,
             name=document["name"],
             description=document.get("description"),
-            type=document.get("type", RULE_TYPE_FLOW),
+            type=kind,
             version=latest.version + 1 if latest else 1,
             status=RuleStatus.PUBLISHED if publish else RuleStatus.PENDING,
             document=document,

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from flowjobs.catalog import Catalog, slug
+from flowjobs.catalog import Catalog, alias_key, alias_of
 from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus, RuleVersion
 from flowjobs.errors import (
     AlreadyExistsError,
@@ -24,7 +24,7 @@ from flowjobs.errors import (
     RuleVersionNotFoundError,
 )
 from flowjobs.manager import parse_version, utcnow
-from flowjobs.rulejson import RuleChange, apply_rule_json
+from flowjobs.rulejson import RuleChange, apply_rule_json, is_dr_rule
 
 
 def pick_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
@@ -51,16 +51,19 @@ class RuleService:
         return pick_version(await self._versions(space_id, identifier), version)
 
     async def create(self, space_id: str, body: Any) -> RuleVersion:
-        """A new rule, version 1; pending unless the body says published."""
+        """A new rule, version 1; a flow is pending unless the body says
+        published, a DecisionRules rule published unless it says pending (as
+        DecisionRules creates rules)."""
         change = apply_rule_json(body, set_alias=True)
         await self._validate(space_id, change)
-        alias = change.document.get("alias") or slug(str(change.document["name"]))
-        document = {**change.document, "alias": alias}
+        alias = alias_of(change.document)
+        document = {**change.document, alias_key(change.document): alias}
         if await self.store.find_rule_versions(space_id, alias):
             raise self._exists(alias)
         now = utcnow()
+        default = RuleStatus.PUBLISHED if is_dr_rule(document) else RuleStatus.PENDING
         rule = self._version_of(
-            str(uuid.uuid4()), space_id, alias, 1, change.status or RuleStatus.PENDING, document
+            str(uuid.uuid4()), space_id, alias, 1, change.status or default, document
         )
         rule = replace(rule, created_at=now, updated_at=now)
         try:
@@ -76,7 +79,7 @@ class RuleService:
         and the rule's id and alias do not change."""
         versions = await self._versions(space_id, identifier)
         target = pick_version(versions, version)
-        self._require_flow(target)
+        self._require_managed(target)
         change = apply_rule_json(body, target.document)
         await self._validate(space_id, change, alias=target.alias)
         rule = self._version_of(
@@ -106,7 +109,7 @@ class RuleService:
         """The next version: a copy of the highest one with the body laid over it,
         pending unless the body says published. The name and alias stay."""
         latest = (await self._versions(space_id, identifier))[-1]
-        self._require_flow(latest)
+        self._require_managed(latest)
         change = apply_rule_json(body, latest.document, rename=False)
         await self._validate(space_id, change, alias=latest.alias)
         rule = self._version_of(
@@ -152,16 +155,20 @@ class RuleService:
     ) -> None:
         """Every problem of the body's fields and of the flow, or nothing."""
         # Judged under the rule's alias, so that calls back to it are cycles.
-        document = change.document if alias is None else {**change.document, "alias": alias}
+        document = change.document
+        if alias is not None:
+            document = {**document, alias_key(document): alias}
         problems = change.problems + await self.catalog.problems(space_id, document)
         if problems:
             raise InvalidRuleError(problems)
 
     @staticmethod
-    def _require_flow(rule: RuleVersion) -> None:
-        if rule.type != RULE_TYPE_FLOW:
+    def _require_managed(rule: RuleVersion) -> None:
+        """Integration flows and DecisionRules' decision tables and rule flows
+        can be changed here; other types (imported as they are) cannot."""
+        if rule.type != RULE_TYPE_FLOW and not is_dr_rule(rule.document):
             kind = f"type: rule {rule.alias!r} is a {rule.type}"
-            raise InvalidRuleError([f"{kind}; only integration flows can be managed here"])
+            raise InvalidRuleError([f"{kind}, which cannot be changed here"])
 
     @staticmethod
     def _exists(alias: str) -> RuleExistsError:
@@ -186,7 +193,7 @@ class RuleService:
             alias=alias,
             name=str(document.get("name", "")),
             description=description if isinstance(description, str) else None,
-            type=RULE_TYPE_FLOW,
+            type=str(document.get("type", RULE_TYPE_FLOW)),
             version=number,
             status=status,
             document=document,

@@ -324,6 +324,22 @@ class Rule(RuleSummary):
         )
 
 
+def dr_rule_document(rule: RuleVersion) -> dict[str, Any]:
+    """A DecisionRules rule (decision table, rule flow) as DecisionRules
+    answers and exports it: the stored document with the server's fields."""
+    return {
+        **rule.document,
+        "ruleId": rule.base_id,
+        "baseId": rule.base_id,
+        "ruleAlias": rule.alias,
+        "type": rule.type,
+        "status": rule.status.value,
+        "version": rule.version,
+        "createdIn": _millis(rule.created_at),
+        "lastUpdate": _millis(rule.updated_at),
+    }
+
+
 class RuleBody(BaseModel):
     """A rule as the SDKs send it (create, update, new version). Every field
     is optional where the operation allows; ``null`` is the same as absent;
