@@ -22,6 +22,7 @@ ALLOWED = {
     "inputschema": {"domain", "errors"},
     "rulejson": {"domain", "inputschema"},
     "engine": {"errors"},
+    "decisions": {"errors"},
     "store": {"domain", "errors"},
     "manager": {
         "config",

@@ -1,0 +1,3 @@
+"""The math function family of DecisionRules."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The text function family of DecisionRules."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The general condition operators (=, <>, IN, BTW, NULL, ...)."""
+
+from __future__ import annotations
