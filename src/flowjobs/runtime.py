@@ -16,6 +16,7 @@ from flowjobs.errors import StoreError
 from flowjobs.manager import JobManager, LocalEvents
 from flowjobs.metrics import Metrics
 from flowjobs.rules import RuleService
+from flowjobs.solver import SolverService
 from flowjobs.store import SqlStore, head_revision
 from flowjobs.store.webhooks import WebhookStore
 from flowjobs.usage import UsageService
@@ -34,6 +35,7 @@ class Services:
     usage: UsageService
     rules: RuleService
     webhooks: WebhookService
+    solver: SolverService
 
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
         return Worker(
@@ -84,4 +86,5 @@ def build_services(
         usage=UsageService(store),
         rules=RuleService(catalog),
         webhooks=WebhookService(WebhookStore(store), settings, wake=events.notify_webhook),
+        solver=SolverService(store, cache_seconds=settings.catalog_cache_seconds),
     )
