@@ -1,0 +1,152 @@
+"""DecisionRules decision tables and rule flows as stored rules, on real
+SQLite and PostgreSQL: created as the SDK's ``createRule`` sends them, read
+back as the same document, versioned and published like flows; the Solver
+API's rule lookup (published versions only) and its audits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowjobs.domain import RULE_TYPE_TABLE, RuleStatus
+from flowjobs.errors import (
+    AuditNotFoundError,
+    InvalidRuleError,
+    RuleNotPublishedError,
+    RuleVersionNotFoundError,
+)
+from flowjobs.rules import RuleService
+from flowjobs.schemas import dr_rule_document
+from flowjobs.solver import SolverService
+from flowjobs.solver.audit import AuditRequest
+from flowjobs.store.audits import SolveAudit
+from support.env import Env
+
+SAMPLES = Path(__file__).parents[1] / "data" / "decisionrules"
+TABLES = sorted(
+    path.name
+    for path in SAMPLES.glob("*.json")
+    if isinstance(json.loads(path.read_text()), dict)
+    and json.loads(path.read_text()).get("type") == RULE_TYPE_TABLE
+)
+SERVER_FIELDS = {"ruleId", "baseId", "version", "status", "createdIn", "lastUpdate", "_id"}
+
+
+def sample(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((SAMPLES / name).read_text())
+    return document
+
+
+def test_the_nine_samples_are_found() -> None:
+    assert len(TABLES) == 9
+
+
+@pytest.mark.parametrize("name", TABLES)
+async def test_create_rule_gives_the_same_document_back(env: Env, name: str) -> None:
+    space, _ = await env.space_with_key("tables")
+    rules = RuleService(env.catalog)
+    body = sample(name)
+    created = await rules.create(space.id, body)
+    assert created.type == RULE_TYPE_TABLE
+    assert created.version == 1
+    assert created.status.value == body.get("status", "published")
+    answer = dr_rule_document(await rules.get(space.id, created.base_id, None))
+    for field, value in body.items():
+        if field not in SERVER_FIELDS:
+            assert answer[field] == value, field
+    assert answer["ruleId"] == created.base_id
+    assert answer["version"] == 1
+    assert answer["type"] == "decision-table"
+    assert answer["createdIn"].endswith("Z")
+
+
+async def test_versions_status_and_update_like_flows(env: Env) -> None:
+    space, _ = await env.space_with_key("tables")
+    rules = RuleService(env.catalog)
+    body = sample("Test_v2.json")
+    created = await rules.create(space.id, body)
+    second = await rules.new_version(space.id, "test", {**body, "status": None, "description": "v2"})
+    assert (second.version, second.status) == (2, RuleStatus.PENDING)
+    assert second.document["description"] == "v2"
+    assert second.document["decisionTable"] == body["decisionTable"]
+    updated = await rules.update(space.id, created.base_id, "1", {"description": "first"})
+    assert updated.document["description"] == "first"
+    assert updated.document["decisionTable"] == body["decisionTable"]  # kept
+    published = await rules.set_status(space.id, "test", RuleStatus.PUBLISHED, "2")
+    assert published.status is RuleStatus.PUBLISHED
+    await rules.delete(space.id, "test", "1")
+    assert [v.version for v in await env.store.find_rule_versions(space.id, "test")] == [2]
+
+
+async def test_a_table_cannot_become_a_flow(env: Env) -> None:
+    space, _ = await env.space_with_key("tables")
+    rules = RuleService(env.catalog)
+    await rules.create(space.id, sample("Segment_v1.json"))
+    with pytest.raises(InvalidRuleError, match="type"):
+        await rules.new_version(space.id, "segment", {"type": "integration-flow", "nodes": []})
+
+
+async def test_push_stores_an_export_without_its_server_fields(env: Env) -> None:
+    space, _ = await env.space_with_key("tables")
+    body = sample("Bank_Solver_v1.json")
+    first = await env.catalog.push_rule(space.id, body, publish=True)
+    again = await env.catalog.push_rule(space.id, body, publish=True)
+    assert (first.version, again.version) == (1, 1)  # unchanged: the same version
+    assert not SERVER_FIELDS & first.document.keys()
+    changed = await env.catalog.push_rule(space.id, {**body, "description": "x"}, publish=False)
+    assert changed.version == 2 and changed.base_id == first.base_id
+
+
+async def test_solver_finds_only_published_versions(env: Env) -> None:
+    space, _ = await env.space_with_key("tables")
+    rules = RuleService(env.catalog)
+    solver = SolverService(env.store, cache_seconds=0)
+    await rules.create(space.id, {**sample("Segment_v1.json"), "status": "pending"})
+    with pytest.raises(RuleNotPublishedError, match="Rule state is not published"):
+        await solver.find(space.id, "segment", None)
+    with pytest.raises(RuleNotPublishedError):
+        await solver.find(space.id, "segment", 1)
+    with pytest.raises(RuleVersionNotFoundError):
+        await solver.find(space.id, "segment", 7)
+    await rules.set_status(space.id, "segment", RuleStatus.PUBLISHED, None)
+    assert (await solver.find(space.id, "segment", None)).version == 1
+
+
+async def test_audits_are_kept_per_space_and_pruned(env: Env) -> None:
+    space, key = await env.space_with_key("audited")
+    other, _ = await env.space_with_key("other")
+    rules = RuleService(env.catalog)
+    await rules.create(space.id, sample("Segment_v1.json"))
+    solver = SolverService(env.store, cache_seconds=0)
+    audit_id = await solver.record_audit(
+        key, "segment", None, {"data": {"a": 1}}, [{"b": 2}], AuditRequest(True, 1.0, "corr-1")
+    )
+    found = await solver.audit(space.id, audit_id)
+    assert (found.correlation_id, found.request, found.response) == (
+        "corr-1",
+        {"data": {"a": 1}},
+        [{"b": 2}],
+    )
+    with pytest.raises(AuditNotFoundError):
+        await solver.audit(other.id, audit_id)
+    past = datetime.now(UTC) - timedelta(days=1)
+    expired = SolveAudit(
+        "00000000-0000-0000-0000-000000000001",
+        space.id,
+        found.base_id,
+        1,
+        "old",
+        {},
+        None,
+        past - timedelta(days=1),
+        past,
+    )
+    await env.store.insert_audit(expired)
+    await env.store.prune_finished(datetime.now(UTC))
+    with pytest.raises(AuditNotFoundError):
+        await solver.audit(space.id, expired.id)
+    assert (await solver.audit(space.id, audit_id)).id == audit_id
