@@ -33,7 +33,7 @@ from flowjobs.errors import (
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
-from flowjobs.rulejson import dr_document, is_dr_rule, json_problems, metadata_problems
+from flowjobs.rulejson import dr_document, json_problems, metadata_problems
 from flowjobs.store import SqlStore
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -66,7 +66,7 @@ def slug(name: str) -> str:
 
 def alias_key(document: dict[str, Any]) -> str:
     """Where a document keeps its alias: DecisionRules rules as ``ruleAlias``."""
-    return "ruleAlias" if is_dr_rule(document) else "alias"
+    return "alias" if document.get("type", RULE_TYPE_FLOW) == RULE_TYPE_FLOW else "ruleAlias"
 
 
 def alias_of(document: dict[str, Any]) -> str:
@@ -226,8 +226,8 @@ class Catalog:
         """Store a flow: a new rule, a new version of a changed one, or the same
         version again when nothing changed (publishing it if asked)."""
         space = await self.space(space_ref)
-        if is_dr_rule(document):  # an exported rule: the server's fields are ours
-            document = dr_document(document)
+        if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:  # an exported rule
+            document = dr_document(document)  # the server's fields are ours
         await self.validate(space.id, document)
         alias = alias_of(document)
         versions = await self.store.find_rule_versions(space.id, alias)

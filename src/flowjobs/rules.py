@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from flowjobs.catalog import Catalog, alias_key, alias_of
-from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus, RuleVersion
+from flowjobs.domain import RULE_TYPE_COMPOSITION, RULE_TYPE_FLOW, RuleStatus, RuleVersion
 from flowjobs.errors import (
     AlreadyExistsError,
     InvalidRuleError,
@@ -24,7 +24,17 @@ from flowjobs.errors import (
     RuleVersionNotFoundError,
 )
 from flowjobs.manager import parse_version, utcnow
-from flowjobs.rulejson import RuleChange, apply_rule_json, is_dr_rule
+from flowjobs.ruleio import (
+    ExportFormatError,
+    export_document,
+    export_with_rules,
+    exported_id,
+    exported_rules,
+    folder_export,
+    referenced_ids,
+    remap_rule_flow,
+)
+from flowjobs.rulejson import STATUSES, RuleChange, apply_rule_json, dr_document, is_dr_rule
 
 
 def pick_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
@@ -142,6 +152,83 @@ class RuleService:
         if not deleted:
             raise RuleVersionNotFoundError("The rule version was deleted meanwhile")
 
+    # ---- import and export --------------------------------------------------------
+
+    async def import_rules(self, space_id: str, exported: Any) -> list[RuleVersion]:
+        """Import a rule, a rule flow with its rules, or a folder export. A rule
+        whose alias exists here gets a new version; others are created. Every
+        rule is checked before any is written; a rule flow's references are
+        rewritten to the ids its rules have here."""
+        try:
+            documents = exported_rules(exported)
+        except ExportFormatError as exc:
+            raise InvalidRuleError([str(exc)]) from exc
+        prepared = [_imported(document) for document in documents]
+        problems: list[str] = []
+        for document, _ in prepared:
+            for problem in await self._import_problems(space_id, document):
+                problems.append(f"{str(document.get('name'))[:100]!r}: {problem}")
+        if problems:
+            raise InvalidRuleError(problems)
+        ids: dict[str, str] = {}
+        imported = []
+        for (document, status), original in zip(prepared, documents, strict=True):
+            if document.get("type") == RULE_TYPE_COMPOSITION:
+                document = remap_rule_flow(document, ids)
+            rule = await self._store_imported(space_id, document, status)
+            old_id = exported_id(original)
+            if old_id is not None:
+                ids[old_id] = rule.base_id
+            imported.append(rule)
+        return imported
+
+    async def export(self, space_id: str, identifier: str, version: str | None) -> Any:
+        """A rule as DecisionRules exports it; a rule flow with the rules it uses."""
+        rule = await self.get(space_id, identifier, version)
+        if rule.type != RULE_TYPE_COMPOSITION:
+            return export_document(rule)
+        used = []
+        for base_id in referenced_ids(rule.document):
+            versions = await self.store.find_rule_versions(space_id, base_id)
+            if versions:
+                used.append(versions[-1])
+        return export_with_rules(rule, used)
+
+    async def export_space(self, space_id: str, name: str) -> dict[str, Any]:
+        """The highest version of every rule of the space, as a folder export."""
+        latest: dict[str, RuleVersion] = {}
+        for rule in await self.store.list_rule_versions(space_id):
+            latest[rule.base_id] = rule  # oldest first: the last one stays
+        return folder_export(name, list(latest.values()))
+
+    async def _import_problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
+        problems = await self.catalog.problems(space_id, document)
+        existing = await self.store.find_rule_versions(space_id, alias_of(document))
+        kind = document.get("type", RULE_TYPE_FLOW)
+        if existing and existing[-1].type != kind:
+            problems.append(f"type: {existing[-1].alias!r} is a {existing[-1].type} here")
+        return problems
+
+    async def _store_imported(
+        self, space_id: str, document: dict[str, Any], status: RuleStatus
+    ) -> RuleVersion:
+        alias = alias_of(document)
+        document = {**document, alias_key(document): alias}
+        now = utcnow()
+        versions = await self.store.find_rule_versions(space_id, alias)
+        if versions:
+            rule = self._version_of(versions[-1].base_id, space_id, alias, 0, status, document)
+            number = await self.store.insert_next_version(rule, now)
+            if number is None:
+                raise RuleNotFoundError(f"The rule {alias!r} was deleted meanwhile")
+            return replace(rule, version=number, created_at=now, updated_at=now)
+        rule = self._version_of(str(uuid.uuid4()), space_id, alias, 1, status, document)
+        try:
+            await self.store.insert_rule_version(rule, now, new_rule=True)
+        except AlreadyExistsError as exc:
+            raise self._exists(alias) from exc
+        return replace(rule, created_at=now, updated_at=now)
+
     # ---- helpers ----------------------------------------------------------------
 
     async def _versions(self, space_id: str, identifier: str) -> list[RuleVersion]:
@@ -198,3 +285,14 @@ class RuleService:
             status=status,
             document=document,
         )
+
+
+def _imported(exported: dict[str, Any]) -> tuple[dict[str, Any], RuleStatus]:
+    """An exported rule as it is stored here, and its status (as exported:
+    DecisionRules' own rules default to published, flows to pending)."""
+    flow = exported.get("type", RULE_TYPE_FLOW) == RULE_TYPE_FLOW
+    document = apply_rule_json(exported, set_alias=True).document if flow else dr_document(exported)
+    status = exported.get("status")
+    if status in STATUSES:
+        return document, RuleStatus(status)
+    return document, RuleStatus.PENDING if flow else RuleStatus.PUBLISHED

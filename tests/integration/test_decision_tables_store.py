@@ -69,7 +69,9 @@ async def test_versions_status_and_update_like_flows(env: Env) -> None:
     rules = RuleService(env.catalog)
     body = sample("Test_v2.json")
     created = await rules.create(space.id, body)
-    second = await rules.new_version(space.id, "test", {**body, "status": None, "description": "v2"})
+    second = await rules.new_version(
+        space.id, "test", {**body, "status": None, "description": "v2"}
+    )
     assert (second.version, second.status) == (2, RuleStatus.PENDING)
     assert second.document["description"] == "v2"
     assert second.document["decisionTable"] == body["decisionTable"]

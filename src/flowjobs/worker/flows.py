@@ -1,6 +1,8 @@
 """Compiled flows for the worker: a cache per rule version (a version's
-document never changes), the ``call`` resolver of a space, and the services
-a flow may use (REST policy, named SQL connections)."""
+document never changes), the ``call`` resolver of a space, the ``rule``
+solver of a space (decision tables, compiled once per version by the same
+SolverService as the Solver API's), and the services a flow may use (REST
+policy, named SQL connections)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,18 @@ from typing import Any
 
 from flowjobs.config import Settings
 from flowjobs.domain import RuleVersion
-from flowjobs.engine import EngineServices, Flow, FlowResolver, RestPolicy, SqlConnections
+from flowjobs.engine import (
+    EngineServices,
+    Flow,
+    FlowResolver,
+    RestPolicy,
+    RuleSolver,
+    SqlConnections,
+)
 from flowjobs.errors import FlowExecutionError, FlowjobsError
 from flowjobs.flowsetup import compile_document
 from flowjobs.manager import JobManager
+from flowjobs.solver import SolverService
 
 
 class FlowLoader:
@@ -21,6 +31,7 @@ class FlowLoader:
         self.sql = SqlConnections(settings.sql_connections, pool_size=settings.sql_pool_size)
         self.rest = RestPolicy(allow=tuple(settings.rest_allow))
         self._cache: dict[tuple[str, int], Flow] = {}
+        self.solver = SolverService(manager.store, cache_seconds=settings.catalog_cache_seconds)
 
     def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
         """The compiled flow of one rule version; raises FlowValidationError."""
@@ -32,7 +43,18 @@ class FlowLoader:
         return self._cache[key]
 
     def services(self, space_id: str) -> EngineServices:
-        return EngineServices(rest=self.rest, sql=self.sql, resolve_flow=self._resolver(space_id))
+        return EngineServices(
+            rest=self.rest,
+            sql=self.sql,
+            resolve_flow=self._resolver(space_id),
+            solve_rule=self._rule_solver(space_id),
+        )
+
+    def _rule_solver(self, space_id: str) -> RuleSolver:
+        async def solve(identifier: str, version: int | None, data: Any, strategy: str) -> Any:
+            return await self.solver.solve(space_id, identifier, version, data, strategy=strategy)
+
+        return solve
 
     def _resolver(self, space_id: str) -> FlowResolver:
         async def resolve(identifier: str, version: int | None) -> Flow:
