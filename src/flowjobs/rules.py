@@ -163,7 +163,7 @@ class RuleService:
             documents = exported_rules(exported)
         except ExportFormatError as exc:
             raise InvalidRuleError([str(exc)]) from exc
-        prepared = [_imported(document) for document in documents]
+        prepared = _distinct_aliases([_imported(document) for document in documents])
         problems: list[str] = []
         for document, _ in prepared:
             for problem in await self._import_problems(space_id, document):
@@ -285,6 +285,25 @@ class RuleService:
             status=status,
             document=document,
         )
+
+
+def _distinct_aliases(
+    prepared: list[tuple[dict[str, Any], RuleStatus]],
+) -> list[tuple[dict[str, Any], RuleStatus]]:
+    """Rules of one export without an alias of their own get their name as a
+    slug; when two come out the same (a rule flow named as its table), the
+    later one gets its type appended, the same way every time, so that a
+    second import finds the rules of the first."""
+    taken: set[str] = set()
+    distinct = []
+    for document, status in prepared:
+        alias = alias_of(document)
+        if alias in taken and not document.get(alias_key(document)):
+            alias = f"{alias}-{document.get('type', RULE_TYPE_FLOW)}"
+            document = {**document, alias_key(document): alias}
+        taken.add(alias)
+        distinct.append((document, status))
+    return distinct
 
 
 def _imported(exported: dict[str, Any]) -> tuple[dict[str, Any], RuleStatus]:

@@ -152,3 +152,57 @@ async def test_audits_are_kept_per_space_and_pruned(env: Env) -> None:
     with pytest.raises(AuditNotFoundError):
         await solver.audit(space.id, expired.id)
     assert (await solver.audit(space.id, audit_id)).id == audit_id
+
+
+async def test_import_a_rule_flow_with_its_table_twice(env: Env) -> None:
+    space, _ = await env.space_with_key("imports")
+    rules = RuleService(env.catalog)
+    exported = json.loads((SAMPLES / "Import-RuleFlow-example.json").read_text())
+    first = await rules.import_rules(space.id, exported)
+    assert [rule.type for rule in first] == ["decision-table", "composition"]
+    table, flow = first
+    tree = flow.document["dataTree"]
+    assert tree["children"][0]["baseId"] == table.base_id  # remapped to the id here
+    second = await rules.import_rules(space.id, exported)
+    assert [(r.base_id, r.version) for r in second] == [(table.base_id, 2), (flow.base_id, 2)]
+    assert len({v.base_id for v in await env.store.list_rule_versions(space.id)}) == 2
+    exported_again = await rules.export(space.id, flow.base_id, None)
+    assert [d["type"] for d in exported_again] == ["composition", "decision-table"]
+    third = await rules.import_rules(space.id, exported_again)
+    assert [r.version for r in third] == [3, 3]
+
+
+async def test_import_a_folder_export_and_export_the_space(env: Env) -> None:
+    space, _ = await env.space_with_key("folders")
+    rules = RuleService(env.catalog)
+    exported = json.loads((SAMPLES / "import_folder_example.json").read_text())
+    imported = await rules.import_rules(space.id, exported)
+    assert sorted(r.alias for r in imported) == ["interested-mackerel", "specific-roadrunner"]
+    assert {r.type for r in imported} == {"complex-rule"}  # kept as they are, not solvable
+    folder = await rules.export_space(space.id, "folders")
+    assert folder["export"]["exportType"] == "FOLDER"
+    again = await rules.import_rules(space.id, folder)
+    assert sorted(r.version for r in again) == [2, 2]
+
+
+@pytest.mark.parametrize("name", TABLES)
+async def test_every_sample_table_imports_unchanged(env: Env, name: str) -> None:
+    space, _ = await env.space_with_key("imports")
+    rules = RuleService(env.catalog)
+    body = sample(name)
+    (rule,) = await rules.import_rules(space.id, body)
+    exported = await rules.export(space.id, rule.base_id, None)
+    assert {k: v for k, v in exported.items() if k not in SERVER_FIELDS} == {
+        k: v for k, v in body.items() if k not in SERVER_FIELDS and k != "ruleAlias"
+    } | {"ruleAlias": rule.alias}
+
+
+async def test_a_bad_import_writes_nothing(env: Env) -> None:
+    space, _ = await env.space_with_key("imports")
+    rules = RuleService(env.catalog)
+    good = sample("Segment_v1.json")
+    with pytest.raises(InvalidRuleError, match="name"):
+        await rules.import_rules(space.id, [good, {**good, "name": "", "ruleAlias": "x"}])
+    assert await env.store.list_rule_versions(space.id) == []
+    with pytest.raises(InvalidRuleError, match="folder export"):
+        await rules.import_rules(space.id, 42)

@@ -20,7 +20,16 @@ from flowjobs.api import fast_start, openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
-from flowjobs.api.routes import jobs, ops, rules, solver, space_items, usage, webhooks
+from flowjobs.api.routes import (
+    jobs,
+    ops,
+    rule_io,
+    rules,
+    solver,
+    space_items,
+    usage,
+    webhooks,
+)
 from flowjobs.config import Settings
 from flowjobs.metrics import Metrics
 from flowjobs.ratelimit import KeyRateLimiter
@@ -149,6 +158,7 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> JobsApi
     app.include_router(jobs.router)
     app.include_router(rules.router)
     app.include_router(solver.router)
+    app.include_router(rule_io.router)
     app.include_router(usage.router)
     app.include_router(space_items.router)
     app.include_router(webhooks.router)
