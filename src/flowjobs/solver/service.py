@@ -9,6 +9,7 @@ not hold the event loop (and the other spaces' requests) for its duration.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ from flowjobs.decisions import (
     normalise_strategy,
     referenced_rules,
 )
-from flowjobs.domain import RULE_TYPE_COMPOSITION, ApiKey, RuleStatus, RuleVersion
+from flowjobs.domain import (
+    RULE_TYPE_COMPOSITION,
+    RULE_TYPE_TABLE,
+    ApiKey,
+    RuleStatus,
+    RuleVersion,
+)
 from flowjobs.errors import (
     AuditNotFoundError,
     FlowjobsError,
@@ -40,6 +47,8 @@ from flowjobs.store.audits import SolveAudit
 
 THREAD_BULK = 64  # inputs from which a bulk is solved in a worker thread
 MAX_DEPTH = 8  # rules solving rules (SOLVE, rule flows), as deep as this
+MAX_SPACE_RULES = 2000  # published versions loaded for SOLVE calls that name rules by value
+SOLVABLE = frozenset({RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION})
 
 RuleKey = tuple[str, int | None]  # (id or alias, version or None: latest published)
 
@@ -83,6 +92,8 @@ class SolverService:
         self.store = store
         self.compiled = CompiledRules(capacity)
         self._versions = TtlCache(cache_seconds, lambda: store.catalog_generation)
+        # per rule version: whether its SOLVE calls may name rules by value
+        self._dynamic: dict[tuple[str, int, Any], bool] = {}
 
     async def solve(
         self,
@@ -149,9 +160,19 @@ class SolverService:
         return pick_solvable(versions, version)
 
     async def _called(self, space_id: str, root: RuleVersion) -> dict[RuleKey, Solvable]:
-        """The rules of the space that ``root`` solves, and theirs, down to
-        MAX_DEPTH. One that cannot be found is left out: solving it raises
-        then, with its name, only if the input reaches that call."""
+        """The rules of the space that ``root`` may solve. A table whose SOLVE
+        calls name their rule by a value (``SOLVE({data}, ...)``) may solve
+        any published rule of the space: all are loaded. Otherwise the rules
+        named by literal ids, and theirs, down to MAX_DEPTH."""
+        if self._solves_by_value(root):
+            whole = await self._whole_space(space_id)
+            if whole is not None:
+                return whole
+        return await self._named(space_id, root)
+
+    async def _named(self, space_id: str, root: RuleVersion) -> dict[RuleKey, Solvable]:
+        """Rules named by literal ids. One that cannot be found is left out:
+        solving it raises then, with its name, only if the input reaches it."""
         called: dict[RuleKey, Solvable] = {}
         frontier = _references(root)
         for _ in range(MAX_DEPTH):
@@ -167,6 +188,36 @@ class SolverService:
             if not frontier:
                 break
         return called
+
+    async def _whole_space(self, space_id: str) -> dict[RuleKey, Solvable] | None:
+        """Every published decision table and rule flow of the space, by id and
+        alias, with and without version; None past MAX_SPACE_RULES versions."""
+        versions: list[RuleVersion] = await self._versions.lookup(
+            ("all", space_id), lambda: self.store.list_rule_versions(space_id)
+        )
+        published = [v for v in versions if v.status is RuleStatus.PUBLISHED and v.type in SOLVABLE]
+        if len(published) > MAX_SPACE_RULES:
+            return None
+        called: dict[RuleKey, Solvable] = {}
+        for rule in published:  # oldest first: the latest published one stays for None
+            try:
+                compiled = self.compiled.get(rule)
+            except FlowjobsError:
+                continue
+            for name in (rule.base_id, rule.alias):
+                called[(name, rule.version)] = compiled
+                called[(name, None)] = compiled
+        return called
+
+    def _solves_by_value(self, rule: RuleVersion) -> bool:
+        key = (rule.base_id, rule.version, rule.updated_at)
+        found = self._dynamic.get(key)
+        if found is None:
+            if len(self._dynamic) > 10_000:
+                self._dynamic.clear()
+            text = json.dumps(rule.document)
+            found = self._dynamic[key] = '"SOLVE"' in text or "SOLVE(" in text
+        return found
 
 
 def _references(rule: RuleVersion) -> set[RuleKey]:

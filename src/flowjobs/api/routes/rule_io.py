@@ -48,6 +48,12 @@ async def _import(key: ManagementKeyDep, rules: RulesDep, body: Any) -> list[Rul
     include_in_schema=False,
     response_model=list[RuleSummary],
 )
+@router.post(  # the SDKs' importFolder (flowjobs has no folders: into the space)
+    "/folder/import/{node_id}",
+    status_code=201,
+    include_in_schema=False,
+    response_model=list[RuleSummary],
+)
 async def import_rules(
     key: ManagementKeyDep, rules: RulesDep, body: DocumentDep
 ) -> list[RuleSummary]:
@@ -76,6 +82,7 @@ async def export_version(
     return await rules.export(key.space_id, identifier, version)
 
 
+@router.get("/folder/export/{node_id}", include_in_schema=False)  # the SDKs' exportFolder
 @router.get(
     "/folder/export",
     summary="Export the highest version of every rule of the space as a folder export",
