@@ -303,9 +303,8 @@ def test_cli_import_and_export_round_trip(servers: Servers, tmp_path: Path) -> N
     url = servers.live.url
     name = f"dt-cli-{uuid.uuid4().hex[:8]}"
     cli(url, "space", "create", name, "--json")
-    imported = cli(
-        url, "rule", "import", str(SAMPLES / "import_folder_example.json"), "--space", name, "--json"
-    )
+    folder = str(SAMPLES / "import_folder_example.json")
+    imported = cli(url, "rule", "import", folder, "--space", name, "--json")
     assert len(imported["rules"]) == 2
     for table in TABLES:
         cli(url, "rule", "import", str(SAMPLES / table), "--space", name, "--json")
