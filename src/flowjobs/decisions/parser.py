@@ -96,7 +96,7 @@ def parse_template(text: str) -> Node:
     while True:
         start = text.find("{", pos)
         end = text.find("}", start + 1) if start >= 0 else -1
-        if start < 0 or end < 0 or not _looks_like_ref(text[start + 1 : end]):
+        if start < 0 or end < 0 or not _looks_like_name_ref(text[start + 1 : end]):
             if start >= 0 and end >= 0:
                 parts.append(text[pos : start + 1])
                 pos = start + 1
@@ -127,6 +127,12 @@ def _merge_text(parts: list[str | Ref]) -> list[str | Ref]:
 def _looks_like_ref(inner: str) -> bool:
     stripped = inner.strip()
     return bool(stripped) and not any(ch in stripped for ch in "{\"':,")
+
+
+def _looks_like_name_ref(inner: str) -> bool:
+    """Inside quoted text only a name is a reference: "l{3}" stays a regex quantifier."""
+    stripped = inner.strip()
+    return _looks_like_ref(inner) and (stripped[0].isalpha() or stripped[0] == "_")
 
 
 class _Parser:
@@ -229,7 +235,7 @@ class _Parser:
         while self.pos < len(self.text):
             char = self.text[self.pos]
             if char == "\\" and self.pos + 1 < len(self.text):
-                out.append(_unescape(self.text[self.pos + 1]))
+                out.append(_unescape(self.text[self.pos + 1], quote))
                 self.pos += 2
                 continue
             self.pos += 1
@@ -384,8 +390,12 @@ def _is_name(token: str) -> bool:
     return token.replace("_", "a").isalnum() and not token[0].isdigit()
 
 
-def _unescape(char: str) -> str:
-    return {"n": "\n", "t": "\t", "r": "\r"}.get(char, char)
+def _unescape(char: str, quote: str) -> str:
+    """An escape in quoted text: quotes and backslashes lose the backslash, others keep it
+    (so RE("(\\w+)") reaches the regex as written, as DecisionRules does)."""
+    if char in ("\\", quote, "'", '"'):
+        return char
+    return {"n": "\n", "t": "\t", "r": "\r"}.get(char, "\\" + char)
 
 
 def _unquote(text: str) -> str:

@@ -95,9 +95,10 @@ def trim_right(value: Any) -> str:
 
 @register("SUBSTR", 2, 3)
 def substr(value: Any, first: Any, last: Any = None) -> str:
-    """Characters from index ``first`` to index ``last`` (both 0-based, ``last`` excluded)."""
+    """Characters from position ``first`` to ``last``, both counted from 1 and included
+    (the page's examples: SUBSTR("ab123ABCD",3,5) is "123", position 0 counts as 1)."""
     text = _scalar_text(value, "SUBSTR")
-    start = max(int(number_arg(first, "SUBSTR")), 0)
+    start = max(int(number_arg(first, "SUBSTR")) - 1, 0)
     if last is None:
         return text[start:]
     return text[start : max(int(number_arg(last, "SUBSTR")), start)]
