@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flowjobs.decisions import functions as _functions  # registers every function
 from flowjobs.decisions import general_operators as _general_operators  # noqa: F401
+from flowjobs.decisions.checks import validate_expression
 from flowjobs.decisions.compiler import CompiledRule, compile_rule
 from flowjobs.decisions.options import (
     STRATEGIES,
@@ -43,5 +44,6 @@ __all__ = [
     "compile_rule",
     "normalise_strategy",
     "referenced_rules",
+    "validate_expression",
     "validate_rule",
 ]
