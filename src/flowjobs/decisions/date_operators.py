@@ -98,7 +98,8 @@ def _cell_of(match: re.Match[str]) -> DateValue | None:
         return None
     try:
         day = _date_of(match.group("date")) if match.group("date") else None
-        time = dt.time.fromisoformat(_padded_time(match.group("time"))) if match.group("time") else None
+        time_text = match.group("time")
+        time = dt.time.fromisoformat(_padded_time(time_text)) if time_text else None
     except ValueError:
         return None
     return DateCell(day, time, zone)

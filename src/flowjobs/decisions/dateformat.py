@@ -213,8 +213,8 @@ def _read_fields(text: str, pattern: str) -> _Fields:
         token = match.group("token")
         if token is None:
             # Separators and [escaped text] stand for as many characters of the date.
-            literal = match.group("escaped") if match.group("escaped") is not None else match.group(0)
-            position += len(literal)
+            escaped = match.group("escaped")
+            position += len(escaped if escaped is not None else match.group(0))
             continue
         regex, setter = _READERS[token]
         found = regex.search(text, position)
@@ -232,6 +232,15 @@ def _from_timestamp(millis: float) -> dt.datetime:
         raise invalid("the timestamp is out of range") from exc
 
 
+def _hours_of(fields: _Fields) -> int:
+    """The hour on a 24-hour clock, after AM/PM."""
+    if fields.pm is None:
+        return fields.hours
+    if fields.pm:
+        return fields.hours + 12 if fields.hours < 12 else fields.hours
+    return 0 if fields.hours == 12 else fields.hours
+
+
 def _build(fields: _Fields, zone: dt.tzinfo) -> dt.datetime:
     """Day.js' defaults: no year is this year, no month this month (January after a year)."""
     today = clock.now().astimezone(zone).date()
@@ -244,9 +253,6 @@ def _build(fields: _Fields, zone: dt.tzinfo) -> dt.datetime:
         day = fields.day
     else:
         day = today.day if fields.year is None and fields.month is None else 1
-    hours = fields.hours
-    if fields.pm is not None:
-        hours = hours + 12 if fields.pm and hours < 12 else (0 if not fields.pm and hours == 12 else hours)
-    time = (hours, fields.minutes, fields.seconds, fields.millis)
+    time = (_hours_of(fields), fields.minutes, fields.seconds, fields.millis)
     local = local_datetime(year, month0, day, time, fields.zone or zone)
     return local.astimezone(dt.UTC)

@@ -127,7 +127,7 @@ def _unit(value: Any) -> str:
 
 def _truncate(number: float) -> int:
     """Toward zero, as Day.js rounds a difference."""
-    return int(math.trunc(number))
+    return math.trunc(number)
 
 
 _MILLIS = {"second": 1e3, "minute": 6e4, "hour": 3.6e6, "day": 8.64e7, "week": 6.048e8}
@@ -144,8 +144,12 @@ def datediff(first: Any, second: Any, unit: Any) -> int:
     millis = (a - b).total_seconds() * 1000
     if name in ("day", "week"):
         # Day.js counts days between wall clocks: a summer-time hour does not shorten a day.
-        millis += ((a.utcoffset() or dt.timedelta()) - (b.utcoffset() or dt.timedelta())).total_seconds() * 1000
+        millis += (_offset(a) - _offset(b)).total_seconds() * 1000
     return _truncate(millis / _MILLIS[name])
+
+
+def _offset(value: dt.datetime) -> dt.timedelta:
+    return value.utcoffset() or dt.timedelta()
 
 
 def add_months(value: dt.datetime, months: int) -> dt.datetime:
@@ -155,8 +159,7 @@ def add_months(value: dt.datetime, months: int) -> dt.datetime:
     if not 1 <= year <= 9999:
         raise invalid("the date is out of range")
     last = _days_in_month(year, month0 + 1)
-    moved = value.replace(tzinfo=None).replace(year=year, month=month0 + 1, day=min(value.day, last))
-    return moved.replace(tzinfo=value.tzinfo).astimezone(value.tzinfo)
+    return value.replace(year=year, month=month0 + 1, day=min(value.day, last))
 
 
 def _days_in_month(year: int, month: int) -> int:
