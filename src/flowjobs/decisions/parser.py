@@ -17,6 +17,7 @@ Grammar of a cell string (no Python ``eval``; nesting bounded)::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ MAX_EXPRESSION_LENGTH = 100_000
 # characters that end bare (unquoted) text, as DecisionRules documents: *\/+-(),%{}
 _SPECIAL = set("*/+-(),{}[]\"'")
 _BINARY = {"+": "PLUS_CHAR", "-": "MINUS_CHAR", "*": "TIMES_CHAR", "/": "DIVIDED_CHAR"}
+_WORD_SUFFIX = re.compile(r"[A-Za-z0-9_.]+")
 _KEYWORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
 RAW_FUNCTIONS = frozenset({"TEXT"})  # their argument is kept as written
 
@@ -204,6 +206,9 @@ class _Parser:
 
     def unary(self) -> Node:
         self.skip_space()
+        if self.peek() == "+" and self.text[self.pos + 1 : self.pos + 2].isdigit():
+            self.pos += 1  # a signed number: DATE_COMPUTE(DATE({input}), +20)
+            return self.primary()
         if self.peek() == "-":
             self.pos += 1
             self.enter()
@@ -284,7 +289,12 @@ class _Parser:
             return self.object()
         ref = parse_ref(inner)
         self.pos = end + 1
-        return ref
+        # Text right after the braces joins the value: DATE({input}Z) reads "<input>Z".
+        suffix = _WORD_SUFFIX.match(self.text, self.pos)
+        if suffix is None:
+            return ref
+        self.pos = suffix.end()
+        return Template((ref, suffix.group(0)))
 
     def object(self) -> Node:
         self.enter()
