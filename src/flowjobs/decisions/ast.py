@@ -42,10 +42,17 @@ class ArrayNode:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectNode:
+    """``{"key": expression, ...}``: a JSON object of expressions (keys may be expressions too)."""
+
+    items: tuple[tuple[Node, Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Template:
     """Text with ``{var}`` parts, e.g. ``{PromoDiscount}% discount``."""
 
     parts: tuple[str | Ref, ...]
 
 
-Node: TypeAlias = Literal | Ref | Call | ArrayNode | Template
+Node: TypeAlias = Literal | Ref | Call | ArrayNode | ObjectNode | Template

@@ -6,10 +6,10 @@ so a hostile expression cannot exhaust the stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from flowjobs.decisions.ast import ArrayNode, Call, Literal, Node, Ref, Template
+from flowjobs.decisions.ast import ArrayNode, Call, Literal, Node, ObjectNode, Ref, Template
 from flowjobs.decisions.functions.registry import lookup
 from flowjobs.decisions.options import SolveContext
 from flowjobs.decisions.problems import ExpressionError
@@ -50,6 +50,11 @@ class Evaluator:
             return self.call(node, scope)
         if isinstance(node, ArrayNode):
             return [self.evaluate(item, scope) for item in node.items]
+        if isinstance(node, ObjectNode):
+            return {
+                to_text(self.evaluate(key, scope)): self.evaluate(value, scope)
+                for key, value in node.items
+            }
         if isinstance(node, Template):
             return render_template(node, scope)
         raise ExpressionError(f"cannot evaluate {node!r}")
@@ -76,3 +81,16 @@ def render_template(node: Template, scope: Scope) -> str:
         part if isinstance(part, str) else to_text(scope.resolve(part.path, part.text))
         for part in node.parts
     )
+
+
+def evaluate_text(
+    text: str,
+    data: Any = None,
+    variables: Mapping[str, Any] | None = None,
+    context: SolveContext | None = None,
+) -> Any:
+    """The value of the expression ``text`` for ``data`` (a convenience for tests and tools)."""
+    from flowjobs.decisions.parser import parse_expression
+
+    scope = Scope(data if data is not None else {}, variables or {})
+    return Evaluator(context).evaluate(parse_expression(text), scope)

@@ -11,7 +11,7 @@ import importlib.util
 
 from flowjobs.decisions.functions.registry import FUNCTIONS, FunctionSpec, lookup, register
 
-FAMILIES = ("math", "logical", "text", "solve", "dates", "arrays", "data", "json")
+FAMILIES = ("core", "math", "logical", "text", "solve", "dates", "arrays", "data", "json")
 
 
 def _load_families() -> None:
