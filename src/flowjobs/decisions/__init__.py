@@ -9,9 +9,9 @@ compiled form per rule version and answers SOLVE calls through
 from __future__ import annotations
 
 from flowjobs.decisions import functions as _functions  # registers every function
-from flowjobs.decisions import general_operators as _general_operators  # noqa: F401
 from flowjobs.decisions.checks import validate_expression
 from flowjobs.decisions.compiler import CompiledRule, compile_rule
+from flowjobs.decisions.operators import load_operator_modules
 from flowjobs.decisions.options import (
     STRATEGIES,
     SolveContext,
@@ -29,6 +29,7 @@ from flowjobs.decisions.problems import (
 from flowjobs.decisions.validate import referenced_rules, validate_rule
 
 del _functions
+load_operator_modules()  # the general operators, and the date operators where present
 
 __all__ = [
     "STRATEGIES",

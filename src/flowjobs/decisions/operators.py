@@ -9,6 +9,8 @@ family (``register_operator(..., cell_type="date")``).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,3 +62,16 @@ def find_operator(name: str, cell_type: str | None = "general") -> OperatorSpec 
     key = operator_key(name)
     kind = cell_type or "general"
     return OPERATORS.get((kind, key)) or OPERATORS.get(("general", key))
+
+
+# modules of this package that register condition operators when imported
+OPERATOR_MODULES = ("general_operators", "date_operators")
+
+
+def load_operator_modules() -> None:
+    """Import every operator module present (the date operators live beside the others)."""
+    package = __name__.rsplit(".", 1)[0]
+    for module in OPERATOR_MODULES:
+        name = f"{package}.{module}"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)

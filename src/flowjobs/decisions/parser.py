@@ -47,8 +47,13 @@ def parse_expression(text: str) -> Node:
     return node
 
 
-def parse_tree(value: Any, depth: int = 0) -> Node:
-    """The node of an exported pre-parsed value (function tree, JSON, or a leaf string)."""
+def parse_tree(value: Any, depth: int = 0, *, in_json: bool = False) -> Node:
+    """The node of an exported pre-parsed value (function tree, JSON, or a leaf string).
+
+    A function's parameters that are strings are small expressions (``"{data}"``,
+    ``"\\"alias\\""``, ``"460"``); strings inside plain JSON (``in_json``) are text,
+    since the export wraps references there in EVAL.
+    """
     if depth > MAX_PARSE_DEPTH:
         raise ExpressionError("expression nests too deeply")
     if isinstance(value, Mapping):
@@ -59,11 +64,13 @@ def parse_tree(value: Any, depth: int = 0) -> Node:
             name = str(value["functionName"]).upper()
             return Call(name, tuple(parse_tree(p, depth + 1) for p in params))
         return ObjectNode(
-            tuple((Literal(str(k)), parse_tree(v, depth + 1)) for k, v in value.items())
+            tuple(
+                (Literal(str(k)), parse_tree(v, depth + 1, in_json=True)) for k, v in value.items()
+            )
         )
     if isinstance(value, list):
-        return ArrayNode(tuple(parse_tree(item, depth + 1) for item in value))
-    if isinstance(value, str):
+        return ArrayNode(tuple(parse_tree(item, depth + 1, in_json=True) for item in value))
+    if isinstance(value, str) and not in_json:
         return parse_leaf(value)
     return Literal(value)
 

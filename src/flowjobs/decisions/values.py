@@ -138,6 +138,27 @@ def dr_equals(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
+def eq_key(value: Any) -> tuple[Any, ...] | None:
+    """A hashable key such that equal keys mean ``dr_equals`` (for cast table values).
+
+    Numbers and numeric text share a key, booleans and "true"/"false" share one;
+    None for values that never equal a scalar (arrays, objects) or have no key.
+    """
+    if value is None:
+        return ("null",)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("num", float(value))
+    if isinstance(value, str):
+        as_bool = bool_of_text(value)
+        if as_bool is not None:
+            return ("bool", as_bool)
+        number = to_number(value)
+        return ("num", float(number)) if number is not None else ("text", value)
+    return None
+
+
 def compare(left: Any, right: Any) -> int | None:
     """-1, 0 or 1 as JavaScript's < and > order two values; None when they do not compare.
 
@@ -167,4 +188,6 @@ def json_value(value: Any) -> Any:
         return [json_value(item) for item in value]
     if isinstance(value, dict):
         return {key: json_value(item) for key, item in value.items()}
-    return value
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return to_text(value)  # e.g. a regular expression built by RE
