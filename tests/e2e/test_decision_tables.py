@@ -275,15 +275,21 @@ def test_a_rule_flow_imports_solves_and_round_trips(other: Space) -> None:
     assert first.status_code == 201, first.text
     table, flow = first.json()
     assert (table["type"], flow["type"]) == ("decision-table", "composition")
-    data = {"productType": "basic_1", "period": "month", "promoCode": "SUMMER SALE"}
+    assert flow["status"] == "pending"  # as exported
+    assert_problem(other.solve(flow["ruleAlias"], {}), 400, "RULE_NOT_PUBLISHED")
+    other.management("PUT", f"/api/rule/status/{flow['ruleId']}/published")
+    data = {"productType": "basic", "period": "month", "promoCode": "SUMMER SALE"}
     solved = other.solve(flow["ruleAlias"], data)
     assert solved.status_code == 200, solved.text
     (output,) = solved.json()
-    assert set(output) == {"finalPrice", "crudePrice", "message"}
+    headers = {"X-Strategy": "FIRST_MATCH"}
+    (row,) = other.solve(table["ruleId"], data, headers=headers).json()
+    expected = {**row["prices"], "message": row["message"]}
+    assert output == expected
     again = other.management("GET", f"/api/export/{flow['ruleId']}").json()
     second = other.management("POST", "/api/import", json=again).json()
     assert [r["version"] for r in second] == [2, 2]
-    assert [r["ruleId"] for r in second] == [flow["ruleId"], table["ruleId"]]
+    assert [r["ruleId"] for r in second] == [table["ruleId"], flow["ruleId"]]
 
 
 def test_the_space_exports_as_a_folder_and_imports_as_new_versions(
