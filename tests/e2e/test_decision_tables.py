@@ -19,8 +19,10 @@ import pytest
 
 from flowjobs.decisions import compile_rule
 
+from support.processes import Tenant
+
 from .conftest import Servers, cli
-from .helpers import assert_problem
+from .helpers import Api, assert_problem
 
 SAMPLES = Path(__file__).parents[1] / "data" / "decisionrules"
 TABLES = (
@@ -264,6 +266,42 @@ def test_an_integration_flow_is_not_solved(tables: Space) -> None:
     flow = {"name": "f", "alias": "a-flow", "nodes": [{"id": "e", "type": "end"}]}
     assert tables.management("POST", "/api/rule", json={**flow, "status": "published"}).is_success
     assert_problem(tables.solve("a-flow", {}), 400, "RULE_NOT_SOLVABLE")
+
+
+# ---- the flow node `rule` -------------------------------------------------------------
+
+
+def test_a_rule_node_solves_a_stored_table_inside_a_job(tables: Space) -> None:
+    flow = {
+        "name": "Price an order",
+        "alias": "price-order-with-table",
+        "status": "published",
+        "nodes": [
+            {
+                "id": "price",
+                "type": "rule",
+                "rule": "test",
+                "strategy": "FIRST_MATCH",
+                "input": "input.order",
+            },
+            {"id": "missing", "type": "rule", "rule": "no-such-table", "onError": {"as": "err"}},
+            {"id": "done", "type": "end", "output": '{"price": price, "error": vars.err.type}'},
+        ],
+    }
+    created = tables.management("POST", "/api/rule", json=flow)
+    assert created.status_code == 201, created.text
+    api = Api(tables.client, tables.base_url, Tenant(tables.id, tables.solver_key, ""))
+    job = api.start_ok("price-order-with-table", {"order": PRICING_INPUT})
+    done = api.wait_final(job["jobId"])
+    assert done["status"]["state"] == "COMPLETED", done
+    expected = tables.solve("test", PRICING_INPUT, headers={"X-Strategy": "FIRST_MATCH"}).json()
+    assert done["output"] == [{"price": expected, "error": "RuleError"}]
+
+
+def test_a_rule_node_of_an_unknown_strategy_is_refused_at_push(tables: Space) -> None:
+    node = {"id": "p", "type": "rule", "rule": "test", "strategy": "SOMETIMES"}
+    flow = {"name": "Bad", "alias": "bad-rule-node", "nodes": [node]}
+    assert_problem(tables.management("POST", "/api/rule", json=flow), 400, "INVALID_RULE")
 
 
 # ---- import and export --------------------------------------------------------------
