@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from flowjobs.decisions import compile_rule
-
 from support.processes import Tenant
 
 from .conftest import Servers, cli

@@ -40,8 +40,9 @@ async function run(job) {
         auditId: lastHeaders["x-audit-id"] || null,
       });
     } catch (e) {
-      const response = e.response || {};
-      results.push({ ok: false, status: response.status || null, body: response.data || String(e) });
+      // The SDK throws DecisionRulesErrorException("Call ended with status:404", body).
+      const status = /status:(\d+)/.exec(String(e.message));
+      results.push({ ok: false, status: status ? Number(status[1]) : null, body: e.cause || String(e) });
     }
   }
   return results;
