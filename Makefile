@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install chromium run test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench bench-quick clean
+.PHONY: install chromium run test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench-solve bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-scale: install  ## PostgreSQL: jobs/s with 1-3 workers, dispatch and cance
 
 bench-credit: install  ## rows/s of examples/credit-tiers.yaml on SQLite and PostgreSQL
 	$(BIN)/python bench/credit_tiers.py
+
+bench-solve: install  ## Solver API: solves/s over HTTP beside the FastAPI no-op, 10,000-input bulk (a few minutes)
+	$(BIN)/python bench/solve.py
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from flowjobs import __version__
-from flowjobs.api import fast_start, openapi, problems
+from flowjobs.api import fast_solve, fast_start, openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
@@ -102,8 +102,14 @@ class JobsApi(FastAPI):
     goes through the stack, so that starts are traced like the rest."""
 
     fast_starts: fast_start.FastStarts | None = None
+    fast_solves: fast_solve.FastSolves | None = None  # the Solver API's, the same way
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        solves = self.fast_solves
+        if solves is not None and solves.takes(scope) and not _native_telemetry_on(self):
+            scope["app"] = self
+            await solves.answer(scope, receive, send)
+            return
         fast = self.fast_starts
         # takes() first: the telemetry check is for starts only (the stack makes
         # its own); what takes() sets in the scope is what the router would set
@@ -135,6 +141,7 @@ def _base_app(
     )
     if fast_starts:
         app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
+        app.fast_solves = fast_solve.FastSolves(settings.max_header_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
     problems.install(app)

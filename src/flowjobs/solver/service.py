@@ -92,8 +92,10 @@ class SolverService:
         self.store = store
         self.compiled = CompiledRules(capacity)
         self._versions = TtlCache(cache_seconds, lambda: store.catalog_generation)
-        # per rule version: whether its SOLVE calls may name rules by value
+        # per rule version: whether its SOLVE calls may name rules by value, and
+        # the rules it names (both read from the whole document: done once)
         self._dynamic: dict[tuple[str, int, Any], bool] = {}
+        self._references: dict[tuple[str, int, Any], set[RuleKey]] = {}
 
     async def solve(
         self,
@@ -174,7 +176,9 @@ class SolverService:
         """Rules named by literal ids. One that cannot be found is left out:
         solving it raises then, with its name, only if the input reaches it."""
         called: dict[RuleKey, Solvable] = {}
-        frontier = _references(root)
+        frontier = self._named_by(root)
+        if not frontier:
+            return called
         for _ in range(MAX_DEPTH):
             following: set[RuleKey] = set()
             for key in frontier - called.keys():
@@ -183,7 +187,7 @@ class SolverService:
                     called[key] = self.compiled.get(rule)
                 except FlowjobsError:
                     continue
-                following |= _references(rule)
+                following |= self._named_by(rule)
             frontier = following
             if not frontier:
                 break
@@ -208,6 +212,15 @@ class SolverService:
                 called[(name, rule.version)] = compiled
                 called[(name, None)] = compiled
         return called
+
+    def _named_by(self, rule: RuleVersion) -> set[RuleKey]:
+        key = (rule.base_id, rule.version, rule.updated_at)
+        found = self._references.get(key)
+        if found is None:
+            if len(self._references) > 10_000:
+                self._references.clear()
+            found = self._references[key] = _references(rule)
+        return found
 
     def _solves_by_value(self, rule: RuleVersion) -> bool:
         key = (rule.base_id, rule.version, rule.updated_at)

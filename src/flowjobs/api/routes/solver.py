@@ -5,11 +5,13 @@ table or rule flow for one input (``{"data": {...}}``) or a bulk of them
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from flowjobs.api.deps import (
     AppState,
@@ -22,7 +24,7 @@ from flowjobs.api.deps import (
 from flowjobs.api.problems import problem_response, problem_responses
 from flowjobs.domain import ApiKey
 from flowjobs.errors import BadRequestError, FlowjobsError
-from flowjobs.solver import SolveOptions, SolverService, version_number
+from flowjobs.solver import SolveOptions, version_number
 from flowjobs.solver.audit import AuditRequest, audit_ttl_days
 
 router = APIRouter(tags=["solver"])
@@ -58,34 +60,57 @@ class InvalidSolveBodyError(BadRequestError):
     code = "INVALID_SOLVE_BODY"
 
 
-def _solver(state: AppState) -> SolverService:
-    assert state.solver is not None  # built by the app's lifespan
-    return state.solver
+@dataclass(frozen=True, slots=True)
+class SolveHeaders:
+    """The Solver API's request headers (``X-Debug`` is accepted and ignored)."""
+
+    strategy: str | None = None
+    correlation_id: str | None = None
+    audit: str | None = None
+    audit_ttl: str | None = None
 
 
-async def _solve(
-    request: Request,
+def correlation_of(headers: SolveHeaders) -> str:
+    """The given correlation id (cut to its length), or a new one."""
+    return (headers.correlation_id or str(uuid.uuid4()))[:MAX_CORRELATION]
+
+
+def encode(result: Any) -> bytes:
+    """JSON as Starlette's JSONResponse writes it."""
+    return json.dumps(
+        result, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+async def solve_request(
     state: AppState,
     key: ApiKey,
     identifier: str,
     version: str | None,
-    strategy: str | None,
-    audit: AuditRequest,
-) -> Any:
-    settings = state.settings
-    body = parse_json(await read_body(request, settings.max_body_bytes), max_depth=100)
+    headers: SolveHeaders,
+    correlation_id: str,
+    raw: bytes,
+) -> tuple[bytes, dict[str, str]]:
+    """One Solver API request after its key: the answer's body and headers
+    (besides the correlation id). Raises FlowjobsError for a problem."""
+    audit = AuditRequest.from_headers(
+        headers.audit, audit_ttl_days(headers.audit_ttl), correlation_id
+    )
+    body = parse_json(raw, max_depth=state.settings.max_json_depth)
     if not isinstance(body, dict) or "data" not in body:
         raise InvalidSolveBodyError()
     options = SolveOptions.from_request(body.get("options"))
-    solver = _solver(state)
+    assert state.solver is not None  # built by the app's lifespan
     number = version_number(version)
-    result = await solver.solve(
-        key.space_id, identifier, number, body["data"], strategy=strategy, options=options
+    result = await state.solver.solve(
+        key.space_id, identifier, number, body["data"], strategy=headers.strategy, options=options
     )
+    extra = {}
     if audit.wanted:
-        audit_id = await solver.record_audit(key, identifier, number, body, result, audit)
-        request.state.audit_id = audit_id
-    return result
+        extra["X-Audit-Id"] = await state.solver.record_audit(
+            key, identifier, number, body, result, audit
+        )
+    return encode(result), extra
 
 
 async def _answer(
@@ -94,23 +119,21 @@ async def _answer(
     key: ApiKey,
     identifier: str,
     version: str | None,
-    headers: tuple[str | None, str | None, str | None, str | None],
+    headers: SolveHeaders,
 ) -> Response:
     """The result with the correlation id (given or new) in its header; an
     error as a problem, with the header too."""
-    strategy, correlation, audit, audit_ttl = headers
-    correlation_id = (correlation or str(uuid.uuid4()))[:MAX_CORRELATION]
+    correlation_id = correlation_of(headers)
     out = {CORRELATION: correlation_id}
     try:
-        wanted = AuditRequest.from_headers(audit, audit_ttl_days(audit_ttl), correlation_id)
-        result = await _solve(request, state, key, identifier, version, strategy, wanted)
+        raw = await read_body(request, state.settings.max_body_bytes)
+        body, extra = await solve_request(
+            state, key, identifier, version, headers, correlation_id, raw
+        )
     except FlowjobsError as exc:
         problems = getattr(exc, "problems", None)
         return problem_response(exc.status, exc.code, exc.message, problems=problems, headers=out)
-    audit_id = getattr(request.state, "audit_id", None)
-    if audit_id is not None:
-        out["X-Audit-Id"] = audit_id
-    return JSONResponse(result, headers=out)
+    return Response(body, media_type="application/json", headers=out | extra)
 
 
 _ERRORS = problem_responses(400, 401, 403, 404, 413)
@@ -133,7 +156,7 @@ async def solve_latest(
     audit: Audit = None,
     audit_ttl: AuditTtl = None,
 ) -> Response:
-    headers = (strategy, correlation, audit, audit_ttl)
+    headers = SolveHeaders(strategy, correlation, audit, audit_ttl)
     return await _answer(request, state, key, identifier, None, headers)
 
 
@@ -154,7 +177,7 @@ async def solve_version(
     audit: Audit = None,
     audit_ttl: AuditTtl = None,
 ) -> Response:
-    headers = (strategy, correlation, audit, audit_ttl)
+    headers = SolveHeaders(strategy, correlation, audit, audit_ttl)
     return await _answer(request, state, key, identifier, version, headers)
 
 
@@ -169,7 +192,8 @@ async def read_audit(
     state: StateDep,
     key: ManagementKeyDep,
 ) -> dict[str, Any]:
-    audit = await _solver(state).audit(key.space_id, audit_id)
+    assert state.solver is not None  # built by the app's lifespan
+    audit = await state.solver.audit(key.space_id, audit_id)
     return {
         "auditId": audit.id,
         "ruleId": audit.base_id,
