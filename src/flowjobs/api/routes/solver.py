@@ -182,18 +182,18 @@ async def solve_version(
 
 
 @router.get(
-    "/api/audit/{audit_id}",
+    "/api/audit/{auditId}",
     summary="Read the audit of a solve made with X-Audit: true (Management key)",
     description="The request and result of the solve, until its X-Audit-Ttl days pass.",
     responses=problem_responses(401, 403, 404),
 )
 async def read_audit(
-    audit_id: Annotated[str, Path(description="the X-Audit-Id header of the solve")],
+    auditId: Annotated[str, Path(description="the X-Audit-Id header of the solve")],
     state: StateDep,
     key: ManagementKeyDep,
 ) -> dict[str, Any]:
     assert state.solver is not None  # built by the app's lifespan
-    audit = await state.solver.audit(key.space_id, audit_id)
+    audit = await state.solver.audit(key.space_id, auditId)
     return {
         "auditId": audit.id,
         "ruleId": audit.base_id,
