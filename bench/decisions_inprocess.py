@@ -168,7 +168,7 @@ def without_index(rule: CompiledRule) -> CompiledRule:
 
     def scan_plan(active: frozenset[int]) -> _Plan:
         plan = original(active)
-        return _Plan(plan.rows, None, {}, ())
+        return _Plan(plan.all_rows, plan.all_rows, ())
 
     rule._plan = scan_plan  # type: ignore[method-assign]
     return rule
