@@ -65,7 +65,7 @@ def parse_date_value(value: Any) -> DateValue | None:
         return value
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return FixedDate(aware.astimezone(dt.UTC))
+        return FixedDate(aware)
     if isinstance(value, Mapping):
         return _parse_object(value)
     if isinstance(value, str) and value.strip():
@@ -133,7 +133,10 @@ def _instants(request: Any, table: Any) -> tuple[dt.datetime, dt.datetime] | Non
     if left is None or right is None:
         return None
     now = clock.now()
-    return left.at(now), right.at(now)
+    try:
+        return left.at(now), right.at(now)
+    except OverflowError:  # a cell on the first or last day of the calendar, off UTC
+        return None
 
 
 def _comparison(check: Callable[[dt.datetime, dt.datetime], bool]) -> Callable[[Any, Any], bool]:

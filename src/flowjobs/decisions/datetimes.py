@@ -106,7 +106,7 @@ def instant(value: Any) -> dt.datetime:
     """
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC)
+        return to_utc(aware)
     if isinstance(value, str):
         parsed = parse_iso(value)
         if parsed is not None:
@@ -133,12 +133,28 @@ def parse_iso(text: str) -> dt.datetime | None:
     except ValueError:
         return None
     zone = offset_zone(match.group("offset")) if match.group("offset") else dt.UTC
-    return parsed.replace(tzinfo=zone or dt.UTC).astimezone(dt.UTC)
+    try:
+        return parsed.replace(tzinfo=zone or dt.UTC).astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
+def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """``value`` on the wall clock of ``zone``; ExpressionError at the ends of the calendar."""
+    try:
+        return value.astimezone(zone)
+    except OverflowError as exc:
+        raise invalid("the date is out of range") from exc
+
+
+def to_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as an instant in UTC; ExpressionError at the ends of the calendar."""
+    return in_zone(value, dt.UTC)
 
 
 def in_default_zone(value: dt.datetime) -> dt.datetime:
     """The wall-clock time of an instant in CET, where DecisionRules reads days and months."""
-    return value.astimezone(DEFAULT_ZONE)
+    return in_zone(value, DEFAULT_ZONE)
 
 
 def render_minutes(value: dt.datetime) -> str:
