@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import re2
-
 from flowjobs.decisions.ast import Literal, Node
 from flowjobs.decisions.parser import parse_template
 from flowjobs.decisions.values import bool_of_text, to_number
 
-_SEPARATORS = re2.compile(r"[|,;]")
+_SEPARATORS = frozenset("|,;")
 
 
 def cast_text(text: str) -> Any:
@@ -92,7 +90,7 @@ def _split_outside_quotes(text: str) -> list[str]:
         elif char in "\"'":
             quote = char
             current.append(char)
-        elif _SEPARATORS.fullmatch(char):
+        elif char in _SEPARATORS:
             members.append("".join(current))
             current = []
         else:
