@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flowjobs.decisions.ast import Literal, Node
-from flowjobs.decisions.parser import parse_template
+from flowjobs.decisions.parser import parse_template, parse_tree
 from flowjobs.decisions.values import bool_of_text, to_number
 
 _SEPARATORS = frozenset("|,;")
@@ -47,7 +47,10 @@ def unquote(text: str) -> str:
 
 
 def operand_node(raw: Any) -> Node:
-    """A condition cell's table value as a node: a constant, a ``{ref}`` or a template."""
+    """A condition cell's table value as a node: a constant, a ``{ref}``, a template, or an
+    exported function tree."""
+    if isinstance(raw, dict) and "functionName" in raw:
+        return parse_tree(raw)
     if not isinstance(raw, str):
         return Literal(raw)
     node = parse_template(raw)
