@@ -120,8 +120,16 @@ def _read_column(position: int, item: Any, problems: list[RuleProblem]) -> Colum
         problems.append(RuleProblem("the calculation column has no variable name", None, name))
         return None
     alias = item.get("alias")
+    column_kind: ColumnKind = "input" if kind == "input" else "output"
+    if kind == "calculation":
+        column_kind = "calculation"
     return Column(
-        position, str(column_id), kind, name, variable, alias if isinstance(alias, str) else None
+        position,
+        str(column_id),
+        column_kind,
+        name,
+        variable,
+        alias if isinstance(alias, str) else None,
     )
 
 
