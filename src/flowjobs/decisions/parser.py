@@ -76,11 +76,12 @@ def parse_tree(value: Any, depth: int = 0, *, in_json: bool = False) -> Node:
 
 
 def parse_leaf(text: str) -> Node:
-    """A string leaf of a tree: an expression if it is one, else the text itself."""
+    """A string leaf of a tree: an expression if it is one, else the text itself with its
+    ``{variables}`` replaced (``{PromoDiscount}% discount``)."""
     try:
         return parse_expression(text)
     except ExpressionError:
-        return Literal(text)
+        return parse_template(text)
 
 
 def parse_ref(inner: str) -> Ref:
