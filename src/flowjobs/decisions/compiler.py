@@ -14,7 +14,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from flowjobs.decisions.ast import Ref
 from flowjobs.decisions.conditions import Condition, ConditionError, compile_condition
 from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.options import SolveContext, SolveOptions, normalise_strategy
@@ -369,4 +368,4 @@ def compile_rule(document: Mapping[str, Any]) -> CompiledRule:
     return compiled
 
 
-__all__ = ["CompiledRule", "Ref", "compile_rule", "compile_table"]
+__all__ = ["CompiledRule", "compile_rule", "compile_table"]

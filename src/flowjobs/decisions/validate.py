@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flowjobs.decisions.ast import Call, Literal, Node, ObjectNode, Ref
+from flowjobs.decisions.ast import Call, Literal, Node, ObjectNode
 from flowjobs.decisions.checks import references, walk_nodes
 from flowjobs.decisions.compiler import CompiledRule, compile_table
 from flowjobs.decisions.conditions import ConditionError, compile_condition
@@ -173,4 +173,4 @@ def _literal_version(rest: tuple[Node, ...]) -> int | None:
     return None
 
 
-__all__ = ["Ref", "referenced_rules", "schema_has", "validate_rule"]
+__all__ = ["check_rule", "referenced_rules", "schema_has", "validate_rule"]
