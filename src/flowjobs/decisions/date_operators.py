@@ -18,12 +18,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowjobs.decisions import clock
+from flowjobs.decisions import (
+    clock,
+    general_operators,  # noqa: F401  (their spellings, first)
+)
 from flowjobs.decisions.dateparse import parse_date_text
 from flowjobs.decisions.datetimes import offset_zone
-from flowjobs.decisions.operators import OperandKind, OperatorSpec, register_operator
+from flowjobs.decisions.operators import (
+    OperandKind,
+    OperatorSpec,
+    find_operator,
+    register_operator,
+)
 from flowjobs.decisions.problems import ExpressionError
 
+_MAX_DATE_TEXT = 200  # no date is longer; longer text is no date, without reading it
 _CELL = re.compile(
     r"(?P<date>\d{4}[-/]\d{1,2}[-/]\d{1,2})?"
     r"(?:(?:^|[Tt\s]+)(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
@@ -68,7 +77,7 @@ def parse_date_value(value: Any) -> DateValue | None:
         return FixedDate(aware)
     if isinstance(value, Mapping):
         return _parse_object(value)
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and value.strip() and len(value) <= _MAX_DATE_TEXT:
         return _parse_text(value.strip())
     return None
 
@@ -193,27 +202,29 @@ def _not_between(request: Any, operand: Any) -> bool:
 
 
 def _date_operator(
-    name: str,
-    test: Callable[[Any, Any], bool],
-    operand: OperandKind = "value",
-    aliases: tuple[str, ...] = (),
+    name: str, test: Callable[[Any, Any], bool], operand: OperandKind = "value"
 ) -> OperatorSpec:
+    # The same spellings as the general operator of that name (">", "GT"), so a date cell
+    # never falls back to comparing dates as text.
+    general = find_operator(name, "general")
+    spellings = {general.name, *general.aliases} if general is not None else set()
+    aliases = tuple(sorted(spellings - {name}))
     # Never ``equality``: "2024-09-24 +02:00" and "2024-09-23T22:00Z" are equal, so rows
     # cannot be found by hashing the cell text.
     return OperatorSpec(name, test, operand, aliases, cell_type="date", prepare=prepare)
 
 
 DATE_OPERATORS = (
-    _date_operator("=", _comparison(lambda a, b: a == b), aliases=("==", "EQ")),
-    _date_operator("!=", _not_equal, aliases=("<>", "NEQ")),
+    _date_operator("=", _comparison(lambda a, b: a == b)),
+    _date_operator("<>", _not_equal),
     _date_operator(">", _comparison(lambda a, b: a > b)),
     _date_operator("<", _comparison(lambda a, b: a < b)),
     _date_operator(">=", _comparison(lambda a, b: a >= b)),
     _date_operator("<=", _comparison(lambda a, b: a <= b)),
-    _date_operator("BTW", _between(False, False), "range", ("BETWEEN",)),
+    _date_operator("BTW", _between(False, False), "range"),
     _date_operator("BTW LO", _between(True, False), "range"),
     _date_operator("BTW RO", _between(False, True), "range"),
-    _date_operator("!BTW", _not_between, "range", ("NOT BTW", "NOT BETWEEN")),
+    _date_operator("!BTW", _not_between, "range"),
 )
 
 for _spec in DATE_OPERATORS:
