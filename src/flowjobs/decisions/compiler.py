@@ -48,13 +48,26 @@ class _Row:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """Which rows to test for a set of active condition columns, and in what way."""
+class _Index:
+    """The hash index of one condition column: rows by key, and rows it cannot rule out."""
 
-    rows: tuple[tuple[tuple[int, Condition], ...], ...]  # per row: its active conditions
-    index_position: int | None  # the condition column whose hash index is used
-    index: dict[Hashable, tuple[int, ...]]
-    always: tuple[int, ...]  # rows the index cannot rule out
+    position: int
+    rows_by_key: dict[Hashable, frozenset[int]]
+    always: frozenset[int]
+
+    def candidates(self, value: Any) -> frozenset[int]:
+        key = _request_key(value)
+        found = self.rows_by_key.get(key) if key is not None else None
+        return found | self.always if found else self.always
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Which rows to test for a set of active condition columns, and what to test in them."""
+
+    rows: tuple[tuple[tuple[int, Condition], ...], ...]  # per row: conditions left to test
+    all_rows: tuple[tuple[tuple[int, Condition], ...], ...]  # per row: every active condition
+    indexes: tuple[_Index, ...]  # smallest candidate sets first
 
 
 class CompiledRule:
@@ -128,7 +141,8 @@ class CompiledRule:
         matched_any = False
         for index, row in enumerate(self._rows):
             row_scope = self._row_scope(row, scope, evaluator)
-            match = self._row_matches(plan.rows[index], values, row_scope, evaluator, matched_any)
+            conditions = plan.all_rows[index]
+            match = self._row_matches(conditions, values, row_scope, evaluator, matched_any)
             matched_any = matched_any or match
             output = self._outputs(row, row_scope, evaluator)
             output["_match"] = match
@@ -136,15 +150,14 @@ class CompiledRule:
         return results
 
     def _candidates(self, plan: _Plan, values: list[Any]) -> Iterator[int]:
-        if plan.index_position is None:
+        if not plan.indexes:
             return iter(range(len(self._rows)))
-        key = _request_key(values[plan.index_position])
-        found = plan.index.get(key, ()) if key is not None else ()
-        if not found:
-            return iter(plan.always)
-        if not plan.always:
-            return iter(found)
-        return iter(sorted((*found, *plan.always)))
+        found = plan.indexes[0].candidates(values[plan.indexes[0].position])
+        for index in plan.indexes[1:]:
+            if not found:
+                break
+            found = found & index.candidates(values[index.position])
+        return iter(sorted(found))
 
     def _row_matches(
         self,
@@ -212,29 +225,46 @@ class CompiledRule:
 
 
 def build_plan(rows: tuple[_Row, ...], active: frozenset[int], late: tuple[bool, ...]) -> _Plan:
-    """The conditions each row tests, and the hash index of the most selective column."""
+    """The hash index of every equality column of the active ones, and what is left to test.
+
+    A row found through an index whose keys are exact need not test that cell again.
+    """
     per_row = tuple(tuple(pc for pc in row.conditions if pc[0] in active) for row in rows)
-    best: tuple[int, int] | None = None  # (indexed rows, position)
+    indexes = []
     for position in sorted(active):
-        if late[position]:
-            continue
-        indexed = sum(1 for conds in per_row if _index_keys(conds, position) is not None)
-        if indexed and (best is None or indexed > best[0]):
-            best = (indexed, position)
-    if best is None:
-        return _Plan(per_row, None, {}, ())
-    position = best[1]
-    index: dict[Hashable, list[int]] = {}
-    always: list[int] = []
+        index = None if late[position] else _build_index(per_row, position)
+        if index is not None:
+            indexes.append(index)
+    indexes.sort(key=lambda ix: len(ix.always) - len(ix.rows_by_key))
+    skipped = {
+        (row_index, ix.position)
+        for ix in indexes
+        for row_index, conds in enumerate(per_row)
+        if row_index not in ix.always and _exact_at(conds, ix.position)
+    }
+    left = tuple(
+        tuple(pc for pc in conds if (row_index, pc[0]) not in skipped)
+        for row_index, conds in enumerate(per_row)
+    )
+    return _Plan(left, per_row, tuple(indexes))
+
+
+def _build_index(
+    per_row: tuple[tuple[tuple[int, Condition], ...], ...], position: int
+) -> _Index | None:
+    rows_by_key: dict[Hashable, set[int]] = {}
+    always: set[int] = set()
     for row_index, conds in enumerate(per_row):
         keys = _index_keys(conds, position)
         if keys is None:
-            always.append(row_index)
+            always.add(row_index)
             continue
-        for key in dict.fromkeys(keys):
-            index.setdefault(key, []).append(row_index)
-    frozen = {key: tuple(rows_of) for key, rows_of in index.items()}
-    return _Plan(per_row, position, frozen, tuple(always))
+        for key in keys:
+            rows_by_key.setdefault(key, set()).add(row_index)
+    if not rows_by_key or len(always) == len(per_row):
+        return None
+    frozen = {key: frozenset(found) for key, found in rows_by_key.items()}
+    return _Index(position, frozen, frozenset(always))
 
 
 def _index_keys(conditions: tuple[tuple[int, Condition], ...], position: int) -> Any:
@@ -243,6 +273,10 @@ def _index_keys(conditions: tuple[tuple[int, Condition], ...], position: int) ->
         if pos == position:
             return condition.index_keys
     return None  # no condition there (or excluded): the row matches any value
+
+
+def _exact_at(conditions: tuple[tuple[int, Condition], ...], position: int) -> bool:
+    return any(pos == position and c.exact_keys for pos, c in conditions)
 
 
 def _request_key(value: Any) -> Hashable | None:

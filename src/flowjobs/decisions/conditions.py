@@ -36,6 +36,7 @@ class Condition:
     test: ConditionTest
     is_else: bool = False
     index_keys: tuple[Hashable, ...] | None = None
+    exact_keys: bool = False  # equal keys mean the test passes, so an index hit needs no test
     nodes: tuple[Node, ...] = ()  # every expression in the cell, for validation
 
 
@@ -131,7 +132,9 @@ def _operand_condition(spec: OperatorSpec, value: Any) -> Condition:
             operand = _shape(spec, values)
         except (ExpressionError, TypeError, ValueError) as error:
             raise ConditionError(f"operator {spec.name}: {error}") from None
-        return Condition(spec.name, _static(spec, operand), index_keys=_keys(spec, values))
+        keys = _keys(spec, values)
+        exact = keys is not None and not any(_text_with_other_key(v) for v in values)
+        return Condition(spec.name, _static(spec, operand), index_keys=keys, exact_keys=exact)
     return Condition(spec.name, _dynamic(spec, nodes), nodes=nodes)
 
 
@@ -155,3 +158,12 @@ def _keys(spec: OperatorSpec, values: list[Any]) -> tuple[Hashable, ...] | None:
     if any(k is None for k in keys):
         return None
     return tuple(keys)
+
+
+def _text_with_other_key(value: Any) -> bool:
+    """Text keyed as a number or boolean ("3", "true"): two such texts can share a key
+    without being equal ("3" and "3.0"), so a hit on them is tested again."""
+    if not isinstance(value, str):
+        return False
+    key = eq_key(value)
+    return key is not None and key[0] != "text"

@@ -9,7 +9,6 @@ from flowjobs.decisions.ast import Call, Literal, Node, ObjectNode, Ref
 from flowjobs.decisions.checks import references, walk_nodes
 from flowjobs.decisions.compiler import compile_table
 from flowjobs.decisions.conditions import ConditionError, compile_condition
-from flowjobs.decisions.functions.registry import FUNCTIONS
 from flowjobs.decisions.outputs import OutputError, output_node
 from flowjobs.decisions.parser import parse_ref
 from flowjobs.decisions.problems import ExpressionError, RuleProblem
@@ -125,17 +124,19 @@ def _cell_nodes(table: Table) -> Iterator[tuple[int, Column, Node]]:
 
 
 def _bound_names(node: Node) -> set[str]:
-    """Names bound by functions that take a custom function (ARRAY_MAP's "item", ...)."""
+    """Names bound by functions that take a custom function: ARRAY_FILTER(list, "item",
+    LTE({item}, 5)) names ``item`` in a text argument and uses it inside another one."""
     names: set[str] = set()
     for current in walk_nodes(node):
-        if isinstance(current, Call):
-            spec = FUNCTIONS.get(current.name)
-            if spec is not None and spec.lazy:
-                names.update(
-                    a.value
-                    for a in current.args
-                    if isinstance(a, Literal) and isinstance(a.value, str)
-                )
+        if not isinstance(current, Call):
+            continue
+        texts = {
+            a.value for a in current.args if isinstance(a, Literal) and isinstance(a.value, str)
+        }
+        if not texts:
+            continue
+        for arg in current.args:
+            names.update(str(r.path[0]) for r in references(arg) if r.path and r.path[0] in texts)
     return names
 
 

@@ -30,3 +30,45 @@ def check(expression: str, data: dict[str, Any] | None, expected: Any) -> None:
     else:
         assert result == expected
         assert type(result) is type(expected) or {type(result), type(expected)} <= {int, float}
+
+
+def one_condition_table(operator: str, value: Any, cell_type: str = "general") -> dict[str, Any]:
+    """A table with one condition column (on ``x``) and one result ``hit: true``."""
+    return {
+        "type": "decision-table",
+        "decisionTable": {
+            "columns": [
+                {
+                    "type": "input",
+                    "columnId": "c",
+                    "condition": {"name": "Cond", "inputVariable": "x", "type": "simple"},
+                },
+                {
+                    "type": "output",
+                    "columnId": "o",
+                    "columnOutput": {"name": "Hit", "outputVariable": "hit", "type": "simple"},
+                },
+            ],
+            "rows": [
+                {
+                    "active": True,
+                    "cells": [
+                        {
+                            "type": "input",
+                            "column": "c",
+                            "scalarCondition": {
+                                "type": cell_type,
+                                "operator": operator,
+                                "value": value,
+                            },
+                        },
+                        {
+                            "type": "output",
+                            "column": "o",
+                            "outputScalarValue": {"type": "common", "value": "true"},
+                        },
+                    ],
+                }
+            ],
+        },
+    }
