@@ -209,6 +209,8 @@ PAGE: list[Case] = [
     ('WEEKDAY(DATE("09/05/2022"))', None, 1, PAGE_NOW),
     ("WEEKDAY(DATE({input}))", {"input": "12/01/2021"}, 3, PAGE_NOW),
     ("WEEKDAY()", None, INVALID, PAGE_NOW),
+    # the data types page's result casting table: a date written without quotes
+    ("DATE(09.23.2024)", None, "2024-09-22T22:00", PAGE_NOW),
 ]
 
 
