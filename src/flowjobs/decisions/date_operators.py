@@ -13,6 +13,7 @@ compare as instants; a request value that is no date matches only ``!=``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,23 +42,21 @@ _CELL = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class DateCell:
-    """A date as a cell or request writes it; missing parts are filled in when compared."""
+class TodayAt:
+    """A date cell without a date (``09:27 +02:00``, ``+02:00``): that time today, in its zone."""
 
-    date: dt.date | None
-    time: dt.time | None
+    time: dt.time
     zone: dt.tzinfo
 
     def at(self, now: dt.datetime) -> dt.datetime:
         """The instant this stands for when the current instant is ``now``."""
-        day = self.date or now.astimezone(self.zone).date()
-        wall = dt.datetime.combine(day, self.time or dt.time())
-        return wall.replace(tzinfo=self.zone).astimezone(dt.UTC)
+        wall = dt.datetime.combine(now.astimezone(self.zone).date(), self.time)
+        return wall.replace(tzinfo=self.zone)
 
 
 @dataclass(frozen=True, slots=True)
 class FixedDate:
-    """A date that is one instant whatever the time (full ISO text, a DATE result)."""
+    """A date that is one instant whatever the time (a cell with a date, ISO text, DATE's)."""
 
     value: dt.datetime
 
@@ -65,12 +64,12 @@ class FixedDate:
         return self.value
 
 
-DateValue = DateCell | FixedDate
+DateValue = TodayAt | FixedDate
 
 
 def parse_date_value(value: Any) -> DateValue | None:
     """A cell's or a request's date; None when it is not one."""
-    if isinstance(value, DateCell | FixedDate):
+    if isinstance(value, TodayAt | FixedDate):
         return value
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -91,7 +90,9 @@ def _parse_object(value: Mapping[str, Any]) -> DateValue | None:
     return _parse_text(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_text(text: str) -> DateValue | None:
+    # Cached: a request's date is tested against every row of a table.
     match = _CELL.fullmatch(text)
     if match and any(match.group(name) for name in ("date", "time", "zone")):
         return _cell_of(match)
@@ -111,7 +112,9 @@ def _cell_of(match: re.Match[str]) -> DateValue | None:
         time = dt.time.fromisoformat(_padded_time(time_text)) if time_text else None
     except ValueError:
         return None
-    return DateCell(day, time, zone)
+    if day is None:
+        return TodayAt(time or dt.time(), zone)
+    return FixedDate(dt.datetime.combine(day, time or dt.time()).replace(tzinfo=zone))
 
 
 def _date_of(text: str) -> dt.date:
@@ -137,15 +140,23 @@ def prepare(value: Any) -> Any:
     return parsed if parsed is not None else value
 
 
-def _instants(request: Any, table: Any) -> tuple[dt.datetime, dt.datetime] | None:
-    left, right = parse_date_value(request), parse_date_value(table)
-    if left is None or right is None:
-        return None
-    now = clock.now()
+def _instants(*values: Any) -> list[dt.datetime] | None:
+    """The instants of a request and table values, read now; None if one is no date."""
+    dates: list[DateValue] = []
+    for value in values:
+        date = parse_date_value(value)
+        if date is None:
+            return None
+        dates.append(date)
+    # The clock is read only for cells without a date ("09:27 +02:00").
+    now = clock.now() if any(isinstance(date, TodayAt) for date in dates) else _NO_TIME
     try:
-        return left.at(now), right.at(now)
-    except OverflowError:  # a cell on the first or last day of the calendar, off UTC
+        return [date.at(now) for date in dates]
+    except OverflowError:  # today in a zone past the end of the calendar
         return None
+
+
+_NO_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _comparison(check: Callable[[dt.datetime, dt.datetime], bool]) -> Callable[[Any, Any], bool]:
@@ -183,12 +194,12 @@ def _between(low_open: bool, high_open: bool) -> Callable[[Any, Any], bool]:
         bounds = range_bounds(operand)
         if bounds is None:
             return False
-        low, high = _instants(request, bounds[0]), _instants(request, bounds[1])
-        if low is None or high is None:
+        instants = _instants(request, *bounds)
+        if instants is None:
             return False
-        value = low[0]
-        above = value > low[1] if low_open else value >= low[1]
-        below = value < high[1] if high_open else value <= high[1]
+        value, low, high = instants
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
         return above and below
 
     return test

@@ -16,7 +16,7 @@ import pytest
 
 from flowjobs.decisions import compile_rule
 from flowjobs.decisions.clock import fixed_clock
-from flowjobs.decisions.date_operators import DateCell, FixedDate, parse_date_value
+from flowjobs.decisions.date_operators import FixedDate, TodayAt, parse_date_value
 from flowjobs.decisions.operators import find_operator
 
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
@@ -182,12 +182,15 @@ def test_page_example(
 # --- reading date cells -------------------------------------------------------------------------
 
 
-def test_cells_keep_the_parts_they_have() -> None:
-    cell = parse_date_value("2024-09-24 09:27:30 +02:00")
-    assert cell == DateCell(dt.date(2024, 9, 24), dt.time(9, 27, 30), PLUS2)
-    assert parse_date_value("09:27 +02:00") == DateCell(None, dt.time(9, 27), PLUS2)
-    assert parse_date_value("+02:00") == DateCell(None, None, PLUS2)
-    assert parse_date_value("2024-09-24") == DateCell(dt.date(2024, 9, 24), None, dt.UTC)
+def test_cells_without_a_date_are_today() -> None:
+    assert parse_date_value("2024-09-24 09:27:30 +02:00") == FixedDate(
+        dt.datetime(2024, 9, 24, 9, 27, 30, tzinfo=PLUS2)
+    )
+    assert parse_date_value("2024-09-24") == FixedDate(dt.datetime(2024, 9, 24, tzinfo=dt.UTC))
+    assert parse_date_value("09:27 +02:00") == TodayAt(dt.time(9, 27), PLUS2)
+    assert parse_date_value("+02:00") == TodayAt(dt.time(0, 0), PLUS2)
+    late = dt.datetime(2024, 9, 24, 23, 30, tzinfo=dt.UTC)  # already the 25th at +02:00
+    assert TodayAt(dt.time(9, 27), PLUS2).at(late) == dt.datetime(2024, 9, 25, 9, 27, tzinfo=PLUS2)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +206,7 @@ def test_cells_keep_the_parts_they_have() -> None:
 def test_other_ways_of_writing_a_date(text: str, instant: str) -> None:
     value = parse_date_value(text)
     assert value is not None
-    assert value.at(TODAY).isoformat() == instant
+    assert value.at(TODAY).astimezone(dt.UTC).isoformat() == instant
 
 
 @pytest.mark.parametrize("value", ["", "soon", "2024-13-45", "25:00 +02:00", None, 42, [1], {}])
