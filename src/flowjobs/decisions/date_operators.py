@@ -32,6 +32,7 @@ from flowjobs.decisions.operators import (
     register_operator,
 )
 from flowjobs.decisions.problems import ExpressionError
+from flowjobs.decisions.values import to_text
 
 _MAX_DATE_TEXT = 200  # no date is longer; longer text is no date, without reading it
 _CELL = re.compile(
@@ -132,12 +133,19 @@ def _padded_time(text: str) -> str:
 # --- the operators ---------------------------------------------------------------------------
 
 
-def prepare(value: Any) -> Any:
-    """A table value (or a pair of them) parsed once; text that is no date is kept for the test."""
+def prepare(value: Any) -> DateValue | tuple[Any, ...]:
+    """A table value (or a pair of them) read once; ExpressionError if it is no date.
+
+    A literal cell that is no date is refused when the rule is validated
+    ("Invalid Date", as DecisionRules' editor says); a variable that is none
+    makes its row not match.
+    """
     if isinstance(value, list | tuple):
         return tuple(prepare(item) for item in value)
     parsed = parse_date_value(value)
-    return parsed if parsed is not None else value
+    if parsed is None:
+        raise ExpressionError(f"invalid date {to_text(value)!r}")
+    return parsed
 
 
 def _instants(*values: Any) -> list[dt.datetime] | None:

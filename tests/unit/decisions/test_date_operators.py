@@ -9,12 +9,13 @@ day the page was written, 24 September 2024.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
 import pytest
 
-from flowjobs.decisions import compile_rule
+from flowjobs.decisions import compile_rule, validate_rule
 from flowjobs.decisions.clock import fixed_clock
 from flowjobs.decisions.date_operators import FixedDate, TodayAt, parse_date_value
 from flowjobs.decisions.operators import find_operator
@@ -304,3 +305,15 @@ def test_a_table_with_a_date_column(data: dict[str, Any], labels: list[str]) -> 
     with fixed_clock(PAST):
         result = rule.solve(data)
     assert [row["label"] for row in result] == labels
+
+
+def test_a_cell_that_is_no_date_is_a_problem_at_validation() -> None:
+    table = copy.deepcopy(TABLE)
+    table["decisionTable"]["rows"] += [
+        _row("<", "next tuesday", "never"),
+        _row("BTW", "2024-01-01 AND soon", "never"),
+    ]
+    problems = validate_rule(table)
+    assert [(p.row, p.column) for p in problems] == [(4, "When"), (5, "When")]
+    assert "invalid date 'next tuesday'" in str(problems[0])
+    assert "invalid date 'soon'" in str(problems[1])
