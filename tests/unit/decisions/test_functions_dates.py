@@ -257,6 +257,9 @@ RULES: list[tuple[str, Any]] = [
     ('DATE_FORMAT(NOW(), "YYYY")', "2021"),
     ('YEAR(CURDATE("+14:00"))', 2021),
     ('DATE_MAX("2024-01-01T10:00", "2024-01-01T09:00")', "2024-01-01T10:00"),
+    # years below 1000 keep four digits
+    ('DATE_COMPUTE(DATE("0999-03-01Z"), 1)', "0999-03-02"),
+    ('DATETIME_COMPUTE(DATE("0999-03-01Z"), 1, "s")', "0999-03-01T00:00:01"),
 ]
 
 
