@@ -22,7 +22,7 @@ from flowjobs.decisions.outputs import OutputError, OutputValue, compile_output,
 from flowjobs.decisions.parser import parse_ref
 from flowjobs.decisions.problems import ExpressionError, RuleInvalid, RuleProblem
 from flowjobs.decisions.scope import Scope
-from flowjobs.decisions.table import Column, Row, Table, read_table
+from flowjobs.decisions.table import Column, Row, Table
 from flowjobs.decisions.values import eq_key, json_value
 
 # how deep the SOLVE calls of this thread are, so a rule solved from another
@@ -361,13 +361,11 @@ def _compile_step(column: Column, cell: Mapping[str, Any]) -> _Step:
 
 def compile_rule(document: Mapping[str, Any]) -> CompiledRule:
     """The compiled form of ``document``; RuleInvalid lists every problem if it is not valid."""
-    from flowjobs.decisions.validate import validate_rule
+    from flowjobs.decisions.validate import check_rule
 
-    problems = validate_rule(document)
-    if problems:
+    problems, compiled = check_rule(document)
+    if compiled is None:
         raise RuleInvalid(problems)
-    table, _ = read_table(document)
-    compiled, _ = compile_table(table)
     return compiled
 
 

@@ -12,7 +12,7 @@ from flowjobs.decisions.checks import node_problems
 from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.functions.logical import truth
 from flowjobs.decisions.operators import OperatorSpec, find_operator
-from flowjobs.decisions.parser import parse_leaf, parse_tree
+from flowjobs.decisions.parser import parse_expression, parse_tree
 from flowjobs.decisions.problems import ExpressionError
 from flowjobs.decisions.scope import Scope
 from flowjobs.decisions.values import eq_key
@@ -83,7 +83,8 @@ def _static(spec: OperatorSpec, operand: Any) -> ConditionTest:
 
 def _function_condition(spec: OperatorSpec, value: Any) -> Condition:
     try:
-        node = parse_leaf(value) if isinstance(value, str) else parse_tree(value)
+        # strict: a function cell that is no expression is a problem, never a text compare
+        node = parse_expression(value) if isinstance(value, str) else parse_tree(value)
     except ExpressionError as error:
         raise ConditionError(error.message) from None
     problems = node_problems(node)

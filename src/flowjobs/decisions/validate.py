@@ -7,7 +7,7 @@ from typing import Any
 
 from flowjobs.decisions.ast import Call, Literal, Node, ObjectNode, Ref
 from flowjobs.decisions.checks import references, walk_nodes
-from flowjobs.decisions.compiler import compile_table
+from flowjobs.decisions.compiler import CompiledRule, compile_table
 from flowjobs.decisions.conditions import ConditionError, compile_condition
 from flowjobs.decisions.outputs import OutputError, output_node
 from flowjobs.decisions.parser import parse_ref
@@ -19,18 +19,23 @@ DECISION_TABLE = "decision-table"
 
 def validate_rule(document: Mapping[str, Any]) -> list[RuleProblem]:
     """Every problem of ``document`` at once; [] when it is valid."""
+    return check_rule(document)[0]
+
+
+def check_rule(document: Mapping[str, Any]) -> tuple[list[RuleProblem], CompiledRule | None]:
+    """Every problem of ``document``, and its compiled form when it has none."""
     if not isinstance(document, Mapping):
-        return [RuleProblem("the rule must be a JSON object")]
+        return [RuleProblem("the rule must be a JSON object")], None
     problems: list[RuleProblem] = []
     kind = document.get("type")
     if kind is not None and kind != DECISION_TABLE:
         problems.append(RuleProblem(f"type must be {DECISION_TABLE!r}, not {kind!r}"))
     table, read_problems = read_table(document)
     problems.extend(read_problems)
-    _, cell_problems = compile_table(table)
+    compiled, cell_problems = compile_table(table)
     problems.extend(cell_problems)
     problems.extend(_variable_problems(document, table))
-    return problems
+    return problems, None if problems else compiled
 
 
 # -- variables the input schema does not have --------------------------------------------

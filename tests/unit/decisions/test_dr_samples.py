@@ -157,3 +157,19 @@ def test_test_v2_gives_one_row_per_matching_input() -> None:
         product, period = cells[0]["scalarCondition"]["value"], cells[1]["scalarCondition"]["value"]
         found = rule.solve({"productType": product, "period": period, "promoCode": "SUMMER SALE"})
         assert found, (product, period)
+
+
+def test_the_management_swaggers_example_rule_solves() -> None:
+    swagger = json.loads((SAMPLES / "management-swagger.json").read_text())
+    table = swagger["definitions"]["DecisionTable"]["example"]
+    document = {
+        "decisionTable": table,
+        "userVariables": [
+            {"name": "PromoCode", "value": "SUMMER SALE"},
+            {"name": "PromoDiscount", "value": 30},
+        ],
+    }
+    assert validate_rule(document) == []
+    assert compile_rule(document).solve(
+        {"productType": "basic", "period": "month", "promoCode": "SUMMER SALE"}
+    ) == [{"prices": {"crudePrice": 8, "finalPrice": 5.6}, "message": "30% discount"}]

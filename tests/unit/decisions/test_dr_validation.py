@@ -132,3 +132,10 @@ def test_inactive_rows_are_validated_but_not_solved() -> None:
     assert compile_rule(document).solve({"x": 1}) == []
     document["decisionTable"]["rows"][0]["cells"][0]["scalarCondition"]["operator"] = "??"
     assert messages(document) == ["row 1, column 'Cond': unknown operator '??'"]
+
+
+def test_a_function_condition_that_is_no_expression_is_a_problem() -> None:
+    document = one_condition_table("function", "LT({x}, 3")
+    document["decisionTable"]["rows"][0]["cells"][0]["scalarCondition"]["type"] = "function"
+    assert len(messages(document)) == 1
+    assert messages(document)[0].startswith("row 1, column 'Cond': expected ')'")
