@@ -261,6 +261,9 @@ RULES: list[tuple[str, Any]] = [
     ('DATE_FORMAT(NOW(), "YYYY")', "2021"),
     ('YEAR(CURDATE("+14:00"))', 2021),
     ('DATE_MAX("2024-01-01T10:00", "2024-01-01T09:00")', "2024-01-01T10:00"),
+    # zones by IANA name too
+    ('NOW("Europe/Prague")', "2021-06-01T13:01"),
+    ('CURTIME("GMT+3")', "14:01"),
     # years below 1000 keep four digits
     ('DATE_COMPUTE(DATE("0999-03-01Z"), 1)', "0999-03-02"),
     ('DATETIME_COMPUTE(DATE("0999-03-01Z"), 1, "s")', "0999-03-01T00:00:01"),
