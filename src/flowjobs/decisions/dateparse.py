@@ -117,7 +117,7 @@ class _LegacyParts:
 
 
 _TOKEN = re.compile(
-    r"(?P<skip>[\s,]+)"
+    r"(?P<skip>[\s,]+|\([^()]*\))"  # JavaScript skips "(Central European Time)" too
     r"|(?P<mdy>(?P<m>\d{1,2})(?P<sep>[/.-])(?P<d>\d{1,2})(?P=sep)(?P<y>\d{2,4}))"
     r"|(?P<ymd>(?P<y2>\d{4})(?P<sep2>[/.-])(?P<m2>\d{1,2})(?P=sep2)(?P<d2>\d{1,2}))"
     r"|(?P<time>[Tt]?(?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2})(?:\.(?P<ms>\d{1,9}))?)?)"

@@ -157,14 +157,24 @@ def in_default_zone(value: dt.datetime) -> dt.datetime:
     return in_zone(value, DEFAULT_ZONE)
 
 
+def wall_date(value: dt.datetime) -> str:
+    """``2021-12-24``: the date on ``value``'s own wall clock (years below 1000 padded)."""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def wall_minutes(value: dt.datetime) -> str:
+    """``2021-12-24T23:00``: ``value``'s own wall clock to the minute."""
+    return f"{wall_date(value)}T{value.hour:02d}:{value.minute:02d}"
+
+
 def render_minutes(value: dt.datetime) -> str:
     """``2021-12-24T23:00``: an instant in UTC to the minute, as DATE and NOW write it."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    return wall_minutes(to_utc(value))
 
 
 def render_seconds(value: dt.datetime) -> str:
     """``2021-12-24T23:00:05``: an instant in UTC to the second."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{render_minutes(value)}:{to_utc(value).second:02d}"
 
 
 def floor_to(value: dt.datetime, unit: str) -> dt.datetime:

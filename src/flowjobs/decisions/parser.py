@@ -351,7 +351,7 @@ class _Parser:
         try:
             number = float(token)
         except ValueError:
-            raise ExpressionError(f"bad number {token!r} in {self.text!r}") from None
+            return Literal(token)  # bare text of digits and dots: DATE(09.23.2024)
         if token.isdigit():
             return Literal(int(token))
         return Literal(number)
