@@ -19,7 +19,7 @@ from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.options import SolveContext, SolveOptions, normalise_strategy
 from flowjobs.decisions.outputs import OutputError, OutputValue, compile_output, set_path
 from flowjobs.decisions.parser import parse_ref
-from flowjobs.decisions.problems import ExpressionError, RuleInvalid, RuleProblem
+from flowjobs.decisions.problems import ExpressionError, RuleInvalid, RuleProblem, SolveError
 from flowjobs.decisions.scope import Scope
 from flowjobs.decisions.table import Column, Row, Table
 from flowjobs.decisions.values import eq_key, json_value
@@ -101,7 +101,20 @@ class CompiledRule:
         (FIRST_MATCH), all merged into one object of arrays (ARRAY), or of every row
         with ``_match`` (EVALUATE_ALL).
         """
-        strategy = normalise_strategy(strategy)
+        try:
+            return self._solve(data, normalise_strategy(strategy), options, context)
+        except RecursionError:
+            # SOLVE chains of deep expressions can outgrow Python's stack before the depth
+            # limit: a clear 400, never a crash
+            raise SolveError("the rule's SOLVE calls and expressions nest too deeply") from None
+
+    def _solve(
+        self,
+        data: Any,
+        strategy: str,
+        options: SolveOptions | None,
+        context: SolveContext | None,
+    ) -> list[Any]:
         evaluator = Evaluator(_effective_context(context))
         scope = Scope(data if data is not None else {}, self.table.variables)
         plan = self._plan(self._active_positions(options))

@@ -115,3 +115,26 @@ def test_solve_example_passes_every_row(value: str) -> None:
     assert all(row["pass"] is True for row in rows), [r for r in rows if r["pass"] is not True]
     if value == "active":
         assert len(rows) == 10
+
+
+def test_a_stack_too_deep_for_python_is_a_400_not_a_crash() -> None:
+    import inspect
+    import sys
+
+    from flowjobs.decisions import SolveError
+
+    space = plant_space()
+    document = one_condition_table("anything", "")
+    document["decisionTable"]["rows"][0]["cells"][1]["outputScalarValue"] = {
+        "type": "function",
+        "value": 'SOLVE("plant-items-example",{"group":"plant"})',
+    }
+    rule = compile_rule(document)
+    limit = sys.getrecursionlimit()
+    here = len(inspect.stack(0))
+    sys.setrecursionlimit(here + 8)  # a small stack stands in for a long SOLVE chain
+    try:
+        with pytest.raises(SolveError):
+            rule.solve({}, context=space.context())
+    finally:
+        sys.setrecursionlimit(limit)
