@@ -139,3 +139,14 @@ def test_a_function_condition_that_is_no_expression_is_a_problem() -> None:
     document["decisionTable"]["rows"][0]["cells"][0]["scalarCondition"]["type"] = "function"
     assert len(messages(document)) == 1
     assert messages(document)[0].startswith("row 1, column 'Cond': expected ')'")
+
+
+@pytest.mark.parametrize("value", ["SUM(1,", "ABS(" * 60 + "1" + ")" * 60])
+def test_a_broken_or_too_deep_result_function_is_a_problem_not_text(value: str) -> None:
+    document = one_condition_table("anything", "")
+    document["decisionTable"]["rows"][0]["cells"][1]["outputScalarValue"] = {
+        "type": "function",
+        "value": value,
+    }
+    assert len(messages(document)) == 1
+    assert messages(document)[0].startswith("row 1, column 'Hit': ")
