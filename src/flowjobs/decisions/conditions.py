@@ -9,6 +9,7 @@ from typing import Any
 from flowjobs.decisions.ast import Literal, Node
 from flowjobs.decisions.cellvalues import operand_node, split_members, split_range
 from flowjobs.decisions.checks import node_problems
+from flowjobs.decisions.closures import compile_node
 from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.functions.logical import truth
 from flowjobs.decisions.operators import OperatorSpec, find_operator
@@ -91,9 +92,11 @@ def _function_condition(spec: OperatorSpec, value: Any) -> Condition:
     if problems:
         raise ConditionError("; ".join(problems))
 
+    value = compile_node(node)
+
     def run(request: Any, scope: Scope, evaluator: Evaluator) -> bool:
         try:
-            return truth(evaluator.evaluate(node, scope), "function")
+            return truth(value(scope, evaluator), "function")
         except ExpressionError:
             return False
 
@@ -141,10 +144,21 @@ def _operand_condition(spec: OperatorSpec, value: Any) -> Condition:
 
 def _dynamic(spec: OperatorSpec, nodes: tuple[Node, ...]) -> ConditionTest:
     test = spec.test
+    operands = [compile_node(node) for node in nodes]
+    if spec.operand == "value" and spec.prepare is None:
+        (single,) = operands
+
+        def run_single(value: Any, scope: Scope, evaluator: Evaluator) -> bool:
+            try:
+                return bool(test(value, single(scope, evaluator)))
+            except (ExpressionError, TypeError, ValueError):
+                return False
+
+        return run_single
 
     def run(value: Any, scope: Scope, evaluator: Evaluator) -> bool:
         try:
-            operand = _shape(spec, [evaluator.evaluate(node, scope) for node in nodes])
+            operand = _shape(spec, [operand(scope, evaluator) for operand in operands])
             return bool(test(value, operand))
         except (ExpressionError, TypeError, ValueError):
             return False
