@@ -211,13 +211,16 @@ def measure_bulk(document: dict[str, Any], inputs: list[Any]) -> dict[str, Any]:
     start = time.perf_counter()
     rule = compile_rule(document)
     compiled_at = time.perf_counter()
+    cpu_start = time.process_time()
     results = [rule.solve(data) for data in inputs]
+    cpu = time.process_time() - cpu_start
     done = time.perf_counter()
     assert len(results) == len(inputs)
     return {
         "inputs": len(inputs),
         "compile_ms": (compiled_at - start) * 1000,
         "solve_all_ms": (done - compiled_at) * 1000,
+        "solve_all_cpu_ms": cpu * 1000,  # what the solves cost, whatever else runs beside
     }
 
 
@@ -267,7 +270,7 @@ def main() -> None:
     print(f"compile of the generated table: {compile_ms:.1f} ms")
     print(
         f"bulk: {bulk['inputs']} inputs against Test_v2 in {bulk['solve_all_ms']:.1f} ms "
-        f"(+ compile {bulk['compile_ms']:.1f} ms)"
+        f"({bulk['solve_all_cpu_ms']:.1f} ms CPU; + compile {bulk['compile_ms']:.1f} ms)"
     )
 
 
