@@ -306,38 +306,61 @@ def test_results_are_fresh_objects_for_every_solve() -> None:
 
 
 def test_the_hash_index_agrees_with_a_scan() -> None:
-    """Random tables mixing indexable and other cells: lookups find what a scan finds."""
+    """Random tables mixing indexable and other cells (ELSE and inactive rows too), solved
+    with random options: lookups find exactly what testing every row finds."""
     generator = random.Random(7)
-    operators = [("=", "{v}"), ("=", "{v}"), ("IN", "{v}|{w}"), (">", "{v}"), ("anything", "")]
+    operators = [
+        ("=", "{v}"),
+        ("=", "{v}"),
+        ("=", '"{v}"'),
+        ("IN", "{v}|{w}"),
+        ("NOT IN", "{v}|{w}"),
+        (">", "{v}"),
+        ("BTW", "{v} AND {w}"),
+        ("C TXT", "{v}"),
+        ("NULL", ""),
+        ("anything", ""),
+        ("ELSE", ""),
+    ]
     columns = [
         {
             "type": "input",
             "columnId": f"c{i}",
             "condition": {"name": f"C{i}", "inputVariable": f"x{i}"},
         }
-        for i in range(2)
+        for i in range(3)
     ] + [
         {"type": "output", "columnId": "o", "columnOutput": {"name": "O", "outputVariable": "row"}}
     ]
     rows = []
-    for number in range(200):
+    for number in range(300):
         cells = []
-        for i in range(2):
-            operator, template = generator.choice(operators)
+        for i in range(3):
+            operator, template = generator.choice(operators[:3] if i == 0 else operators)
             value = template.format(v=generator.randint(0, 9), w=generator.randint(0, 9))
             cells.append(_cond(f"c{i}", operator, value))
-        rows.append({"active": True, "cells": [*cells, _out("o", str(number))]})
+        active = generator.random() > 0.1
+        rows.append({"active": active, "cells": [*cells, _out("o", str(number))]})
     rule = compile_rule({"decisionTable": {"columns": columns, "rows": rows}})
-    everything = SolveOptions(excluded_condition_cols=frozenset({"nothing"}))
-    for _ in range(200):
-        data = {
-            "x0": generator.choice([generator.randint(0, 9), str(generator.randint(0, 9))]),
-            "x1": generator.randint(-1, 10),
-        }
-        indexed = rule.solve(data)
-        scanned = [
-            r
-            for r in rule.solve(data, strategy="EVALUATE_ALL", options=everything)
-            if r.pop("_match")
-        ]
-        assert indexed == scanned
+    values: list[Any] = [None, "", "x", True, [1, 2], *range(-1, 11), *map(str, range(10))]
+    for _ in range(300):
+        data = {f"x{i}": generator.choice(values) for i in range(3)}
+        options = generator.choice(
+            [
+                None,
+                SolveOptions(excluded_condition_cols=frozenset({"x0"})),
+                SolveOptions(included_condition_cols=frozenset({"x0", "x2"})),
+            ]
+        )
+        scanned = scan(rule, data, options)
+        assert rule.solve(data, options=options) == scanned
+        assert rule.solve(data, options=options, strategy="FIRST_MATCH") == scanned[:1]
+
+
+def scan(rule: Any, data: dict[str, Any], options: SolveOptions | None) -> list[Any]:
+    """The matching rows found by testing every row (EVALUATE_ALL uses no index)."""
+    return [
+        row
+        for row in rule.solve(data, strategy="EVALUATE_ALL", options=options)
+        if row.pop("_match")
+    ]
