@@ -173,3 +173,14 @@ def test_the_management_swaggers_example_rule_solves() -> None:
     assert compile_rule(document).solve(
         {"productType": "basic", "period": "month", "promoCode": "SUMMER SALE"}
     ) == [{"prices": {"crudePrice": 8, "finalPrice": 5.6}, "message": "30% discount"}]
+
+
+def test_the_table_inside_the_rule_flow_export_is_valid() -> None:
+    exported = json.loads((SAMPLES / "Import-RuleFlow-example.json").read_text())
+    tables = [rule for rule in exported if rule["type"] == "decision-table"]
+    assert len(tables) == 1
+    assert validate_rule(tables[0]) == []
+    result = compile_rule(tables[0]).solve(
+        {"productType": "basic_1", "period": "month", "promoCode": "SUMMER SALE"}
+    )
+    assert result and all("prices" in row for row in result)
