@@ -181,6 +181,6 @@ def test_the_table_inside_the_rule_flow_export_is_valid() -> None:
     assert len(tables) == 1
     assert validate_rule(tables[0]) == []
     result = compile_rule(tables[0]).solve(
-        {"productType": "basic_1", "period": "month", "promoCode": "SUMMER SALE"}
+        {"productType": "basic", "period": "month", "promoCode": "SUMMER SALE"}
     )
     assert result and all("prices" in row for row in result)
