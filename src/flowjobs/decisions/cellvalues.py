@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import re2
-
 from flowjobs.decisions.ast import Literal, Node
-from flowjobs.decisions.parser import parse_template
+from flowjobs.decisions.parser import parse_template, parse_tree
 from flowjobs.decisions.values import bool_of_text, to_number
 
-_SEPARATORS = re2.compile(r"[|,;]")
+_SEPARATORS = frozenset("|,;")
 
 
 def cast_text(text: str) -> Any:
@@ -49,7 +47,10 @@ def unquote(text: str) -> str:
 
 
 def operand_node(raw: Any) -> Node:
-    """A condition cell's table value as a node: a constant, a ``{ref}`` or a template."""
+    """A condition cell's table value as a node: a constant, a ``{ref}``, a template, or an
+    exported function tree."""
+    if isinstance(raw, dict) and "functionName" in raw:
+        return parse_tree(raw)
     if not isinstance(raw, str):
         return Literal(raw)
     node = parse_template(raw)
@@ -92,7 +93,7 @@ def _split_outside_quotes(text: str) -> list[str]:
         elif char in "\"'":
             quote = char
             current.append(char)
-        elif _SEPARATORS.fullmatch(char):
+        elif char in _SEPARATORS:
             members.append("".join(current))
             current = []
         else:

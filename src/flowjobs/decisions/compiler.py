@@ -14,15 +14,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from flowjobs.decisions.ast import Ref
 from flowjobs.decisions.conditions import Condition, ConditionError, compile_condition
 from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.options import SolveContext, SolveOptions, normalise_strategy
 from flowjobs.decisions.outputs import OutputError, OutputValue, compile_output, set_path
 from flowjobs.decisions.parser import parse_ref
-from flowjobs.decisions.problems import ExpressionError, RuleInvalid, RuleProblem
+from flowjobs.decisions.problems import ExpressionError, RuleInvalid, RuleProblem, SolveError
 from flowjobs.decisions.scope import Scope
-from flowjobs.decisions.table import Column, Row, Table, read_table
+from flowjobs.decisions.table import Column, Row, Table
 from flowjobs.decisions.values import eq_key, json_value
 
 # how deep the SOLVE calls of this thread are, so a rule solved from another
@@ -48,13 +47,26 @@ class _Row:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """Which rows to test for a set of active condition columns, and in what way."""
+class _Index:
+    """The hash index of one condition column: rows by key, and rows it cannot rule out."""
 
-    rows: tuple[tuple[tuple[int, Condition], ...], ...]  # per row: its active conditions
-    index_position: int | None  # the condition column whose hash index is used
-    index: dict[Hashable, tuple[int, ...]]
-    always: tuple[int, ...]  # rows the index cannot rule out
+    position: int
+    rows_by_key: dict[Hashable, frozenset[int]]
+    always: frozenset[int]
+
+    def candidates(self, value: Any) -> frozenset[int]:
+        key = _request_key(value)
+        found = self.rows_by_key.get(key) if key is not None else None
+        return found | self.always if found else self.always
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Which rows to test for a set of active condition columns, and what to test in them."""
+
+    rows: tuple[tuple[tuple[int, Condition], ...], ...]  # per row: conditions left to test
+    all_rows: tuple[tuple[tuple[int, Condition], ...], ...]  # per row: every active condition
+    indexes: tuple[_Index, ...]  # smallest candidate sets first
 
 
 class CompiledRule:
@@ -89,7 +101,20 @@ class CompiledRule:
         (FIRST_MATCH), all merged into one object of arrays (ARRAY), or of every row
         with ``_match`` (EVALUATE_ALL).
         """
-        strategy = normalise_strategy(strategy)
+        try:
+            return self._solve(data, normalise_strategy(strategy), options, context)
+        except RecursionError:
+            # SOLVE chains of deep expressions can outgrow Python's stack before the depth
+            # limit: a clear 400, never a crash
+            raise SolveError("the rule's SOLVE calls and expressions nest too deeply") from None
+
+    def _solve(
+        self,
+        data: Any,
+        strategy: str,
+        options: SolveOptions | None,
+        context: SolveContext | None,
+    ) -> list[Any]:
         evaluator = Evaluator(_effective_context(context))
         scope = Scope(data if data is not None else {}, self.table.variables)
         plan = self._plan(self._active_positions(options))
@@ -128,7 +153,8 @@ class CompiledRule:
         matched_any = False
         for index, row in enumerate(self._rows):
             row_scope = self._row_scope(row, scope, evaluator)
-            match = self._row_matches(plan.rows[index], values, row_scope, evaluator, matched_any)
+            conditions = plan.all_rows[index]
+            match = self._row_matches(conditions, values, row_scope, evaluator, matched_any)
             matched_any = matched_any or match
             output = self._outputs(row, row_scope, evaluator)
             output["_match"] = match
@@ -136,15 +162,14 @@ class CompiledRule:
         return results
 
     def _candidates(self, plan: _Plan, values: list[Any]) -> Iterator[int]:
-        if plan.index_position is None:
+        if not plan.indexes:
             return iter(range(len(self._rows)))
-        key = _request_key(values[plan.index_position])
-        found = plan.index.get(key, ()) if key is not None else ()
-        if not found:
-            return iter(plan.always)
-        if not plan.always:
-            return iter(found)
-        return iter(sorted((*found, *plan.always)))
+        found = plan.indexes[0].candidates(values[plan.indexes[0].position])
+        for index in plan.indexes[1:]:
+            if not found:
+                break
+            found = found & index.candidates(values[index.position])
+        return iter(sorted(found))
 
     def _row_matches(
         self,
@@ -212,29 +237,46 @@ class CompiledRule:
 
 
 def build_plan(rows: tuple[_Row, ...], active: frozenset[int], late: tuple[bool, ...]) -> _Plan:
-    """The conditions each row tests, and the hash index of the most selective column."""
+    """The hash index of every equality column of the active ones, and what is left to test.
+
+    A row found through an index whose keys are exact need not test that cell again.
+    """
     per_row = tuple(tuple(pc for pc in row.conditions if pc[0] in active) for row in rows)
-    best: tuple[int, int] | None = None  # (indexed rows, position)
+    indexes = []
     for position in sorted(active):
-        if late[position]:
-            continue
-        indexed = sum(1 for conds in per_row if _index_keys(conds, position) is not None)
-        if indexed and (best is None or indexed > best[0]):
-            best = (indexed, position)
-    if best is None:
-        return _Plan(per_row, None, {}, ())
-    position = best[1]
-    index: dict[Hashable, list[int]] = {}
-    always: list[int] = []
+        index = None if late[position] else _build_index(per_row, position)
+        if index is not None:
+            indexes.append(index)
+    indexes.sort(key=lambda ix: len(ix.always) - len(ix.rows_by_key))
+    skipped = {
+        (row_index, ix.position)
+        for ix in indexes
+        for row_index, conds in enumerate(per_row)
+        if row_index not in ix.always and _exact_at(conds, ix.position)
+    }
+    left = tuple(
+        tuple(pc for pc in conds if (row_index, pc[0]) not in skipped)
+        for row_index, conds in enumerate(per_row)
+    )
+    return _Plan(left, per_row, tuple(indexes))
+
+
+def _build_index(
+    per_row: tuple[tuple[tuple[int, Condition], ...], ...], position: int
+) -> _Index | None:
+    rows_by_key: dict[Hashable, set[int]] = {}
+    always: set[int] = set()
     for row_index, conds in enumerate(per_row):
         keys = _index_keys(conds, position)
         if keys is None:
-            always.append(row_index)
+            always.add(row_index)
             continue
-        for key in dict.fromkeys(keys):
-            index.setdefault(key, []).append(row_index)
-    frozen = {key: tuple(rows_of) for key, rows_of in index.items()}
-    return _Plan(per_row, position, frozen, tuple(always))
+        for key in keys:
+            rows_by_key.setdefault(key, set()).add(row_index)
+    if not rows_by_key or len(always) == len(per_row):
+        return None
+    frozen = {key: frozenset(found) for key, found in rows_by_key.items()}
+    return _Index(position, frozen, frozenset(always))
 
 
 def _index_keys(conditions: tuple[tuple[int, Condition], ...], position: int) -> Any:
@@ -243,6 +285,10 @@ def _index_keys(conditions: tuple[tuple[int, Condition], ...], position: int) ->
         if pos == position:
             return condition.index_keys
     return None  # no condition there (or excluded): the row matches any value
+
+
+def _exact_at(conditions: tuple[tuple[int, Condition], ...], position: int) -> bool:
+    return any(pos == position and c.exact_keys for pos, c in conditions)
 
 
 def _request_key(value: Any) -> Hashable | None:
@@ -327,14 +373,12 @@ def _compile_step(column: Column, cell: Mapping[str, Any]) -> _Step:
 
 def compile_rule(document: Mapping[str, Any]) -> CompiledRule:
     """The compiled form of ``document``; RuleInvalid lists every problem if it is not valid."""
-    from flowjobs.decisions.validate import validate_rule
+    from flowjobs.decisions.validate import check_rule
 
-    problems = validate_rule(document)
-    if problems:
+    problems, compiled = check_rule(document)
+    if compiled is None:
         raise RuleInvalid(problems)
-    table, _ = read_table(document)
-    compiled, _ = compile_table(table)
     return compiled
 
 
-__all__ = ["CompiledRule", "Ref", "compile_rule", "compile_table"]
+__all__ = ["CompiledRule", "compile_rule", "compile_table"]

@@ -9,10 +9,11 @@ from typing import Any
 from flowjobs.decisions.ast import Literal, Node
 from flowjobs.decisions.cellvalues import operand_node, split_members, split_range
 from flowjobs.decisions.checks import node_problems
+from flowjobs.decisions.closures import compile_node
 from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.functions.logical import truth
 from flowjobs.decisions.operators import OperatorSpec, find_operator
-from flowjobs.decisions.parser import parse_leaf, parse_tree
+from flowjobs.decisions.parser import parse_expression, parse_tree
 from flowjobs.decisions.problems import ExpressionError
 from flowjobs.decisions.scope import Scope
 from flowjobs.decisions.values import eq_key
@@ -36,6 +37,7 @@ class Condition:
     test: ConditionTest
     is_else: bool = False
     index_keys: tuple[Hashable, ...] | None = None
+    exact_keys: bool = False  # equal keys mean the test passes, so an index hit needs no test
     nodes: tuple[Node, ...] = ()  # every expression in the cell, for validation
 
 
@@ -82,16 +84,19 @@ def _static(spec: OperatorSpec, operand: Any) -> ConditionTest:
 
 def _function_condition(spec: OperatorSpec, value: Any) -> Condition:
     try:
-        node = parse_leaf(value) if isinstance(value, str) else parse_tree(value)
+        # strict: a function cell that is no expression is a problem, never a text compare
+        node = parse_expression(value) if isinstance(value, str) else parse_tree(value)
     except ExpressionError as error:
         raise ConditionError(error.message) from None
     problems = node_problems(node)
     if problems:
         raise ConditionError("; ".join(problems))
 
+    value = compile_node(node)
+
     def run(request: Any, scope: Scope, evaluator: Evaluator) -> bool:
         try:
-            return truth(evaluator.evaluate(node, scope), "function")
+            return truth(value(scope, evaluator), "function")
         except ExpressionError:
             return False
 
@@ -131,16 +136,29 @@ def _operand_condition(spec: OperatorSpec, value: Any) -> Condition:
             operand = _shape(spec, values)
         except (ExpressionError, TypeError, ValueError) as error:
             raise ConditionError(f"operator {spec.name}: {error}") from None
-        return Condition(spec.name, _static(spec, operand), index_keys=_keys(spec, values))
+        keys = _keys(spec, values)
+        exact = keys is not None and not any(_text_with_other_key(v) for v in values)
+        return Condition(spec.name, _static(spec, operand), index_keys=keys, exact_keys=exact)
     return Condition(spec.name, _dynamic(spec, nodes), nodes=nodes)
 
 
 def _dynamic(spec: OperatorSpec, nodes: tuple[Node, ...]) -> ConditionTest:
     test = spec.test
+    operands = [compile_node(node) for node in nodes]
+    if spec.operand == "value" and spec.prepare is None:
+        (single,) = operands
+
+        def run_single(value: Any, scope: Scope, evaluator: Evaluator) -> bool:
+            try:
+                return bool(test(value, single(scope, evaluator)))
+            except (ExpressionError, TypeError, ValueError):
+                return False
+
+        return run_single
 
     def run(value: Any, scope: Scope, evaluator: Evaluator) -> bool:
         try:
-            operand = _shape(spec, [evaluator.evaluate(node, scope) for node in nodes])
+            operand = _shape(spec, [operand(scope, evaluator) for operand in operands])
             return bool(test(value, operand))
         except (ExpressionError, TypeError, ValueError):
             return False
@@ -155,3 +173,12 @@ def _keys(spec: OperatorSpec, values: list[Any]) -> tuple[Hashable, ...] | None:
     if any(k is None for k in keys):
         return None
     return tuple(keys)
+
+
+def _text_with_other_key(value: Any) -> bool:
+    """Text keyed as a number or boolean ("3", "true"): two such texts can share a key
+    without being equal ("3" and "3.0"), so a hit on them is tested again."""
+    if not isinstance(value, str):
+        return False
+    key = eq_key(value)
+    return key is not None and key[0] != "text"

@@ -13,17 +13,28 @@ compare as instants; a request value that is no date matches only ``!=``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowjobs.decisions import clock
+from flowjobs.decisions import (
+    clock,
+    general_operators,  # noqa: F401  (their spellings, first)
+)
 from flowjobs.decisions.dateparse import parse_date_text
 from flowjobs.decisions.datetimes import offset_zone
-from flowjobs.decisions.operators import OperandKind, OperatorSpec, register_operator
+from flowjobs.decisions.operators import (
+    OperandKind,
+    OperatorSpec,
+    find_operator,
+    register_operator,
+)
 from flowjobs.decisions.problems import ExpressionError
+from flowjobs.decisions.values import to_text
 
+_MAX_DATE_TEXT = 200  # no date is longer; longer text is no date, without reading it
 _CELL = re.compile(
     r"(?P<date>\d{4}[-/]\d{1,2}[-/]\d{1,2})?"
     r"(?:(?:^|[Tt\s]+)(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
@@ -32,23 +43,21 @@ _CELL = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class DateCell:
-    """A date as a cell or request writes it; missing parts are filled in when compared."""
+class TodayAt:
+    """A date cell without a date (``09:27 +02:00``, ``+02:00``): that time today, in its zone."""
 
-    date: dt.date | None
-    time: dt.time | None
+    time: dt.time
     zone: dt.tzinfo
 
     def at(self, now: dt.datetime) -> dt.datetime:
         """The instant this stands for when the current instant is ``now``."""
-        day = self.date or now.astimezone(self.zone).date()
-        wall = dt.datetime.combine(day, self.time or dt.time())
-        return wall.replace(tzinfo=self.zone).astimezone(dt.UTC)
+        wall = dt.datetime.combine(now.astimezone(self.zone).date(), self.time)
+        return wall.replace(tzinfo=self.zone)
 
 
 @dataclass(frozen=True, slots=True)
 class FixedDate:
-    """A date that is one instant whatever the time (full ISO text, a DATE result)."""
+    """A date that is one instant whatever the time (a cell with a date, ISO text, DATE's)."""
 
     value: dt.datetime
 
@@ -56,19 +65,19 @@ class FixedDate:
         return self.value
 
 
-DateValue = DateCell | FixedDate
+DateValue = TodayAt | FixedDate
 
 
 def parse_date_value(value: Any) -> DateValue | None:
     """A cell's or a request's date; None when it is not one."""
-    if isinstance(value, DateCell | FixedDate):
+    if isinstance(value, TodayAt | FixedDate):
         return value
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return FixedDate(aware.astimezone(dt.UTC))
+        return FixedDate(aware)
     if isinstance(value, Mapping):
         return _parse_object(value)
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and value.strip() and len(value) <= _MAX_DATE_TEXT:
         return _parse_text(value.strip())
     return None
 
@@ -82,7 +91,9 @@ def _parse_object(value: Mapping[str, Any]) -> DateValue | None:
     return _parse_text(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_text(text: str) -> DateValue | None:
+    # Cached: a request's date is tested against every row of a table.
     match = _CELL.fullmatch(text)
     if match and any(match.group(name) for name in ("date", "time", "zone")):
         return _cell_of(match)
@@ -102,7 +113,9 @@ def _cell_of(match: re.Match[str]) -> DateValue | None:
         time = dt.time.fromisoformat(_padded_time(time_text)) if time_text else None
     except ValueError:
         return None
-    return DateCell(day, time, zone)
+    if day is None:
+        return TodayAt(time or dt.time(), zone)
+    return FixedDate(dt.datetime.combine(day, time or dt.time()).replace(tzinfo=zone))
 
 
 def _date_of(text: str) -> dt.date:
@@ -120,20 +133,38 @@ def _padded_time(text: str) -> str:
 # --- the operators ---------------------------------------------------------------------------
 
 
-def prepare(value: Any) -> Any:
-    """A table value (or a pair of them) parsed once; text that is no date is kept for the test."""
+def prepare(value: Any) -> DateValue | tuple[Any, ...]:
+    """A table value (or a pair of them) read once; ExpressionError if it is no date.
+
+    A literal cell that is no date is refused when the rule is validated
+    ("Invalid Date", as DecisionRules' editor says); a variable that is none
+    makes its row not match.
+    """
     if isinstance(value, list | tuple):
         return tuple(prepare(item) for item in value)
     parsed = parse_date_value(value)
-    return parsed if parsed is not None else value
+    if parsed is None:
+        raise ExpressionError(f"invalid date {to_text(value)!r}")
+    return parsed
 
 
-def _instants(request: Any, table: Any) -> tuple[dt.datetime, dt.datetime] | None:
-    left, right = parse_date_value(request), parse_date_value(table)
-    if left is None or right is None:
+def _instants(*values: Any) -> list[dt.datetime] | None:
+    """The instants of a request and table values, read now; None if one is no date."""
+    dates: list[DateValue] = []
+    for value in values:
+        date = parse_date_value(value)
+        if date is None:
+            return None
+        dates.append(date)
+    # The clock is read only for cells without a date ("09:27 +02:00").
+    now = clock.now() if any(isinstance(date, TodayAt) for date in dates) else _NO_TIME
+    try:
+        return [date.at(now) for date in dates]
+    except OverflowError:  # today in a zone past the end of the calendar
         return None
-    now = clock.now()
-    return left.at(now), right.at(now)
+
+
+_NO_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _comparison(check: Callable[[dt.datetime, dt.datetime], bool]) -> Callable[[Any, Any], bool]:
@@ -171,12 +202,12 @@ def _between(low_open: bool, high_open: bool) -> Callable[[Any, Any], bool]:
         bounds = range_bounds(operand)
         if bounds is None:
             return False
-        low, high = _instants(request, bounds[0]), _instants(request, bounds[1])
-        if low is None or high is None:
+        instants = _instants(request, *bounds)
+        if instants is None:
             return False
-        value = low[0]
-        above = value > low[1] if low_open else value >= low[1]
-        below = value < high[1] if high_open else value <= high[1]
+        value, low, high = instants
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
         return above and below
 
     return test
@@ -190,27 +221,29 @@ def _not_between(request: Any, operand: Any) -> bool:
 
 
 def _date_operator(
-    name: str,
-    test: Callable[[Any, Any], bool],
-    operand: OperandKind = "value",
-    aliases: tuple[str, ...] = (),
+    name: str, test: Callable[[Any, Any], bool], operand: OperandKind = "value"
 ) -> OperatorSpec:
+    # The same spellings as the general operator of that name (">", "GT"), so a date cell
+    # never falls back to comparing dates as text.
+    general = find_operator(name, "general")
+    spellings = {general.name, *general.aliases} if general is not None else set()
+    aliases = tuple(sorted(spellings - {name}))
     # Never ``equality``: "2024-09-24 +02:00" and "2024-09-23T22:00Z" are equal, so rows
     # cannot be found by hashing the cell text.
     return OperatorSpec(name, test, operand, aliases, cell_type="date", prepare=prepare)
 
 
 DATE_OPERATORS = (
-    _date_operator("=", _comparison(lambda a, b: a == b), aliases=("==", "EQ")),
-    _date_operator("!=", _not_equal, aliases=("<>", "NEQ")),
+    _date_operator("=", _comparison(lambda a, b: a == b)),
+    _date_operator("<>", _not_equal),
     _date_operator(">", _comparison(lambda a, b: a > b)),
     _date_operator("<", _comparison(lambda a, b: a < b)),
     _date_operator(">=", _comparison(lambda a, b: a >= b)),
     _date_operator("<=", _comparison(lambda a, b: a <= b)),
-    _date_operator("BTW", _between(False, False), "range", ("BETWEEN",)),
+    _date_operator("BTW", _between(False, False), "range"),
     _date_operator("BTW LO", _between(True, False), "range"),
     _date_operator("BTW RO", _between(False, True), "range"),
-    _date_operator("!BTW", _not_between, "range", ("NOT BTW", "NOT BETWEEN")),
+    _date_operator("!BTW", _not_between, "range"),
 )
 
 for _spec in DATE_OPERATORS:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from flowjobs.decisions import clock
 from flowjobs.decisions.dateparse import MONTHS, WEEKDAYS
-from flowjobs.decisions.datetimes import DEFAULT_ZONE, invalid, local_datetime, offset_zone
+from flowjobs.decisions.datetimes import (
+    DEFAULT_ZONE,
+    invalid,
+    local_datetime,
+    offset_zone,
+    to_utc,
+)
 
 MAX_FORMAT = 200  # longer formats are refused: no legitimate one comes near
 
@@ -147,7 +153,10 @@ def _set_timestamp(fields: _Fields, text: str, scale: float) -> None:
 
 def _setter(name: str) -> Callable[[_Fields, str], None]:
     def set_number(fields: _Fields, text: str) -> None:
-        setattr(fields, name, int(re.sub(r"\D", "", text)))
+        digits = re.sub(r"\D", "", text)
+        if not digits:
+            raise invalid(f"not a number: {text!r}")
+        setattr(fields, name, int(digits))
 
     return set_number
 
@@ -254,5 +263,4 @@ def _build(fields: _Fields, zone: dt.tzinfo) -> dt.datetime:
     else:
         day = today.day if fields.year is None and fields.month is None else 1
     time = (_hours_of(fields), fields.minutes, fields.seconds, fields.millis)
-    local = local_datetime(year, month0, day, time, fields.zone or zone)
-    return local.astimezone(dt.UTC)
+    return to_utc(local_datetime(year, month0, day, time, fields.zone or zone))

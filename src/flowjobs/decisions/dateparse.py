@@ -14,13 +14,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from flowjobs.decisions import clock
 from flowjobs.decisions.datetimes import (
     DEFAULT_ZONE,
     invalid,
     local_datetime,
     offset_zone,
     parse_iso,
+    to_utc,
 )
 
 MONTHS = (
@@ -69,7 +69,7 @@ def _from_dayjs_match(match: re.Match[str], zone: dt.tzinfo) -> dt.datetime:
     month0 = int(month) - 1 if month else 0
     millis = int((fraction or "0")[:3].ljust(3, "0"))
     time = (int(hours or 0), int(minutes or 0), int(seconds or 0), millis)
-    return local_datetime(int(year), month0, int(day) if day else 1, time, zone).astimezone(dt.UTC)
+    return to_utc(local_datetime(int(year), month0, int(day) if day else 1, time, zone))
 
 
 def _parse_zoned(text: str, zone: dt.tzinfo, original: str) -> dt.datetime:
@@ -92,7 +92,7 @@ def _parse_iso_local(text: str, zone: dt.tzinfo) -> dt.datetime | None:
         return None
     if has_offset:
         return parsed
-    return parsed.replace(tzinfo=None).replace(tzinfo=zone).astimezone(dt.UTC)
+    return to_utc(parsed.replace(tzinfo=None).replace(tzinfo=zone))
 
 
 @dataclass(slots=True)
@@ -113,12 +113,11 @@ class _LegacyParts:
         if self.pm is not None:
             hours = hours % 12 + (12 if self.pm else 0)
         time = (hours, self.time[1], self.time[2], self.time[3])
-        local = local_datetime(self.year, self.month0, self.day, time, self.zone or zone)
-        return local.astimezone(dt.UTC)
+        return to_utc(local_datetime(self.year, self.month0, self.day, time, self.zone or zone))
 
 
 _TOKEN = re.compile(
-    r"(?P<skip>[\s,]+)"
+    r"(?P<skip>[\s,]+|\([^()]*\))"  # JavaScript skips "(Central European Time)" too
     r"|(?P<mdy>(?P<m>\d{1,2})(?P<sep>[/.-])(?P<d>\d{1,2})(?P=sep)(?P<y>\d{2,4}))"
     r"|(?P<ymd>(?P<y2>\d{4})(?P<sep2>[/.-])(?P<m2>\d{1,2})(?P=sep2)(?P<d2>\d{1,2}))"
     r"|(?P<time>[Tt]?(?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2})(?:\.(?P<ms>\d{1,9}))?)?)"
@@ -252,8 +251,3 @@ def _name_index(word: str, names: tuple[str, ...]) -> int | None:
         if name.startswith(word) or (len(word) > len(name) and word.startswith(name)):
             return index
     return None
-
-
-def today_in(zone: dt.tzinfo) -> dt.date:
-    """Today's date in ``zone`` by the decisions clock."""
-    return clock.now().astimezone(zone).date()

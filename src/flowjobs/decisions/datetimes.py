@@ -106,7 +106,7 @@ def instant(value: Any) -> dt.datetime:
     """
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC)
+        return to_utc(aware)
     if isinstance(value, str):
         parsed = parse_iso(value)
         if parsed is not None:
@@ -133,22 +133,48 @@ def parse_iso(text: str) -> dt.datetime | None:
     except ValueError:
         return None
     zone = offset_zone(match.group("offset")) if match.group("offset") else dt.UTC
-    return parsed.replace(tzinfo=zone or dt.UTC).astimezone(dt.UTC)
+    try:
+        return parsed.replace(tzinfo=zone or dt.UTC).astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
+def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """``value`` on the wall clock of ``zone``; ExpressionError at the ends of the calendar."""
+    try:
+        return value.astimezone(zone)
+    except OverflowError as exc:
+        raise invalid("the date is out of range") from exc
+
+
+def to_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as an instant in UTC; ExpressionError at the ends of the calendar."""
+    return in_zone(value, dt.UTC)
 
 
 def in_default_zone(value: dt.datetime) -> dt.datetime:
     """The wall-clock time of an instant in CET, where DecisionRules reads days and months."""
-    return value.astimezone(DEFAULT_ZONE)
+    return in_zone(value, DEFAULT_ZONE)
+
+
+def wall_date(value: dt.datetime) -> str:
+    """``2021-12-24``: the date on ``value``'s own wall clock (years below 1000 padded)."""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def wall_minutes(value: dt.datetime) -> str:
+    """``2021-12-24T23:00``: ``value``'s own wall clock to the minute."""
+    return f"{wall_date(value)}T{value.hour:02d}:{value.minute:02d}"
 
 
 def render_minutes(value: dt.datetime) -> str:
     """``2021-12-24T23:00``: an instant in UTC to the minute, as DATE and NOW write it."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    return wall_minutes(to_utc(value))
 
 
 def render_seconds(value: dt.datetime) -> str:
     """``2021-12-24T23:00:05``: an instant in UTC to the second."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{render_minutes(value)}:{to_utc(value).second:02d}"
 
 
 def floor_to(value: dt.datetime, unit: str) -> dt.datetime:

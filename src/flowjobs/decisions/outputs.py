@@ -9,6 +9,7 @@ from typing import Any
 from flowjobs.decisions.ast import Literal, Node
 from flowjobs.decisions.cellvalues import cast_text
 from flowjobs.decisions.checks import node_problems
+from flowjobs.decisions.closures import compile_node
 from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.parser import parse_leaf, parse_template, parse_tree
 from flowjobs.decisions.problems import ExpressionError
@@ -62,9 +63,11 @@ def compile_output(cell: Mapping[str, Any]) -> tuple[OutputValue, Node]:
             return (lambda scope, evaluator: copy.deepcopy(constant)), node
         return (lambda scope, evaluator: constant), node
 
+    value = compile_node(node)
+
     def run(scope: Scope, evaluator: Evaluator) -> Any:
         try:
-            return evaluator.evaluate(node, scope)
+            return value(scope, evaluator)
         except ExpressionError:
             return None  # DecisionRules gives an empty value when a function fails
 

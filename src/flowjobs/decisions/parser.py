@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowjobs.decisions.ast import ArrayNode, Call, Literal, Node, ObjectNode, Ref, Template
-from flowjobs.decisions.problems import ExpressionError
+from flowjobs.decisions.problems import ExpressionError, ExpressionTooComplex
 
 MAX_PARSE_DEPTH = 100
 MAX_EXPRESSION_LENGTH = 100_000
@@ -31,6 +31,7 @@ MAX_EXPRESSION_LENGTH = 100_000
 _SPECIAL = set("*/+-(),{}[]\"'")
 _BINARY = {"+": "PLUS_CHAR", "-": "MINUS_CHAR", "*": "TIMES_CHAR", "/": "DIVIDED_CHAR"}
 _WORD_SUFFIX = re.compile(r"[A-Za-z0-9_.]+")
+_CALL_START = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*\(")
 _KEYWORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
 RAW_FUNCTIONS = frozenset({"TEXT"})  # their argument is kept as written
 
@@ -38,7 +39,7 @@ RAW_FUNCTIONS = frozenset({"TEXT"})  # their argument is kept as written
 def parse_expression(text: str) -> Node:
     """The node of a whole cell string; ExpressionError when it is not an expression."""
     if len(text) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError("expression is too long")
+        raise ExpressionTooComplex("expression is too long")
     parser = _Parser(text)
     node = parser.expression()
     parser.skip_space()
@@ -55,7 +56,7 @@ def parse_tree(value: Any, depth: int = 0, *, in_json: bool = False) -> Node:
     since the export wraps references there in EVAL.
     """
     if depth > MAX_PARSE_DEPTH:
-        raise ExpressionError("expression nests too deeply")
+        raise ExpressionTooComplex("expression nests too deeply")
     if isinstance(value, Mapping):
         if "functionName" in value:
             params = value.get("parameters") or []
@@ -76,11 +77,16 @@ def parse_tree(value: Any, depth: int = 0, *, in_json: bool = False) -> Node:
 
 
 def parse_leaf(text: str) -> Node:
-    """A string leaf of a tree: an expression if it is one, else the text itself."""
+    """A string leaf of a tree: an expression if it is one, else the text itself with its
+    ``{variables}`` replaced (``{PromoDiscount}% discount``)."""
     try:
         return parse_expression(text)
+    except ExpressionTooComplex:
+        raise
     except ExpressionError:
-        return Literal(text)
+        if _CALL_START.match(text):
+            raise  # SUM(1, is a broken call, not text
+        return parse_template(text)
 
 
 def parse_ref(inner: str) -> Ref:
@@ -176,7 +182,7 @@ class _Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_PARSE_DEPTH:
-            raise ExpressionError("expression nests too deeply")
+            raise ExpressionTooComplex("expression nests too deeply")
 
     # -- grammar ---------------------------------------------------------------------
 
@@ -350,7 +356,7 @@ class _Parser:
         try:
             number = float(token)
         except ValueError:
-            raise ExpressionError(f"bad number {token!r} in {self.text!r}") from None
+            return Literal(token)  # bare text of digits and dots: DATE(09.23.2024)
         if token.isdigit():
             return Literal(int(token))
         return Literal(number)

@@ -39,6 +39,12 @@ class ExpressionError(BadRequestError):
     code = "INVALID_EXPRESSION"
 
 
+class ExpressionTooComplex(ExpressionError):
+    """An expression nests too deeply or is too long."""
+
+    code = "EXPRESSION_TOO_COMPLEX"
+
+
 class SolveError(BadRequestError):
     """The rule could not be solved for this input."""
 

@@ -101,7 +101,7 @@ def _read_column(position: int, item: Any, problems: list[RuleProblem]) -> Colum
         problems.append(RuleProblem(f"{where} must be an object"))
         return None
     kind = item.get("type")
-    if kind not in _COLUMN_BODY:
+    if not isinstance(kind, str) or kind not in _COLUMN_BODY:
         problems.append(RuleProblem(f"{where} has unknown type {kind!r}"))
         return None
     inner = item.get(_COLUMN_BODY[kind])
@@ -110,7 +110,7 @@ def _read_column(position: int, item: Any, problems: list[RuleProblem]) -> Colum
     variable = declared or inner.get("name")
     column_id = item.get("columnId")
     name = str(inner.get("name") or variable or where)
-    if column_id is None or isinstance(column_id, bool):
+    if not isinstance(column_id, str | int) or isinstance(column_id, bool):
         problems.append(RuleProblem("the column has no columnId", None, name))
         return None
     if kind != "calculation" and not declared:
@@ -120,8 +120,16 @@ def _read_column(position: int, item: Any, problems: list[RuleProblem]) -> Colum
         problems.append(RuleProblem("the calculation column has no variable name", None, name))
         return None
     alias = item.get("alias")
+    column_kind: ColumnKind = "input" if kind == "input" else "output"
+    if kind == "calculation":
+        column_kind = "calculation"
     return Column(
-        position, str(column_id), kind, name, variable, alias if isinstance(alias, str) else None
+        position,
+        str(column_id),
+        column_kind,
+        name,
+        variable,
+        alias if isinstance(alias, str) else None,
     )
 
 
@@ -165,7 +173,7 @@ def _read_cell(
     cells: dict[str, Mapping[str, Any]],
     problems: list[RuleProblem],
 ) -> None:
-    if not isinstance(cell, Mapping) or cell.get("column") is None:
+    if not isinstance(cell, Mapping) or not isinstance(cell.get("column"), str | int):
         problems.append(RuleProblem("a cell must be an object with a column", number))
         return
     column_id = str(cell["column"])

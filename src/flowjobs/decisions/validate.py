@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flowjobs.decisions.ast import Call, Literal, Node, ObjectNode, Ref
+from flowjobs.decisions.ast import Call, Literal, Node, ObjectNode
 from flowjobs.decisions.checks import references, walk_nodes
-from flowjobs.decisions.compiler import compile_table
+from flowjobs.decisions.compiler import CompiledRule, compile_table
 from flowjobs.decisions.conditions import ConditionError, compile_condition
-from flowjobs.decisions.functions.registry import FUNCTIONS
 from flowjobs.decisions.outputs import OutputError, output_node
 from flowjobs.decisions.parser import parse_ref
 from flowjobs.decisions.problems import ExpressionError, RuleProblem
@@ -20,18 +19,23 @@ DECISION_TABLE = "decision-table"
 
 def validate_rule(document: Mapping[str, Any]) -> list[RuleProblem]:
     """Every problem of ``document`` at once; [] when it is valid."""
+    return check_rule(document)[0]
+
+
+def check_rule(document: Mapping[str, Any]) -> tuple[list[RuleProblem], CompiledRule | None]:
+    """Every problem of ``document``, and its compiled form when it has none."""
     if not isinstance(document, Mapping):
-        return [RuleProblem("the rule must be a JSON object")]
+        return [RuleProblem("the rule must be a JSON object")], None
     problems: list[RuleProblem] = []
     kind = document.get("type")
     if kind is not None and kind != DECISION_TABLE:
         problems.append(RuleProblem(f"type must be {DECISION_TABLE!r}, not {kind!r}"))
     table, read_problems = read_table(document)
     problems.extend(read_problems)
-    _, cell_problems = compile_table(table)
+    compiled, cell_problems = compile_table(table)
     problems.extend(cell_problems)
     problems.extend(_variable_problems(document, table))
-    return problems
+    return problems, None if problems else compiled
 
 
 # -- variables the input schema does not have --------------------------------------------
@@ -125,17 +129,19 @@ def _cell_nodes(table: Table) -> Iterator[tuple[int, Column, Node]]:
 
 
 def _bound_names(node: Node) -> set[str]:
-    """Names bound by functions that take a custom function (ARRAY_MAP's "item", ...)."""
+    """Names bound by functions that take a custom function: ARRAY_FILTER(list, "item",
+    LTE({item}, 5)) names ``item`` in a text argument and uses it inside another one."""
     names: set[str] = set()
     for current in walk_nodes(node):
-        if isinstance(current, Call):
-            spec = FUNCTIONS.get(current.name)
-            if spec is not None and spec.lazy:
-                names.update(
-                    a.value
-                    for a in current.args
-                    if isinstance(a, Literal) and isinstance(a.value, str)
-                )
+        if not isinstance(current, Call):
+            continue
+        texts = {
+            a.value for a in current.args if isinstance(a, Literal) and isinstance(a.value, str)
+        }
+        if not texts:
+            continue
+        for arg in current.args:
+            names.update(str(r.path[0]) for r in references(arg) if r.path and r.path[0] in texts)
     return names
 
 
@@ -167,4 +173,4 @@ def _literal_version(rest: tuple[Node, ...]) -> int | None:
     return None
 
 
-__all__ = ["Ref", "referenced_rules", "schema_has", "validate_rule"]
+__all__ = ["check_rule", "referenced_rules", "schema_has", "validate_rule"]

@@ -124,6 +124,8 @@ def is_null(value: Any) -> bool:
 
 def dr_equals(left: Any, right: Any) -> bool:
     """DecisionRules' equality: numbers and booleans match their text (``"3" = 3``)."""
+    if type(left) is str and type(right) is str:
+        return left == right  # the common case first
     if left is None or right is None:
         return left is None and right is None
     if isinstance(left, bool) or isinstance(right, bool):

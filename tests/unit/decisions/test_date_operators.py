@@ -9,14 +9,15 @@ day the page was written, 24 September 2024.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
 import pytest
 
-from flowjobs.decisions import compile_rule
+from flowjobs.decisions import compile_rule, validate_rule
 from flowjobs.decisions.clock import fixed_clock
-from flowjobs.decisions.date_operators import DateCell, FixedDate, parse_date_value
+from flowjobs.decisions.date_operators import FixedDate, TodayAt, parse_date_value
 from flowjobs.decisions.operators import find_operator
 
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
@@ -182,12 +183,15 @@ def test_page_example(
 # --- reading date cells -------------------------------------------------------------------------
 
 
-def test_cells_keep_the_parts_they_have() -> None:
-    cell = parse_date_value("2024-09-24 09:27:30 +02:00")
-    assert cell == DateCell(dt.date(2024, 9, 24), dt.time(9, 27, 30), PLUS2)
-    assert parse_date_value("09:27 +02:00") == DateCell(None, dt.time(9, 27), PLUS2)
-    assert parse_date_value("+02:00") == DateCell(None, None, PLUS2)
-    assert parse_date_value("2024-09-24") == DateCell(dt.date(2024, 9, 24), None, dt.UTC)
+def test_cells_without_a_date_are_today() -> None:
+    assert parse_date_value("2024-09-24 09:27:30 +02:00") == FixedDate(
+        dt.datetime(2024, 9, 24, 9, 27, 30, tzinfo=PLUS2)
+    )
+    assert parse_date_value("2024-09-24") == FixedDate(dt.datetime(2024, 9, 24, tzinfo=dt.UTC))
+    assert parse_date_value("09:27 +02:00") == TodayAt(dt.time(9, 27), PLUS2)
+    assert parse_date_value("+02:00") == TodayAt(dt.time(0, 0), PLUS2)
+    late = dt.datetime(2024, 9, 24, 23, 30, tzinfo=dt.UTC)  # already the 25th at +02:00
+    assert TodayAt(dt.time(9, 27), PLUS2).at(late) == dt.datetime(2024, 9, 25, 9, 27, tzinfo=PLUS2)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +207,7 @@ def test_cells_keep_the_parts_they_have() -> None:
 def test_other_ways_of_writing_a_date(text: str, instant: str) -> None:
     value = parse_date_value(text)
     assert value is not None
-    assert value.at(TODAY).isoformat() == instant
+    assert value.at(TODAY).astimezone(dt.UTC).isoformat() == instant
 
 
 @pytest.mark.parametrize("value", ["", "soon", "2024-13-45", "25:00 +02:00", None, 42, [1], {}])
@@ -301,3 +305,15 @@ def test_a_table_with_a_date_column(data: dict[str, Any], labels: list[str]) -> 
     with fixed_clock(PAST):
         result = rule.solve(data)
     assert [row["label"] for row in result] == labels
+
+
+def test_a_cell_that_is_no_date_is_a_problem_at_validation() -> None:
+    table = copy.deepcopy(TABLE)
+    table["decisionTable"]["rows"] += [
+        _row("<", "next tuesday", "never"),
+        _row("BTW", "2024-01-01 AND soon", "never"),
+    ]
+    problems = validate_rule(table)
+    assert [(p.row, p.column) for p in problems] == [(4, "When"), (5, "When")]
+    assert "invalid date 'next tuesday'" in str(problems[0])
+    assert "invalid date 'soon'" in str(problems[1])

@@ -122,3 +122,9 @@ def test_a_variable_that_cannot_be_used_fails_the_function() -> None:
     # the functions page: number = "a" makes SUM({number},6) fail (the table shows null)
     with pytest.raises(ExpressionError):
         evaluate_text("SUM({number},6)", {"number": "a"})
+
+
+def test_a_leaf_that_is_no_expression_is_text_with_its_variables() -> None:
+    leaf = parse_tree("{PromoDiscount}% discount")
+    assert Evaluator().evaluate(leaf, Scope({}, {"PromoDiscount": 30})) == "30% discount"
+    assert parse_tree("Hello, World") == Literal("Hello, World")

@@ -209,6 +209,8 @@ PAGE: list[Case] = [
     ('WEEKDAY(DATE("09/05/2022"))', None, 1, PAGE_NOW),
     ("WEEKDAY(DATE({input}))", {"input": "12/01/2021"}, 3, PAGE_NOW),
     ("WEEKDAY()", None, INVALID, PAGE_NOW),
+    # the data types page's result casting table: a date written without quotes
+    ("DATE(09.23.2024)", None, "2024-09-22T22:00", PAGE_NOW),
 ]
 
 
@@ -242,6 +244,10 @@ RULES: list[tuple[str, Any]] = [
     ('DATE("25 December 2021 GMT")', "2021-12-25T00:00"),
     ('DATE("Saturday, December 25, 2021 10:30 PM GMT+0100")', "2021-12-25T21:30"),
     ('DATE("2024-09-23T13:27:00+02:00")', "2024-09-23T11:27"),
+    (
+        'DATE("Tue Apr 16 2024 15:30:00 GMT+0200 (Central European Summer Time)")',
+        "2024-04-16T13:30",
+    ),
     ('DATE("2024/09/23 13:27")', "2024-09-23T11:27"),
     ('DATE("1710510160", "X")', "2024-03-15T13:42"),
     ('DATE("16 Apr 2024", "DD MMM YYYY")', "2024-04-15T22:00"),
@@ -255,6 +261,12 @@ RULES: list[tuple[str, Any]] = [
     ('DATE_FORMAT(NOW(), "YYYY")', "2021"),
     ('YEAR(CURDATE("+14:00"))', 2021),
     ('DATE_MAX("2024-01-01T10:00", "2024-01-01T09:00")', "2024-01-01T10:00"),
+    # zones by IANA name too
+    ('NOW("Europe/Prague")', "2021-06-01T13:01"),
+    ('CURTIME("GMT+3")', "14:01"),
+    # years below 1000 keep four digits
+    ('DATE_COMPUTE(DATE("0999-03-01Z"), 1)', "0999-03-02"),
+    ('DATETIME_COMPUTE(DATE("0999-03-01Z"), 1, "s")', "0999-03-01T00:00:01"),
 ]
 
 

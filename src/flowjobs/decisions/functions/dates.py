@@ -23,6 +23,8 @@ from flowjobs.decisions.datetimes import (
     invalid,
     render_minutes,
     render_seconds,
+    wall_date,
+    wall_minutes,
     zone_of,
 )
 from flowjobs.decisions.functions.registry import register
@@ -40,19 +42,19 @@ def _now_in(arguments: tuple[Any, ...]) -> dt.datetime:
 @register("NOW", 0, 1)
 def now(*zone: Any) -> str:
     """The current date and time to the minute, as wall-clock time in the zone (UTC if none)."""
-    return _now_in(zone).strftime("%Y-%m-%dT%H:%M")
+    return wall_minutes(_now_in(zone))
 
 
 @register("CURDATE", 0, 1)
 def curdate(*zone: Any) -> str:
     """Today's date in the zone (UTC if none), ``2021-06-01``."""
-    return _now_in(zone).strftime("%Y-%m-%d")
+    return wall_date(_now_in(zone))
 
 
 @register("CURTIME", 0, 1)
 def curtime(*zone: Any) -> str:
     """The current time in the zone (UTC if none), ``11:16``."""
-    return _now_in(zone).strftime("%H:%M")
+    return wall_minutes(_now_in(zone))[-5:]
 
 
 @register("DATE", 1, 3)
@@ -192,7 +194,7 @@ def _whole_amount(value: Any) -> int:
 def date_compute(value: Any, days: Any) -> str:
     """The date (in CET) that many days after ``value``, ``2021-12-21``."""
     moved = _add(in_default_zone(instant(value)), _whole_amount(days), "day")
-    return moved.strftime("%Y-%m-%d")
+    return wall_date(moved)
 
 
 @register("DATETIME_COMPUTE", 3)

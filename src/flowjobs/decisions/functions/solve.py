@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @register("SOLVE", 2, 3, lazy=True)
 def solve(evaluator: Evaluator, scope: Scope, rule: Node, data: Node, *options: Node) -> Any:
-    """The result of solving another rule; ``{}`` when it cannot be solved (unknown rule or
+    """The result of solving another rule; ``{}`` when it cannot be found (unknown rule or
     version), as DecisionRules' SOLVE example shows. Nesting past the limit is an error."""
     from flowjobs.decisions.compiler import SOLVE_DEPTH
 
@@ -40,8 +40,8 @@ def solve(evaluator: Evaluator, scope: Scope, rule: Node, data: Node, *options: 
     token = SOLVE_DEPTH.set(context.depth + 1)
     try:
         result = context.solve_rule(target, version, payload, strategy)
-    except SolveDepthError:
-        raise
+    except SolveError:
+        raise  # too deep, or the called rule failed as a whole: the caller's error too
     except FlowjobsError:
         return {}
     finally:
