@@ -19,7 +19,6 @@ from typing import Any
 from flowjobs.decisions import (
     SolveContext,
     SolveDepthError,
-    SolveError,
     SolveOptions,
     normalise_strategy,
     referenced_rules,
@@ -246,9 +245,9 @@ def context_for(called: dict[RuleKey, Solvable], depth: int = 0) -> SolveContext
         if depth + 1 > MAX_DEPTH:
             raise SolveDepthError(f"rules solve rules more than {MAX_DEPTH} deep")
         target = called.get((identifier, version))
-        if target is None:
+        if target is None:  # not a SolveError: SOLVE answers {} for a rule it cannot find
             named = f"{identifier!r}" + (f" version {version}" if version is not None else "")
-            raise SolveError(f"SOLVE: no published rule {named} in this space")
+            raise RuleNotFoundError(f"SOLVE: no published rule {named} in this space")
         return target.solve(
             data, strategy=normalise_strategy(strategy), context=context_for(called, depth + 1)
         )
