@@ -352,7 +352,12 @@ class RuleBody(BaseModel):
     description: str | None = None
     ruleAlias: str | None = Field(None, description="create only; default: the name as a slug")
     alias: str | None = Field(None, description="the same as ruleAlias (flow document form)")
-    type: str | None = Field(None, description="integration-flow, the only type accepted")
+    type: str | None = Field(
+        None,
+        description="integration-flow (default), or decision-table / composition: a "
+        "DecisionRules decision table or rule flow with its own fields (decisionTable, "
+        "userVariables, dataTree, ...), stored as sent (docs/rules.md)",
+    )
     status: RuleStatus | None = Field(None, description="default pending (create, new version)")
     tags: list[str] | None = None
     inputSchema: dict[str, Any] | bool | None = None

@@ -15,6 +15,7 @@ import pytest
 from flowjobs.domain import RULE_TYPE_TABLE, RuleStatus
 from flowjobs.errors import (
     AuditNotFoundError,
+    FlowValidationError,
     InvalidRuleError,
     RuleNotPublishedError,
     RuleVersionNotFoundError,
@@ -206,3 +207,21 @@ async def test_a_bad_import_writes_nothing(env: Env) -> None:
     assert await env.store.list_rule_versions(space.id) == []
     with pytest.raises(InvalidRuleError, match="folder export"):
         await rules.import_rules(space.id, 42)
+
+
+async def test_push_lists_every_problem_with_row_and_column(env: Env) -> None:
+    space, _ = await env.space_with_key("tables")
+    body = sample("Test_v2.json")
+    rows = body["decisionTable"]["rows"]
+    rows[0]["cells"][0]["scalarCondition"]["operator"] = "XX"
+    rows[2]["cells"][4]["outputScalarValue"] = {"type": "function", "value": "NO_SUCH_FN(1)"}
+    rows[3]["cells"][5]["outputScalarValue"] = {"type": "common", "value": "{missing.var}"}
+    rows[4]["cells"].append({"type": "input", "column": 99, "scalarCondition": {"operator": "="}})
+    with pytest.raises(FlowValidationError) as caught:
+        await env.catalog.push_rule(space.id, body, publish=True)
+    problems = caught.value.problems
+    assert any(p.startswith("row 1, column 'Product type'") and "XX" in p for p in problems)
+    assert any(p.startswith("row 3, column 'Final price'") and "NO_SUCH_FN" in p for p in problems)
+    assert any(p.startswith("row 4, column 'Message'") and "missing.var" in p for p in problems)
+    assert any(p.startswith("row 5") and "99" in p for p in problems)
+    assert await env.store.list_rule_versions(space.id) == []
