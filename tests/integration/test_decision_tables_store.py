@@ -225,3 +225,19 @@ async def test_push_lists_every_problem_with_row_and_column(env: Env) -> None:
     assert any(p.startswith("row 4, column 'Message'") and "missing.var" in p for p in problems)
     assert any(p.startswith("row 5") and "99" in p for p in problems)
     assert await env.store.list_rule_versions(space.id) == []
+
+
+async def test_a_version_is_compiled_once_and_again_after_an_update(env: Env) -> None:
+    space, _ = await env.space_with_key("compiled")
+    rules = RuleService(env.catalog)
+    solver = SolverService(env.store)
+    body = sample("Segment_v1.json")
+    await rules.create(space.id, body)
+    data = {"client": {"age": 30}}
+    first = [await solver.solve(space.id, "segment", None, data) for _ in range(5)]
+    assert solver.compiled.compiles == 1 and first.count(first[0]) == 5
+    changed = json.loads(json.dumps(body))
+    changed["decisionTable"]["rows"] = changed["decisionTable"]["rows"][:1]
+    await rules.update(space.id, "segment", None, {"decisionTable": changed["decisionTable"]})
+    await solver.solve(space.id, "segment", None, data)
+    assert solver.compiled.compiles == 2
