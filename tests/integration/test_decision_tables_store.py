@@ -241,3 +241,24 @@ async def test_a_version_is_compiled_once_and_again_after_an_update(env: Env) ->
     await rules.update(space.id, "segment", None, {"decisionTable": changed["decisionTable"]})
     await solver.solve(space.id, "segment", None, data)
     assert solver.compiled.compiles == 2
+
+
+async def test_recording_an_audit_prunes_expired_ones(env: Env) -> None:
+    space, key = await env.space_with_key("audited")
+    await RuleService(env.catalog).create(space.id, sample("Segment_v1.json"))
+    past = datetime.now(UTC) - timedelta(days=1)
+    expired = SolveAudit(
+        "00000000-0000-0000-0000-000000000002",
+        space.id,
+        "b",
+        1,
+        "old",
+        {},
+        None,
+        past - timedelta(days=1),
+        past,
+    )
+    await env.store.insert_audit(expired)
+    solver = SolverService(env.store)
+    await solver.record_audit(key, "segment", None, {}, [], AuditRequest(True, 1.0, "new"))
+    assert await env.store.prune_audits(datetime.now(UTC)) == 0  # already gone

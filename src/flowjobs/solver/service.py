@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from flowjobs.store.audits import SolveAudit
 
 THREAD_BULK = 64  # inputs from which a bulk is solved in a worker thread
 MAX_DEPTH = 8  # rules solving rules (SOLVE, rule flows), as deep as this
+AUDIT_PRUNE_INTERVAL = 3600.0  # seconds between this process's prunes of expired audits
 MAX_SPACE_RULES = 2000  # published versions loaded for SOLVE calls that name rules by value
 SOLVABLE = frozenset({RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION})
 
@@ -95,6 +97,7 @@ class SolverService:
         # the rules it names (both read from the whole document: done once)
         self._dynamic: dict[tuple[str, int, Any], bool] = {}
         self._references: dict[tuple[str, int, Any], set[RuleKey]] = {}
+        self._audits_pruned = 0.0  # time.monotonic() of the last prune; 0: never
 
     async def solve(
         self,
@@ -139,7 +142,16 @@ class SolverService:
             expires_at=now + timedelta(days=audit.ttl_days),
         )
         await self.store.insert_audit(record)
+        await self._prune_audits(now)
         return record.id
+
+    async def _prune_audits(self, now: datetime) -> None:
+        """Expired audits go at most hourly from a process that records audits,
+        whether or not job retention (the worker's prune) is configured."""
+        if time.monotonic() - self._audits_pruned < AUDIT_PRUNE_INTERVAL and self._audits_pruned:
+            return
+        self._audits_pruned = time.monotonic()
+        await self.store.prune_audits(now)
 
     async def audit(self, space_id: str, audit_id: str) -> SolveAudit:
         found = await self.store.get_audit(audit_id[:36], space_id, datetime.now(UTC))
