@@ -130,6 +130,11 @@ def test_an_invalid_table_is_refused_with_every_problem(tables: Space) -> None:
     response = tables.management("POST", "/api/rule", json=broken)
     problem = assert_problem(response, 400, "INVALID_RULE")
     assert any(p.startswith("row 2, column ") for p in problem["problems"]), problem
+    validated = tables.management("POST", "/api/rule/validate", json=broken).json()
+    assert validated["valid"] is False
+    assert validated["problems"] == problem["problems"]
+    good = tables.management("POST", "/api/rule/validate", json=body).json()
+    assert good == {"valid": True, "problems": []}
 
 
 # ---- the Solver API -----------------------------------------------------------------
