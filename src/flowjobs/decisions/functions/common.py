@@ -23,7 +23,7 @@ def number_arg(value: Any, function: str) -> Number:
     """``value`` as a number, or FunctionError naming ``function``."""
     number = to_number(value)
     if number is None:
-        raise FunctionError(f"{function}: {value!r} is not a number")
+        raise FunctionError(f"{function}: {shown(value)} is not a number")
     return number
 
 
@@ -52,3 +52,9 @@ def check_text_size(text: str, function: str) -> str:
     if len(text) > MAX_RESULT_TEXT:
         raise FunctionError(f"{function}: the result text is too long")
     return text
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for a message, cut short: an input can be megabytes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
