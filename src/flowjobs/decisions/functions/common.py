@@ -6,8 +6,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from flowjobs.decisions.problems import ExpressionError
+from flowjobs.decisions.problems import ExpressionError, shown
 from flowjobs.decisions.values import Number, normalise_number, to_number
+
+__all__ = ["FunctionError", "shown"]
 
 MAX_RESULT_ITEMS = 100_000  # arrays a function builds
 MAX_RESULT_TEXT = 1_000_000  # characters of a text a function builds
@@ -52,9 +54,3 @@ def check_text_size(text: str, function: str) -> str:
     if len(text) > MAX_RESULT_TEXT:
         raise FunctionError(f"{function}: the result text is too long")
     return text
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """A value for a message, cut short: an input can be megabytes."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
