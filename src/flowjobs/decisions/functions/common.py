@@ -9,7 +9,16 @@ from typing import Any
 from flowjobs.decisions.problems import ExpressionError, shown
 from flowjobs.decisions.values import Number, normalise_number, to_number
 
-__all__ = ["FunctionError", "shown"]
+__all__ = [
+    "MAX_RESULT_ITEMS",
+    "MAX_RESULT_TEXT",
+    "FunctionError",
+    "check_text_size",
+    "number_arg",
+    "number_result",
+    "numbers_of",
+    "shown",  # kept importable here for the families
+]
 
 MAX_RESULT_ITEMS = 100_000  # arrays a function builds
 MAX_RESULT_TEXT = 1_000_000  # characters of a text a function builds
