@@ -19,7 +19,12 @@ from flowjobs.decisions.evaluator import Evaluator
 from flowjobs.decisions.options import SolveContext, SolveOptions, normalise_strategy
 from flowjobs.decisions.outputs import OutputError, OutputValue, compile_output, set_path
 from flowjobs.decisions.parser import parse_ref
-from flowjobs.decisions.problems import ExpressionError, RuleInvalid, RuleProblem, SolveError
+from flowjobs.decisions.problems import (
+    ExpressionError,
+    RuleInvalid,
+    RuleProblem,
+    SolveDepthError,
+)
 from flowjobs.decisions.scope import Scope
 from flowjobs.decisions.table import Column, Row, Table
 from flowjobs.decisions.values import eq_key, json_value
@@ -106,7 +111,9 @@ class CompiledRule:
         except RecursionError:
             # SOLVE chains of deep expressions can outgrow Python's stack before the depth
             # limit: a clear 400, never a crash
-            raise SolveError("the rule's SOLVE calls and expressions nest too deeply") from None
+            raise SolveDepthError(
+                "the rule's SOLVE calls and expressions nest too deeply"
+            ) from None
 
     def _solve(
         self,

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowjobs.decisions.ast import ArrayNode, Call, Literal, Node, ObjectNode, Ref, Template
-from flowjobs.decisions.problems import ExpressionError, ExpressionTooComplex
+from flowjobs.decisions.problems import ExpressionError, ExpressionTooComplex, shown
 
 MAX_PARSE_DEPTH = 100
 MAX_EXPRESSION_LENGTH = 100_000
@@ -44,7 +44,7 @@ def parse_expression(text: str) -> Node:
     node = parser.expression()
     parser.skip_space()
     if not parser.at_end():
-        raise ExpressionError(f"unexpected {text[parser.pos :][:20]!r} in {text!r}")
+        raise ExpressionError(f"unexpected {text[parser.pos :][:20]!r} in {shown(text)}")
     return node
 
 
@@ -176,7 +176,7 @@ class _Parser:
         self.skip_space()
         if self.peek() != char:
             found = self.peek() or "end of text"
-            raise ExpressionError(f"expected {char!r} at {found!r} in {self.text!r}")
+            raise ExpressionError(f"expected {char!r} at {found!r} in {shown(self.text)}")
         self.pos += 1
 
     def enter(self) -> None:
@@ -230,7 +230,7 @@ class _Parser:
         self.skip_space()
         char = self.peek()
         if not char:
-            raise ExpressionError(f"missing value in {self.text!r}")
+            raise ExpressionError(f"missing value in {shown(self.text)}")
         if char == "(":
             self.pos += 1
             node = self.expression()
@@ -260,7 +260,7 @@ class _Parser:
             if char == quote:
                 return "".join(out)
             out.append(char)
-        raise ExpressionError(f"unclosed quote in {self.text!r}")
+        raise ExpressionError(f"unclosed quote in {shown(self.text)}")
 
     def array(self) -> Node:
         self.pos += 1
@@ -289,7 +289,7 @@ class _Parser:
         """``{ref}`` or a JSON-like object ``{"key": expr, ...}``."""
         end = self.text.find("}", self.pos + 1)
         if end < 0:
-            raise ExpressionError(f"unclosed '{{' in {self.text!r}")
+            raise ExpressionError(f"unclosed '{{' in {shown(self.text)}")
         inner = self.text[self.pos + 1 : end]
         if not _looks_like_ref(inner) or "{" in inner:
             return self.object()
@@ -373,7 +373,7 @@ class _Parser:
         end = self._bare_end(start)
         token = self.text[start:end].strip()
         if not token:
-            raise ExpressionError(f"unexpected {self.peek()!r} in {self.text!r}")
+            raise ExpressionError(f"unexpected {self.peek()!r} in {shown(self.text)}")
         self.pos = end
         self.skip_space()
         if self.peek() == "(" and _is_name(token):
@@ -406,7 +406,7 @@ class _Parser:
                 level -= 1
                 if level == 0:
                     return _unquote(self.text[start : self.pos - 1].strip())
-        raise ExpressionError(f"missing ')' in {self.text!r}")
+        raise ExpressionError(f"missing ')' in {shown(self.text)}")
 
 
 def _is_name(token: str) -> bool:

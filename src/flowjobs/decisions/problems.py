@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flowjobs.errors import BadRequestError, InvalidRuleError
 
@@ -23,6 +24,12 @@ class RuleProblem:
         if self.column is not None:
             where.append(f"column {self.column!r}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for a message, cut short: an input or a cell can be megabytes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 class RuleInvalid(InvalidRuleError):

@@ -49,7 +49,7 @@ class Scope:
 def walk(value: Any, path: tuple[str | int, ...]) -> Any:
     """Follow ``path`` through dicts and lists; ``_MISSING`` when a step is absent."""
     for step in path:
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):  # dict first: no ABC check
             key = step if isinstance(step, str) else str(step)
             if key not in value:
                 return _MISSING

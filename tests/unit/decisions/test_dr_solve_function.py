@@ -87,6 +87,37 @@ def test_solve_of_a_missing_version_is_an_empty_object() -> None:
     assert solve_cell(missing, plant_space()) == {}
 
 
+def test_a_callback_refusing_the_rule_gives_an_empty_object() -> None:
+    # a store may answer an unknown rule with any flowjobs error, SolveError included
+    from flowjobs.decisions import SolveError
+
+    def refuse(rule: str, version: int | None, data: Any, strategy: str) -> Any:
+        raise SolveError(f"no published rule {rule!r}")
+
+    document = one_condition_table("anything", "")
+    document["decisionTable"]["rows"][0]["cells"][1]["outputScalarValue"] = {
+        "type": "function",
+        "value": 'SOLVE("nope", {})',
+    }
+    assert compile_rule(document).solve({}, context=SolveContext(refuse)) == [{"hit": {}}]
+
+
+def test_solve_without_a_callback_is_an_error() -> None:
+    from flowjobs.decisions import SolveError
+
+    with pytest.raises(SolveError):
+        compile_rule(_solve_table('SOLVE("x", {})')).solve({})
+
+
+def _solve_table(expression: str) -> dict[str, Any]:
+    document = one_condition_table("anything", "")
+    document["decisionTable"]["rows"][0]["cells"][1]["outputScalarValue"] = {
+        "type": "function",
+        "value": expression,
+    }
+    return document
+
+
 def test_solve_nested_past_the_limit_is_an_error() -> None:
     document = one_condition_table("anything", "")
     document["decisionTable"]["rows"][0]["cells"][1]["outputScalarValue"] = {
@@ -122,8 +153,6 @@ def test_a_stack_too_deep_for_python_is_a_400_not_a_crash() -> None:
     import inspect
     import sys
 
-    from flowjobs.decisions import SolveError
-
     space = Space({})
     for level in range(8):
         inner = f'COUNT(SOLVE("r{level + 1}", {{}}))' if level < 7 else "1"
@@ -137,7 +166,7 @@ def test_a_stack_too_deep_for_python_is_a_400_not_a_crash() -> None:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(len(inspect.stack(0)) + 400)  # well below 8 levels' need
     try:
-        with pytest.raises(SolveError):
+        with pytest.raises(SolveDepthError):
             space.rules[("r0", 1)].solve({}, context=space.context())
     finally:
         sys.setrecursionlimit(limit)

@@ -6,8 +6,19 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from flowjobs.decisions.problems import ExpressionError
+from flowjobs.decisions.problems import ExpressionError, shown
 from flowjobs.decisions.values import Number, normalise_number, to_number
+
+__all__ = [
+    "MAX_RESULT_ITEMS",
+    "MAX_RESULT_TEXT",
+    "FunctionError",
+    "check_text_size",
+    "number_arg",
+    "number_result",
+    "numbers_of",
+    "shown",  # kept importable here for the families
+]
 
 MAX_RESULT_ITEMS = 100_000  # arrays a function builds
 MAX_RESULT_TEXT = 1_000_000  # characters of a text a function builds
@@ -23,7 +34,7 @@ def number_arg(value: Any, function: str) -> Number:
     """``value`` as a number, or FunctionError naming ``function``."""
     number = to_number(value)
     if number is None:
-        raise FunctionError(f"{function}: {value!r} is not a number")
+        raise FunctionError(f"{function}: {shown(value)} is not a number")
     return number
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flowjobs.decisions.functions.common import FunctionError
+from flowjobs.decisions.functions.common import FunctionError, shown
 from flowjobs.decisions.functions.registry import register
 from flowjobs.decisions.regexes import compile_pattern
 from flowjobs.decisions.values import bool_of_text, compare, dr_equals, is_null, to_number, to_text
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def _order(left: Any, right: Any, function: str) -> int:
     result = compare(left, right)
     if result is None:
-        raise FunctionError(f"{function}: {left!r} and {right!r} do not compare")
+        raise FunctionError(f"{function}: {shown(left)} and {shown(right)} do not compare")
     return result
 
 
@@ -98,7 +98,7 @@ def truth(value: Any, function: str) -> bool:
         return as_bool
     number = to_number(value)
     if number is None:
-        raise FunctionError(f"{function}: {value!r} is not a boolean")
+        raise FunctionError(f"{function}: {shown(value)} is not a boolean")
     return number != 0
 
 

@@ -40,8 +40,8 @@ def solve(evaluator: Evaluator, scope: Scope, rule: Node, data: Node, *options: 
     token = SOLVE_DEPTH.set(context.depth + 1)
     try:
         result = context.solve_rule(target, version, payload, strategy)
-    except SolveError:
-        raise  # too deep, or the called rule failed as a whole: the caller's error too
+    except SolveDepthError:
+        raise  # too deep (by count or for Python's stack): the whole solve fails
     except FlowjobsError:
         return {}
     finally:

@@ -9,6 +9,7 @@ from flowjobs.decisions.functions.common import (
     FunctionError,
     check_text_size,
     number_arg,
+    shown,
 )
 from flowjobs.decisions.functions.registry import register
 from flowjobs.decisions.regexes import Regex, compile_pattern, js_replacement
@@ -30,7 +31,7 @@ def _texts(values: tuple[Any, ...]) -> list[str]:
 
 def _scalar_text(value: Any, function: str) -> str:
     if isinstance(value, dict | list):
-        raise FunctionError(f"{function}: {value!r} is not text")
+        raise FunctionError(f"{function}: {shown(value)} is not text")
     return to_text(value)
 
 
