@@ -9,7 +9,6 @@ not hold the event loop (and the other spaces' requests) for its duration.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -17,13 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowjobs.decisions import (
-    SolveContext,
-    SolveDepthError,
-    SolveOptions,
-    normalise_strategy,
-    referenced_rules,
-)
+from flowjobs.decisions import SolveContext, SolveDepthError, SolveOptions, normalise_strategy
 from flowjobs.domain import (
     RULE_TYPE_COMPOSITION,
     RULE_TYPE_TABLE,
@@ -39,9 +32,8 @@ from flowjobs.errors import (
     RuleVersionNotFoundError,
 )
 from flowjobs.manager import TtlCache, parse_version
-from flowjobs.solver import ruleflow
 from flowjobs.solver.audit import AuditRequest
-from flowjobs.solver.compiled import CompiledRules, Solvable
+from flowjobs.solver.compiled import CompiledRules, Prepared, RuleKey, Solvable, prepare
 from flowjobs.store import SqlStore
 from flowjobs.store.audits import SolveAudit
 
@@ -50,8 +42,6 @@ MAX_DEPTH = 8  # rules solving rules (SOLVE, rule flows), as deep as this
 AUDIT_PRUNE_INTERVAL = 3600.0  # seconds between this process's prunes of expired audits
 MAX_SPACE_RULES = 2000  # published versions loaded for SOLVE calls that name rules by value
 SOLVABLE = frozenset({RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION})
-
-RuleKey = tuple[str, int | None]  # (id or alias, version or None: latest published)
 
 
 @dataclass(frozen=True)
@@ -93,10 +83,6 @@ class SolverService:
         self.store = store
         self.compiled = CompiledRules(capacity)
         self._versions = TtlCache(cache_seconds, lambda: store.catalog_generation)
-        # per rule version: whether its SOLVE calls may name rules by value, and
-        # the rules it names (both read from the whole document: done once)
-        self._dynamic: dict[tuple[str, int, Any], bool] = {}
-        self._references: dict[tuple[str, int, Any], set[RuleKey]] = {}
         self._audits_pruned = 0.0  # time.monotonic() of the last prune; 0: never
 
     async def solve(
@@ -161,8 +147,17 @@ class SolverService:
 
     async def load(self, space_id: str, identifier: str, version: int | None) -> Loaded:
         rule = await self.find(space_id, identifier, version)
-        compiled = self.compiled.get(rule)
-        return Loaded(rule, compiled, await self._called(space_id, rule))
+        prepared = await self._prepared(rule)
+        return Loaded(rule, prepared.compiled, await self._called(space_id, rule, prepared))
+
+    async def _prepared(self, rule: RuleVersion) -> Prepared:
+        """The version's prepared form; compiled in a worker thread the first
+        time, so that a big table does not hold the event loop."""
+        found = self.compiled.lookup(rule)
+        if found is None:
+            found = await asyncio.to_thread(prepare, rule)
+            self.compiled.put(rule, found)
+        return found
 
     async def find(self, space_id: str, identifier: str, version: int | None) -> RuleVersion:
         versions: list[RuleVersion] = await self._versions.lookup(
@@ -172,33 +167,35 @@ class SolverService:
             raise RuleNotFoundError(f"No rule with id or alias {identifier[:100]!r} in this space")
         return pick_solvable(versions, version)
 
-    async def _called(self, space_id: str, root: RuleVersion) -> dict[RuleKey, Solvable]:
+    async def _called(
+        self, space_id: str, root: RuleVersion, prepared: Prepared
+    ) -> dict[RuleKey, Solvable]:
         """The rules of the space that ``root`` may solve. A table whose SOLVE
         calls name their rule by a value (``SOLVE({data}, ...)``) may solve
         any published rule of the space: all are loaded. Otherwise the rules
         named by literal ids, and theirs, down to MAX_DEPTH."""
-        if self._solves_by_value(root):
+        if prepared.solves_by_value:
             whole = await self._whole_space(space_id)
             if whole is not None:
                 return whole
-        return await self._named(space_id, root)
+        return await self._named(space_id, prepared)
 
-    async def _named(self, space_id: str, root: RuleVersion) -> dict[RuleKey, Solvable]:
+    async def _named(self, space_id: str, root: Prepared) -> dict[RuleKey, Solvable]:
         """Rules named by literal ids. One that cannot be found is left out:
         solving it raises then, with its name, only if the input reaches it."""
         called: dict[RuleKey, Solvable] = {}
-        frontier = self._named_by(root)
+        frontier = set(root.references)
         if not frontier:
             return called
         for _ in range(MAX_DEPTH):
             following: set[RuleKey] = set()
             for key in frontier - called.keys():
                 try:
-                    rule = await self.find(space_id, *key)
-                    called[key] = self.compiled.get(rule)
+                    named = await self._prepared(await self.find(space_id, *key))
                 except FlowjobsError:
                     continue
-                following |= self._named_by(rule)
+                called[key] = named.compiled
+                following |= named.references
             frontier = following
             if not frontier:
                 break
@@ -216,38 +213,13 @@ class SolverService:
         called: dict[RuleKey, Solvable] = {}
         for rule in published:  # oldest first: the latest published one stays for None
             try:
-                compiled = self.compiled.get(rule)
+                compiled = (await self._prepared(rule)).compiled
             except FlowjobsError:
                 continue
             for name in (rule.base_id, rule.alias):
                 called[(name, rule.version)] = compiled
                 called[(name, None)] = compiled
         return called
-
-    def _named_by(self, rule: RuleVersion) -> set[RuleKey]:
-        key = (rule.base_id, rule.version, rule.updated_at)
-        found = self._references.get(key)
-        if found is None:
-            if len(self._references) > 10_000:
-                self._references.clear()
-            found = self._references[key] = _references(rule)
-        return found
-
-    def _solves_by_value(self, rule: RuleVersion) -> bool:
-        key = (rule.base_id, rule.version, rule.updated_at)
-        found = self._dynamic.get(key)
-        if found is None:
-            if len(self._dynamic) > 10_000:
-                self._dynamic.clear()
-            text = json.dumps(rule.document)
-            found = self._dynamic[key] = '"SOLVE"' in text or "SOLVE(" in text
-        return found
-
-
-def _references(rule: RuleVersion) -> set[RuleKey]:
-    if rule.type == RULE_TYPE_COMPOSITION:
-        return ruleflow.referenced_rules(rule.document)
-    return referenced_rules(rule.document)
 
 
 def context_for(called: dict[RuleKey, Solvable], depth: int = 0) -> SolveContext:
