@@ -368,3 +368,11 @@ def test_cli_import_and_export_round_trip(servers: Servers, tmp_path: Path) -> N
     again = cli(url, "rule", "import", str(out), "--space", name, "--json")
     assert len(again["rules"]) == 11
     assert {r["version"] for r in again["rules"]} == {2}
+
+
+@pytest.mark.parametrize("data", [None, "text", 5, [], [None, 5, "x"], {"productType": [1]}])
+def test_odd_inputs_are_solved_never_a_server_error(tables: Space, data: Any) -> None:
+    response = tables.solve("test", data)
+    assert response.status_code == 200, response.text
+    if isinstance(data, list):
+        assert len(response.json()) == len(data)
