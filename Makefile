@@ -78,9 +78,11 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)  ## flowjobs beside procrastinate, pgqueuer, Celery, RQ (long); bench/results/latest.md
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/solve.py
 
 bench-quick: $(BENCH_STAMP)  ## the same with small counts (about 15-20 minutes on a busy 2-core machine)
 	$(BIN)/python bench/run.py --quick
+	$(BIN)/python bench/solve.py --requests 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db* flowjobs-demo.key
