@@ -23,7 +23,7 @@ from flowjobs.domain import (
     RuleVersion,
     Space,
 )
-from flowjobs.engine import Flow, called_flows
+from flowjobs.engine import Flow, called_flows, solved_rules
 from flowjobs.errors import (
     FlowValidationError,
     InvalidQuotaError,
@@ -171,7 +171,22 @@ class Catalog:
         name = alias or slug(str(document.get("name", "")))
         existing = await self.store.find_rule_versions(space_id, name)
         own = {name} | {v.base_id for v in existing}
-        return problems + await self._call_problems(space_id, flow, name, own)
+        problems += await self._call_problems(space_id, flow, name, own)
+        return problems + await self._rule_problems(space_id, flow)
+
+    async def _rule_problems(self, space_id: str, flow: Flow) -> list[str]:
+        """``rule`` nodes naming no published decision table or rule flow."""
+        problems = []
+        for identifier, version in solved_rules(flow):
+            versions = await self.store.find_rule_versions(space_id, identifier)
+            named = identifier + (f" version {version}" if version is not None else "")
+            if not versions or versions[0].type not in (RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION):
+                problems.append(f"solves a missing decision table: {named}")
+            elif not any(
+                v.status is RuleStatus.PUBLISHED and version in (None, v.version) for v in versions
+            ):
+                problems.append(f"solves a decision table with no such published version: {named}")
+        return problems
 
     async def _call_problems(
         self, space_id: str, flow: Flow, name: str, own: set[str]

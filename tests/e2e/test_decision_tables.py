@@ -276,6 +276,8 @@ def test_an_integration_flow_is_not_solved(tables: Space) -> None:
 
 
 def test_a_rule_node_solves_a_stored_table_inside_a_job(tables: Space) -> None:
+    temporary = {**sample("Segment_v1.json"), "ruleAlias": "segment-for-a-while"}
+    assert tables.management("POST", "/api/rule", json=temporary).status_code == 201
     flow = {
         "name": "Price an order",
         "alias": "price-order-with-table",
@@ -288,18 +290,31 @@ def test_a_rule_node_solves_a_stored_table_inside_a_job(tables: Space) -> None:
                 "strategy": "FIRST_MATCH",
                 "input": "input.order",
             },
-            {"id": "missing", "type": "rule", "rule": "no-such-table", "onError": {"as": "err"}},
+            {"id": "gone", "type": "rule", "rule": "segment-for-a-while", "onError": {"as": "err"}},
             {"id": "done", "type": "end", "output": '{"price": price, "error": vars.err.type}'},
         ],
     }
     created = tables.management("POST", "/api/rule", json=flow)
     assert created.status_code == 201, created.text
+    # unpublished after the push: the node fails when it runs
+    tables.management("PUT", "/api/rule/status/segment-for-a-while/pending")
     api = Api(tables.client, tables.base_url, Tenant(tables.id, tables.solver_key, ""))
     job = api.start_ok("price-order-with-table", {"order": PRICING_INPUT})
     done = api.wait_final(job["jobId"])
     assert done["status"]["state"] == "COMPLETED", done
     expected = tables.solve("test", PRICING_INPUT, headers={"X-Strategy": "FIRST_MATCH"}).json()
     assert done["output"] == [{"price": expected, "error": "RuleError"}]
+
+
+def test_a_rule_node_of_a_missing_table_is_refused_at_push(tables: Space) -> None:
+    nodes = [{"id": "p", "type": "rule", "rule": "no-such-table"}]
+    flow = {"name": "Missing", "alias": "missing-table-node", "nodes": nodes}
+    problem = assert_problem(tables.management("POST", "/api/rule", json=flow), 400, "INVALID_RULE")
+    assert "solves a missing decision table: no-such-table" in problem["problems"]
+    nodes = [{"id": "p", "type": "rule", "rule": "test", "version": 9}]
+    flow = {**flow, "nodes": nodes}
+    problem = assert_problem(tables.management("POST", "/api/rule", json=flow), 400, "INVALID_RULE")
+    assert any("no such published version: test version 9" in p for p in problem["problems"])
 
 
 def test_a_rule_node_of_an_unknown_strategy_is_refused_at_push(tables: Space) -> None:

@@ -17,7 +17,7 @@ from flowjobs.engine.runner import run_flow
 from flowjobs.engine.services import EngineServices, FlowResolver, RestPolicy, RuleSolver
 from flowjobs.engine.sql import SqlConnections
 from flowjobs.engine.trace import Trace
-from flowjobs.engine.walk import called_flows, sql_connections_used
+from flowjobs.engine.walk import called_flows, solved_rules, sql_connections_used
 
 __all__ = [
     "EngineLimits",
@@ -35,5 +35,6 @@ __all__ = [
     "iter_nodes",
     "load_flow_file",
     "run_flow",
+    "solved_rules",
     "sql_connections_used",
 ]
