@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 RUN_STAMP := $(VENV)/.server-stamp
 
-.PHONY: install chromium run dist wheel-smoke test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench bench-quick clean
+.PHONY: install chromium run dist wheel-smoke test unit screenshots test-load fuzz lint typecheck format latency bench-scale bench-credit bench-solve bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,9 @@ bench-scale: install  ## PostgreSQL: jobs/s with 1-3 workers, dispatch and cance
 bench-credit: install  ## rows/s of examples/credit-tiers.yaml on SQLite and PostgreSQL
 	$(BIN)/python bench/credit_tiers.py
 
+bench-solve: install  ## Solver API: solves/s over HTTP beside the FastAPI no-op, 10,000-input bulk (a few minutes)
+	$(BIN)/python bench/solve.py
+
 BENCH_STAMP := $(VENV)/.bench-stamp
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -85,9 +88,11 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)  ## flowjobs beside procrastinate, pgqueuer, Celery, RQ (long); bench/results/latest.md
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/solve.py
 
 bench-quick: $(BENCH_STAMP)  ## the same with small counts (about 15-20 minutes on a busy 2-core machine)
 	$(BIN)/python bench/run.py --quick
+	$(BIN)/python bench/solve.py --requests 2000
 
 dist: $(STAMP)  ## a wheel and an sdist in dist/
 	rm -rf dist

@@ -11,8 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flowjobs.config import Settings
+from flowjobs.decisions import validate_rule
 from flowjobs.domain import (
+    RULE_TYPE_COMPOSITION,
     RULE_TYPE_FLOW,
+    RULE_TYPE_TABLE,
     ApiKey,
     KeyKind,
     KeyListing,
@@ -20,7 +23,7 @@ from flowjobs.domain import (
     RuleVersion,
     Space,
 )
-from flowjobs.engine import Flow, called_flows
+from flowjobs.engine import Flow, called_flows, solved_rules
 from flowjobs.errors import (
     AlreadyExistsError,
     FlowValidationError,
@@ -31,7 +34,7 @@ from flowjobs.errors import (
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
 from flowjobs.manager import utcnow
-from flowjobs.rulejson import json_problems, metadata_problems
+from flowjobs.rulejson import dr_document, json_problems, metadata_problems
 from flowjobs.store import SqlStore
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -62,20 +65,44 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:200] or "flow"
 
 
+def alias_key(document: dict[str, Any]) -> str:
+    """Where a document keeps its alias: DecisionRules rules as ``ruleAlias``."""
+    return "alias" if document.get("type", RULE_TYPE_FLOW) == RULE_TYPE_FLOW else "ruleAlias"
+
+
+def alias_of(document: dict[str, Any]) -> str:
+    """The document's alias, or its name as a slug."""
+    return str(document.get(alias_key(document)) or slug(str(document.get("name", ""))))
+
+
+def dr_rule_problems(document: dict[str, Any]) -> list[str]:
+    """A decision table's problems (each with its row and column), or a rule
+    flow's shape."""
+    if document.get("type") == RULE_TYPE_TABLE:
+        return [str(problem) for problem in validate_rule(document)]
+    if document.get("type") == RULE_TYPE_COMPOSITION and not isinstance(
+        document.get("dataTree"), dict
+    ):
+        return ["dataTree: a rule flow needs its dataTree (an object)"]
+    return []
+
+
 def document_problems(
     settings: Settings, document: dict[str, Any], space_id: str | None = None
 ) -> tuple[list[str], Flow | None]:
     """The problems a document has on its own, without a database (its shape,
-    rule fields and the engine's checks), and its compiled flow when it is a
-    flow that compiles; the calls it makes are checked at push."""
+    rule fields, a decision table's cells, the engine's checks), and its
+    compiled flow when it is a flow that compiles; the calls it makes are
+    checked at push."""
     problems: list[str] = json_problems(document)
-    alias = document.get("alias")
+    key = alias_key(document)
+    alias = document.get(key)
     if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
-        problems.append("alias: letters, digits, '_', '.', '-' only, at most 200 characters")
+        problems.append(f"{key}: letters, digits, '_', '.', '-' only, at most 200 characters")
     if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:
         if not isinstance(document.get("name"), str) or not document["name"].strip():
             problems.append("name: required, a non-empty string")
-        return problems, None
+        return problems + (dr_rule_problems(document) if not problems else []), None
     problems += metadata_problems(document)
     try:
         flow = compile_document(settings, document, space_id)
@@ -161,10 +188,25 @@ class Catalog:
         problems, flow = document_problems(self.settings, document, space_id)
         if flow is None:
             return problems
-        name = document.get("alias") or slug(str(document.get("name", "")))
+        name = alias_of(document)
         existing = await self.store.find_rule_versions(space_id, name)
         own = {name} | {v.base_id for v in existing}
-        return problems + await self._call_problems(space_id, flow, name, own)
+        problems += await self._call_problems(space_id, flow, name, own)
+        return problems + await self._rule_problems(space_id, flow)
+
+    async def _rule_problems(self, space_id: str, flow: Flow) -> list[str]:
+        """``rule`` nodes naming no published decision table or rule flow."""
+        problems = []
+        for identifier, version in solved_rules(flow):
+            versions = await self.store.find_rule_versions(space_id, identifier)
+            named = identifier + (f" version {version}" if version is not None else "")
+            if not versions or versions[0].type not in (RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION):
+                problems.append(f"solves a missing decision table: {named}")
+            elif not any(
+                v.status is RuleStatus.PUBLISHED and version in (None, v.version) for v in versions
+            ):
+                problems.append(f"solves a decision table with no such published version: {named}")
+        return problems
 
     async def _call_problems(
         self, space_id: str, flow: Flow, name: str, own: set[str]
@@ -222,10 +264,15 @@ class Catalog:
         """Store a flow: a new rule, a new version of a changed one, or the same
         version again when nothing changed (publishing it if asked)."""
         space = await self.space(space_ref)
+        if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:  # an exported rule
+            document = dr_document(document)  # the server's fields are ours
         await self.validate(space.id, document)
-        alias = document.get("alias") or slug(document["name"])
+        alias = alias_of(document)
         versions = await self.store.find_rule_versions(space.id, alias)
         latest = versions[-1] if versions else None
+        kind = document.get("type", RULE_TYPE_FLOW)
+        if latest is not None and latest.type != kind:
+            raise FlowValidationError([f"type: {alias!r} is a {latest.type}, not a {kind}"])
         if latest is not None and latest.document == document:
             if publish and latest.status is not RuleStatus.PUBLISHED:
                 await self.store.set_rule_status(
@@ -239,7 +286,7 @@ class Catalog:
             alias=alias,
             name=document["name"],
             description=document.get("description"),
-            type=document.get("type", RULE_TYPE_FLOW),
+            type=kind,
             version=latest.version + 1 if latest else 1,
             status=RuleStatus.PUBLISHED if publish else RuleStatus.PENDING,
             document=document,

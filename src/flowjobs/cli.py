@@ -64,7 +64,9 @@ app = typer.Typer(
 )
 space_app = typer.Typer(help="Manage spaces.", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
-rule_app = typer.Typer(help="Manage rules (integration flows).", no_args_is_help=True)
+rule_app = typer.Typer(
+    help="Manage rules (integration flows, decision tables, rule flows).", no_args_is_help=True
+)
 webhook_app = typer.Typer(help="Manage webhooks (docs/webhooks.md).", no_args_is_help=True)
 job_app = typer.Typer(
     help="Jobs, through the Jobs API of a running server (FLOWJOBS_URL, FLOWJOBS_KEY).",
@@ -394,7 +396,8 @@ def rule_push(
     publish: Annotated[bool, typer.Option("--publish", help="publish this version")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Push a flow: a new rule, or a new version when it changed."""
+    """Push a flow or a DecisionRules rule (an exported decision table): a new
+    rule, or a new version when it changed."""
 
     async def push(catalog: Catalog) -> RuleVersion:
         return await catalog.push_rule(space, load_flow_file(file), publish=publish)
@@ -445,6 +448,73 @@ def rule_validate(
     _emit(as_json, {"file": str(file), "valid": not problems, "problems": problems}, text)
     if problems:
         raise typer.Exit(1)
+
+
+def _load_export(file: Path) -> Any:
+    """An export file: JSON (or YAML, by its suffix), whatever its top level."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        typer.echo(f"error: cannot read {file}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@rule_app.command("import")
+def rule_import(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="an export: a rule, a rule flow with its rules, a folder")
+    ],
+    space: SpaceOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import rules exported from DecisionRules (or by `flowjobs rule export`).
+    A rule whose alias exists gets a new version; others are created."""
+    exported = _load_export(file)
+
+    async def run(services: Services) -> list[RuleVersion]:
+        found = await services.catalog.space(space)
+        return await services.rules.import_rules(found.id, exported)
+
+    imported = _with_services(ctx, run)
+    if as_json:
+        typer.echo(json.dumps({"rules": [_rule_json(rule) for rule in imported]}))
+        return
+    for rule in imported:
+        typer.echo(f"{rule.alias} version {rule.version} ({rule.status.value}): {rule.base_id}")
+
+
+@rule_app.command("export")
+def rule_export(
+    ctx: typer.Context,
+    space: SpaceOpt,
+    identifier: Annotated[
+        str | None, typer.Argument(help="a rule's id or alias; default: every rule (a folder)")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="default: the highest")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+) -> None:
+    """Export a rule (a rule flow with its rules), or every rule of the space as
+    a folder export, in DecisionRules' format (`flowjobs rule import` reads it)."""
+
+    async def run(services: Services) -> Any:
+        found = await services.catalog.space(space)
+        if identifier is None:
+            return await services.rules.export_space(found.id, found.name)
+        return await services.rules.export(found.id, identifier, version)
+
+    text = json.dumps(_with_services(ctx, run), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 AccessLogOpt = Annotated[

@@ -110,6 +110,8 @@ class RuleStatus(enum.StrEnum):
 
 
 RULE_TYPE_FLOW = "integration-flow"
+RULE_TYPE_TABLE = "decision-table"  # DecisionRules' decision tables, solved by the Solver API
+RULE_TYPE_COMPOSITION = "composition"  # DecisionRules' rule flows: tables chained by mappings
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,24 @@ class NotAnIntegrationFlowError(BadRequestError):
     code = "NOT_AN_INTEGRATION_FLOW"
 
 
+class RuleNotPublishedError(BadRequestError):
+    """Rule state is not published"""
+
+    code = "RULE_NOT_PUBLISHED"
+
+
+class RuleNotSolvableError(BadRequestError):
+    """Only decision tables and rule flows can be solved."""
+
+    code = "RULE_NOT_SOLVABLE"
+
+
+class AuditNotFoundError(NotFoundError):
+    """Audit not found."""
+
+    code = "AUDIT_NOT_FOUND"
+
+
 class PayloadTooLargeError(FlowjobsError):
     """The request body is larger than the configured limit."""
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus
+from flowjobs.domain import RULE_TYPE_COMPOSITION, RULE_TYPE_FLOW, RULE_TYPE_TABLE, RuleStatus
 from flowjobs.inputschema import schema_problems
 
 # Fields of the body stored in the document as they are.
@@ -25,6 +25,13 @@ COPIED_FIELDS = ("description", "settings", "tags", "inputSchema", "outputSchema
 # The flow itself: one of them, and a body that gives one replaces both.
 FLOW_FIELDS = ("nodes", "handler")
 STATUSES = tuple(s.value for s in RuleStatus)
+# DecisionRules' own rule types, stored as DecisionRules exports them.
+DR_TYPES = (RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION)
+# Fields the server sets on a DecisionRules rule (answered by GET, ignored in
+# a body; ``status`` is read from the body as the operation allows).
+DR_SERVER_FIELDS = frozenset(
+    {"ruleId", "baseId", "version", "status", "createdIn", "lastUpdate", "_id", "compositionId"}
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ def apply_rule_json(
     only a create does; updates and new versions keep the rule's alias."""
     if not isinstance(body, dict):
         return RuleChange({}, problems=["the rule must be a JSON object"])
+    if is_dr_rule(body) or is_dr_rule(base):
+        return _apply_dr_rule_json(body, base, rename=rename, set_alias=set_alias)
     given = {key: value for key, value in body.items() if value is not None}
     document = copy.deepcopy(dict(base or {}))
     if rename and "name" in given:
@@ -65,6 +74,45 @@ def apply_rule_json(
     return RuleChange(document, status, _type_problems(given) + problems)
 
 
+def is_dr_rule(document: Any) -> bool:
+    """A DecisionRules decision table or rule flow (not a flowjobs flow)."""
+    return isinstance(document, Mapping) and document.get("type") in DR_TYPES
+
+
+def dr_document(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A DecisionRules rule as stored: the body without the server's fields
+    and without ``null`` fields (the alias is kept as ``ruleAlias``)."""
+    document = {
+        key: copy.deepcopy(value)
+        for key, value in body.items()
+        if value is not None and key not in DR_SERVER_FIELDS and key != "alias"
+    }
+    alias = body.get("ruleAlias", body.get("alias"))
+    if alias is not None:
+        document["ruleAlias"] = alias
+    return document
+
+
+def _apply_dr_rule_json(
+    body: Mapping[str, Any], base: Mapping[str, Any] | None, *, rename: bool, set_alias: bool
+) -> RuleChange:
+    """A DecisionRules rule: every field of the body replaces the stored one
+    (``decisionTable``, ``userVariables``, ``inputSchema``, ...), but the
+    server's fields, the type, and (unless allowed) the name and alias stay."""
+    given = dr_document(body)
+    problems: list[str] = []
+    if base is not None and given.get("type", base.get("type")) != base.get("type"):
+        kind = str(given.get("type"))[:40]
+        problems.append(f"type: a {base.get('type')} cannot become a {kind!r}")
+    document = copy.deepcopy(dict(base or {}))
+    for key, value in given.items():
+        if (key == "name" and not rename) or (key == "ruleAlias" and not set_alias):
+            continue
+        document[key] = value
+    status, status_problems = _status(body)
+    return RuleChange(document, status, problems + status_problems)
+
+
 def _status(given: Mapping[str, Any]) -> tuple[RuleStatus | None, list[str]]:
     value = given.get("status")
     if value is None:
@@ -78,7 +126,8 @@ def _type_problems(given: Mapping[str, Any]) -> list[str]:
     kind = given.get("type", RULE_TYPE_FLOW)
     if kind == RULE_TYPE_FLOW:
         return []
-    return [f"type: only integration-flow rules can be managed here, got {str(kind)[:40]!r}"]
+    known = ", ".join((RULE_TYPE_FLOW, *DR_TYPES))
+    return [f"type: must be one of {known}, got {str(kind)[:40]!r}"]
 
 
 def metadata_problems(document: Mapping[str, Any]) -> list[str]:

@@ -13,8 +13,8 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from flowjobs.catalog import Catalog, slug
-from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus, RuleVersion
+from flowjobs.catalog import Catalog, alias_key, alias_of
+from flowjobs.domain import RULE_TYPE_COMPOSITION, RULE_TYPE_FLOW, RuleStatus, RuleVersion
 from flowjobs.errors import (
     AlreadyExistsError,
     InvalidRuleError,
@@ -24,7 +24,17 @@ from flowjobs.errors import (
     RuleVersionNotFoundError,
 )
 from flowjobs.manager import parse_version, utcnow
-from flowjobs.rulejson import RuleChange, apply_rule_json
+from flowjobs.ruleio import (
+    ExportFormatError,
+    export_document,
+    export_with_rules,
+    exported_id,
+    exported_rules,
+    folder_export,
+    referenced_ids,
+    remap_rule_flow,
+)
+from flowjobs.rulejson import STATUSES, RuleChange, apply_rule_json, dr_document, is_dr_rule
 
 
 def pick_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
@@ -51,16 +61,19 @@ class RuleService:
         return pick_version(await self._versions(space_id, identifier), version)
 
     async def create(self, space_id: str, body: Any) -> RuleVersion:
-        """A new rule, version 1; pending unless the body says published."""
+        """A new rule, version 1; a flow is pending unless the body says
+        published, a DecisionRules rule published unless it says pending (as
+        DecisionRules creates rules)."""
         change = apply_rule_json(body, set_alias=True)
         await self._validate(space_id, change)
-        alias = change.document.get("alias") or slug(str(change.document["name"]))
-        document = {**change.document, "alias": alias}
+        alias = alias_of(change.document)
+        document = {**change.document, alias_key(change.document): alias}
         if await self.store.find_rule_versions(space_id, alias):
             raise self._exists(alias)
         now = utcnow()
+        default = RuleStatus.PUBLISHED if is_dr_rule(document) else RuleStatus.PENDING
         rule = self._version_of(
-            str(uuid.uuid4()), space_id, alias, 1, change.status or RuleStatus.PENDING, document
+            str(uuid.uuid4()), space_id, alias, 1, change.status or default, document
         )
         rule = replace(rule, created_at=now, updated_at=now)
         try:
@@ -76,7 +89,7 @@ class RuleService:
         and the rule's id and alias do not change."""
         versions = await self._versions(space_id, identifier)
         target = pick_version(versions, version)
-        self._require_flow(target)
+        self._require_managed(target)
         change = apply_rule_json(body, target.document)
         await self._validate(space_id, change, alias=target.alias)
         rule = self._version_of(
@@ -106,7 +119,7 @@ class RuleService:
         """The next version: a copy of the highest one with the body laid over it,
         pending unless the body says published. The name and alias stay."""
         latest = (await self._versions(space_id, identifier))[-1]
-        self._require_flow(latest)
+        self._require_managed(latest)
         change = apply_rule_json(body, latest.document, rename=False)
         await self._validate(space_id, change, alias=latest.alias)
         rule = self._version_of(
@@ -139,6 +152,83 @@ class RuleService:
         if not deleted:
             raise RuleVersionNotFoundError("The rule version was deleted meanwhile")
 
+    # ---- import and export --------------------------------------------------------
+
+    async def import_rules(self, space_id: str, exported: Any) -> list[RuleVersion]:
+        """Import a rule, a rule flow with its rules, or a folder export. A rule
+        whose alias exists here gets a new version; others are created. Every
+        rule is checked before any is written; a rule flow's references are
+        rewritten to the ids its rules have here."""
+        try:
+            documents = exported_rules(exported)
+        except ExportFormatError as exc:
+            raise InvalidRuleError([str(exc)]) from exc
+        prepared = _distinct_aliases([_imported(document) for document in documents])
+        problems: list[str] = []
+        for document, _ in prepared:
+            for problem in await self._import_problems(space_id, document):
+                problems.append(f"{str(document.get('name'))[:100]!r}: {problem}")
+        if problems:
+            raise InvalidRuleError(problems)
+        ids: dict[str, str] = {}
+        imported = []
+        for (document, status), original in zip(prepared, documents, strict=True):
+            if document.get("type") == RULE_TYPE_COMPOSITION:
+                document = remap_rule_flow(document, ids)
+            rule = await self._store_imported(space_id, document, status)
+            old_id = exported_id(original)
+            if old_id is not None:
+                ids[old_id] = rule.base_id
+            imported.append(rule)
+        return imported
+
+    async def export(self, space_id: str, identifier: str, version: str | None) -> Any:
+        """A rule as DecisionRules exports it; a rule flow with the rules it uses."""
+        rule = await self.get(space_id, identifier, version)
+        if rule.type != RULE_TYPE_COMPOSITION:
+            return export_document(rule)
+        used = []
+        for base_id in referenced_ids(rule.document):
+            versions = await self.store.find_rule_versions(space_id, base_id)
+            if versions:
+                used.append(versions[-1])
+        return export_with_rules(rule, used)
+
+    async def export_space(self, space_id: str, name: str) -> dict[str, Any]:
+        """The highest version of every rule of the space, as a folder export."""
+        latest: dict[str, RuleVersion] = {}
+        for rule in await self.store.list_rule_versions(space_id):
+            latest[rule.base_id] = rule  # oldest first: the last one stays
+        return folder_export(name, list(latest.values()))
+
+    async def _import_problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
+        problems = await self.catalog.problems(space_id, document)
+        existing = await self.store.find_rule_versions(space_id, alias_of(document))
+        kind = document.get("type", RULE_TYPE_FLOW)
+        if existing and existing[-1].type != kind:
+            problems.append(f"type: {existing[-1].alias!r} is a {existing[-1].type} here")
+        return problems
+
+    async def _store_imported(
+        self, space_id: str, document: dict[str, Any], status: RuleStatus
+    ) -> RuleVersion:
+        alias = alias_of(document)
+        document = {**document, alias_key(document): alias}
+        now = utcnow()
+        versions = await self.store.find_rule_versions(space_id, alias)
+        if versions:
+            rule = self._version_of(versions[-1].base_id, space_id, alias, 0, status, document)
+            number = await self.store.insert_next_version(rule, now)
+            if number is None:
+                raise RuleNotFoundError(f"The rule {alias!r} was deleted meanwhile")
+            return replace(rule, version=number, created_at=now, updated_at=now)
+        rule = self._version_of(str(uuid.uuid4()), space_id, alias, 1, status, document)
+        try:
+            await self.store.insert_rule_version(rule, now, new_rule=True)
+        except AlreadyExistsError as exc:
+            raise self._exists(alias) from exc
+        return replace(rule, created_at=now, updated_at=now)
+
     # ---- helpers ----------------------------------------------------------------
 
     async def _versions(self, space_id: str, identifier: str) -> list[RuleVersion]:
@@ -152,16 +242,20 @@ class RuleService:
     ) -> None:
         """Every problem of the body's fields and of the flow, or nothing."""
         # Judged under the rule's alias, so that calls back to it are cycles.
-        document = change.document if alias is None else {**change.document, "alias": alias}
+        document = change.document
+        if alias is not None:
+            document = {**document, alias_key(document): alias}
         problems = change.problems + await self.catalog.problems(space_id, document)
         if problems:
             raise InvalidRuleError(problems)
 
     @staticmethod
-    def _require_flow(rule: RuleVersion) -> None:
-        if rule.type != RULE_TYPE_FLOW:
+    def _require_managed(rule: RuleVersion) -> None:
+        """Integration flows and DecisionRules' decision tables and rule flows
+        can be changed here; other types (imported as they are) cannot."""
+        if rule.type != RULE_TYPE_FLOW and not is_dr_rule(rule.document):
             kind = f"type: rule {rule.alias!r} is a {rule.type}"
-            raise InvalidRuleError([f"{kind}; only integration flows can be managed here"])
+            raise InvalidRuleError([f"{kind}, which cannot be changed here"])
 
     @staticmethod
     def _exists(alias: str) -> RuleExistsError:
@@ -186,8 +280,38 @@ class RuleService:
             alias=alias,
             name=str(document.get("name", "")),
             description=description if isinstance(description, str) else None,
-            type=RULE_TYPE_FLOW,
+            type=str(document.get("type", RULE_TYPE_FLOW)),
             version=number,
             status=status,
             document=document,
         )
+
+
+def _distinct_aliases(
+    prepared: list[tuple[dict[str, Any], RuleStatus]],
+) -> list[tuple[dict[str, Any], RuleStatus]]:
+    """Rules of one export without an alias of their own get their name as a
+    slug; when two come out the same (a rule flow named as its table), the
+    later one gets its type appended, the same way every time, so that a
+    second import finds the rules of the first."""
+    taken: set[str] = set()
+    distinct = []
+    for document, status in prepared:
+        alias = alias_of(document)
+        if alias in taken and not document.get(alias_key(document)):
+            alias = f"{alias}-{document.get('type', RULE_TYPE_FLOW)}"
+            document = {**document, alias_key(document): alias}
+        taken.add(alias)
+        distinct.append((document, status))
+    return distinct
+
+
+def _imported(exported: dict[str, Any]) -> tuple[dict[str, Any], RuleStatus]:
+    """An exported rule as it is stored here, and its status (as exported:
+    DecisionRules' own rules default to published, flows to pending)."""
+    flow = exported.get("type", RULE_TYPE_FLOW) == RULE_TYPE_FLOW
+    document = apply_rule_json(exported, set_alias=True).document if flow else dr_document(exported)
+    status = exported.get("status")
+    if status in STATUSES:
+        return document, RuleStatus(status)
+    return document, RuleStatus.PENDING if flow else RuleStatus.PUBLISHED

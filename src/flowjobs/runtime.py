@@ -19,6 +19,7 @@ from flowjobs.errors import ConfigurationError, StoreError
 from flowjobs.manager import JobManager, LocalEvents
 from flowjobs.metrics import Metrics
 from flowjobs.rules import RuleService
+from flowjobs.solver import SolverService
 from flowjobs.store import SqlStore, head_revision
 from flowjobs.store.exposure import job_store_roles
 from flowjobs.store.webhooks import WebhookStore
@@ -40,6 +41,7 @@ class Services:
     usage: UsageService
     rules: RuleService
     webhooks: WebhookService
+    solver: SolverService
 
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
         return Worker(
@@ -137,6 +139,7 @@ def build_services(
         usage=UsageService(store),
         rules=RuleService(catalog),
         webhooks=WebhookService(WebhookStore(store), settings, wake=events.notify_webhook),
+        solver=SolverService(store, cache_seconds=settings.catalog_cache_seconds),
     )
 
 

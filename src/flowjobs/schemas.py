@@ -324,6 +324,22 @@ class Rule(RuleSummary):
         )
 
 
+def dr_rule_document(rule: RuleVersion) -> dict[str, Any]:
+    """A DecisionRules rule (decision table, rule flow) as DecisionRules
+    answers and exports it: the stored document with the server's fields."""
+    return {
+        **rule.document,
+        "ruleId": rule.base_id,
+        "baseId": rule.base_id,
+        "ruleAlias": rule.alias,
+        "type": rule.type,
+        "status": rule.status.value,
+        "version": rule.version,
+        "createdIn": _millis(rule.created_at),
+        "lastUpdate": _millis(rule.updated_at),
+    }
+
+
 class RuleBody(BaseModel):
     """A rule as the SDKs send it (create, update, new version). Every field
     is optional where the operation allows; ``null`` is the same as absent;
@@ -336,7 +352,12 @@ class RuleBody(BaseModel):
     description: str | None = None
     ruleAlias: str | None = Field(None, description="create only; default: the name as a slug")
     alias: str | None = Field(None, description="the same as ruleAlias (flow document form)")
-    type: str | None = Field(None, description="integration-flow, the only type accepted")
+    type: str | None = Field(
+        None,
+        description="integration-flow (default), or decision-table / composition: a "
+        "DecisionRules decision table or rule flow with its own fields (decisionTable, "
+        "userVariables, dataTree, ...), stored as sent (docs/rules.md)",
+    )
     status: RuleStatus | None = Field(None, description="default pending (create, new version)")
     tags: list[str] | None = None
     inputSchema: dict[str, Any] | bool | None = None

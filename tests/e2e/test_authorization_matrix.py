@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from flowjobs.api.app import create_app
@@ -57,6 +58,12 @@ def management_route(ok: int, other_space: int) -> tuple[int, ...]:
 def open_route(status: int) -> tuple[int, ...]:
     """No API key is looked at: every caller gets the same answer."""
     return (status,) * len(CALLERS)
+
+
+def table_body(alias: str) -> dict[str, Any]:
+    """A DecisionRules decision table (tests/support/flows/decision-table.yaml)."""
+    document: dict[str, Any] = yaml.safe_load((FLOWS / "decision-table.yaml").read_text())
+    return {**document, "ruleAlias": alias}
 
 
 def rule_body(alias: str) -> dict[str, Any]:
@@ -203,6 +210,43 @@ def matrix(ids: dict[str, str]) -> list[Row]:
             f"/api/webhooks/deliveries/{delivery}/redeliver",
             management_route(202, 404),
         ),
+        # ---- the Solver API: a Solver key; another space's tables are not found
+        *(
+            Row("POST", template, path, solver_route(200, 404), {"data": {"amount": 5}})
+            for template, path in (
+                ("/rule/solve/{identifier}", "/rule/solve/table"),
+                ("/rule/solve/{identifier}/", "/rule/solve/table/"),
+                ("/rule/solve/{identifier}/{version}", "/rule/solve/table/1"),
+            )
+        ),
+        # ---- audits, import and export: a Management key; B works in B only
+        Row(
+            "GET", "/api/audit/{auditId}", f"/api/audit/{ids['audit']}", management_route(200, 404)
+        ),
+        *(
+            Row("GET", template, path, management_route(200, 404))
+            for template, path in (
+                ("/api/export/{identifier}", "/api/export/table"),
+                ("/api/export/{identifier}/{version}", "/api/export/table/1"),
+                ("/api/rule-flow/export/{identifier}", "/api/rule-flow/export/table"),
+                ("/api/rule-flow/export/{identifier}/{version}", "/api/rule-flow/export/table/1"),
+            )
+        ),
+        Row("GET", "/api/folder/export", "/api/folder/export", management_route(200, 200)),
+        Row(
+            "GET",
+            "/api/folder/export/{node_id}",
+            "/api/folder/export/root",
+            management_route(200, 200),
+        ),
+        *(
+            Row("POST", template, path, management_route(201, 201), table_body(alias))
+            for template, path, alias in (
+                ("/api/import", "/api/import", "imported-1"),
+                ("/api/rule-flow/import", "/api/rule-flow/import", "imported-2"),
+                ("/api/folder/import/{node_id}", "/api/folder/import/root", "imported-3"),
+            )
+        ),
         # ---- operations: probes are open; /metrics wants its own token, no API key
         Row("GET", "/health", "/health", open_route(200)),
         Row("GET", "/healthz", "/healthz", open_route(200)),
@@ -287,6 +331,10 @@ def _samples(http: httpx.Client, keys: Keys, space_a: str) -> dict[str, str]:
 
     for alias in ("editable", "doomed-1", "doomed-2"):
         call("POST", "/api/rule", keys.management, json=rule_body(alias))
+    call("POST", "/api/rule", keys.management, json=table_body("table"))
+    audited = {"Authorization": f"Bearer {keys.solver}", "X-Audit": "true"}
+    solved = http.post("/rule/solve/table", json={"data": {}}, headers=audited)
+    assert solved.status_code == 200, solved.text
     to_cancel = call("POST", "/job/start/echo", keys.solver).json()["jobId"]
     canceled = call("POST", "/job/start/echo", keys.solver).json()["jobId"]
     call("POST", f"/job/cancel/{canceled}", keys.solver)
@@ -307,6 +355,7 @@ def _samples(http: httpx.Client, keys: Keys, space_a: str) -> dict[str, str]:
         "hook": hooks[0],
         "doomed_hook": hooks[1],
         "delivery": delivery["deliveryId"],
+        "audit": solved.headers["X-Audit-Id"],
     }
 
 
@@ -356,7 +405,7 @@ def test_every_route_has_a_row() -> None:
     assert not stale, f"rows for routes the app does not have: {sorted(stale)}"
 
 
-ROW_IDS = ("space_a", "to_cancel", "canceled", "hook", "doomed_hook", "delivery")
+ROW_IDS = ("space_a", "to_cancel", "canceled", "hook", "doomed_hook", "delivery", "audit")
 
 
 def test_every_route_answers_every_caller_as_the_table_says(served: Served) -> None:

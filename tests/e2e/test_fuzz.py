@@ -371,6 +371,8 @@ def _start_cases(path: str) -> dict[str, Provoke]:
 
 R = "/api/rule"
 W = "/api/webhooks"
+S = "/rule/solve"
+TABLE = "not-a-flow"  # tests/support/flows/decision-table.yaml, a decision table
 PROVOKE: dict[tuple[str, str], dict[str, Provoke]] = {
     ("POST", "/job/start/{identifier}"): _start_cases("/job/start/echo"),
     ("POST", "/job/start/{identifier}/{version}"): {
@@ -524,11 +526,55 @@ PROVOKE: dict[tuple[str, str], dict[str, Provoke]] = {
         "404": lambda c: c.manager("POST", f"{W}/deliveries/{NO_SUCH}/redeliver"),
         "409": _redeliver_in_flight,
     },
+    ("POST", f"{S}/{{identifier}}"): {
+        "200": lambda c: c.solver("POST", f"{S}/{TABLE}", json={"data": {"amount": 5}}),
+        "400": lambda c: c.solver("POST", f"{S}/{TABLE}", json=[1]),
+        "404": lambda c: c.solver("POST", f"{S}/no-such-rule", json={"data": {}}),
+        "413": lambda c: c.solver("POST", f"{S}/{TABLE}", content=BIG),
+    },
+    ("POST", f"{S}/{{identifier}}/{{version}}"): {
+        "200": lambda c: c.solver("POST", f"{S}/{TABLE}/1", json={"data": {"amount": 5}}),
+        "400": lambda c: c.solver("POST", f"{S}/{TABLE}/v2", json={"data": {}}),
+        "404": lambda c: c.solver("POST", f"{S}/{TABLE}/99", json={"data": {}}),
+        "413": lambda c: c.solver("POST", f"{S}/{TABLE}/1", content=BIG),
+    },
+    ("GET", "/api/audit/{auditId}"): {
+        "200": lambda c: c.manager("GET", f"/api/audit/{_audit(c)}"),
+        "404": lambda c: c.manager("GET", f"/api/audit/{NO_SUCH}"),
+    },
+    ("POST", "/api/import"): {
+        "201": lambda c: c.manager("POST", "/api/import", json=_exported(c)),
+        "400": lambda c: c.manager("POST", "/api/import", json=42),
+        "413": lambda c: c.manager("POST", "/api/import", content=BIG),
+    },
+    ("GET", "/api/export/{identifier}"): {
+        "200": lambda c: c.manager("GET", f"/api/export/{TABLE}"),
+        "404": lambda c: c.manager("GET", "/api/export/no-such-rule"),
+    },
+    ("GET", "/api/export/{identifier}/{version}"): {
+        "200": lambda c: c.manager("GET", f"/api/export/{TABLE}/1"),
+        "400": lambda c: c.manager("GET", f"/api/export/{TABLE}/v2"),
+        "404": lambda c: c.manager("GET", f"/api/export/{TABLE}/99"),
+    },
+    ("GET", "/api/folder/export"): {"200": lambda c: c.manager("GET", "/api/folder/export")},
     ("GET", "/health"): {"200": lambda c: c.http.get("/health")},
     ("GET", "/healthz"): {"200": lambda c: c.http.get("/healthz")},
     ("GET", "/readyz"): {"200": lambda c: c.http.get("/readyz")},
     ("GET", "/metrics"): {"200": lambda c: c.http.get("/metrics")},
 }
+
+
+def _audit(c: Caller) -> str:
+    """The id of an audited solve of the seeded table."""
+    solved = c.solver("POST", f"{S}/{TABLE}", json={"data": {}}, headers={"X-Audit": "true"})
+    assert solved.status_code == 200, solved.text
+    return solved.headers["X-Audit-Id"]
+
+
+def _exported(c: Caller) -> Any:
+    exported = c.manager("GET", f"/api/export/{TABLE}")
+    assert exported.status_code == 200, exported.text
+    return exported.json()
 
 
 def _hook(c: Caller, alias: str) -> dict[str, Any]:
@@ -571,6 +617,7 @@ def _filled(c: Caller, path: str) -> str:
         "status": "published",
         "webhookId": "seeded",
         "deliveryId": NO_SUCH,
+        "auditId": NO_SUCH,
     }
     return path.format(**values)
 

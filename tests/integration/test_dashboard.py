@@ -9,9 +9,11 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 
 from flowjobs import domain
@@ -26,6 +28,7 @@ from flowjobs.store.tables import api_keys
 from flowjobs.webhooks.crypto import new_key
 from support.env import Env, MakeEnv, flow
 
+DEMO_TABLE = Path(__file__).parents[2] / "src" / "flowjobs" / "demo_flows" / "shipping-price.yaml"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 HTML = {"Accept": "text/html"}
 
@@ -242,6 +245,17 @@ async def test_a_version_without_a_flow_is_explained_not_refused(ui: Dashboard) 
     page = await ui.http.get("/ui/jobs?version=2", headers=HTML)
     assert page.status_code == 200
     assert "A version filters the jobs of one flow" in page.text
+
+
+async def test_a_decision_table_is_shown_as_a_read_only_grid(ui: Dashboard) -> None:
+    table = yaml.safe_load(DEMO_TABLE.read_text())
+    await ui.env.push(ui.space, table)
+    await ui.sign_in()
+    page = await ui.http.get("/ui/flows/shipping-price", headers=HTML)
+    assert page.status_code == 200
+    assert 'aria-labelledby="grid-title"' in page.text
+    assert "IN CZ, SK" in page.text and "8 + {weight} * 0.5" in page.text
+    assert "<form" not in page.text.split('id="grid-title"')[1].split("</section>")[0]
 
 
 async def test_a_revoked_key_ends_the_session(ui_on_both: Dashboard) -> None:

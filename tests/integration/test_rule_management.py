@@ -126,7 +126,7 @@ async def test_create_refuses_a_taken_alias_and_lists_every_problem(
     bad = {
         "name": "Broken",
         "ruleAlias": "no spaces allowed",
-        "type": "decision-table",
+        "type": "lookup-table",
         "status": "live",
         "tags": "one",
         "inputSchema": {"type": "objekt", "required": "x"},
@@ -139,7 +139,7 @@ async def test_create_refuses_a_taken_alias_and_lists_every_problem(
     problems = caught.value.problems
     assert caught.value.status == 400 and caught.value.code == "INVALID_RULE"
     for expected in (
-        "type: only integration-flow rules",
+        "type: must be one of integration-flow, decision-table",
         "status: must be 'pending' or 'published', got 'live'",
         "alias: letters, digits",
         "tags: must be a list of strings",
@@ -266,17 +266,17 @@ async def test_list_gives_every_version_by_alias(env: Env, rules: RuleService) -
     await rules.create(space.id, sdk_rule("Zeta"))
     await rules.create(space.id, sdk_rule("Alpha", tags=["x"]))
     await rules.new_version(space.id, "zeta", {"status": "published"})
-    await env.push(space, {"name": "Table", "type": "decision-table"})
+    await env.push(space, {"name": "Table", "type": "lookup-table"})
 
     listed = await rules.list_rules(space.id)
 
     assert [(r.alias, r.version, r.status, r.type) for r in listed] == [
         ("alpha", 1, RuleStatus.PENDING, "integration-flow"),
-        ("table", 1, RuleStatus.PUBLISHED, "decision-table"),
+        ("table", 1, RuleStatus.PUBLISHED, "lookup-table"),
         ("zeta", 1, RuleStatus.PENDING, "integration-flow"),
         ("zeta", 2, RuleStatus.PUBLISHED, "integration-flow"),
     ]
-    with pytest.raises(InvalidRuleError, match="only integration flows"):
+    with pytest.raises(InvalidRuleError, match="cannot be changed here"):
         await rules.update(space.id, "table", None, {"description": "x"})
 
 

@@ -76,7 +76,7 @@ def test_nodes_replace_a_handler_and_only_a_create_sets_the_alias() -> None:
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ({"type": "decision-table"}, "type: only integration-flow rules"),
+        ({"type": "lookup-table"}, "type: must be one of integration-flow, decision-table"),
         ({"status": "live"}, "status: must be 'pending' or 'published'"),
         ([1], "the rule must be a JSON object"),
     ],

@@ -16,11 +16,20 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from flowjobs import __version__
-from flowjobs.api import docs_pages, fast_start, openapi, problems
+from flowjobs.api import docs_pages, fast_solve, fast_start, openapi, problems
 from flowjobs.api.deps import AppState
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
-from flowjobs.api.routes import jobs, ops, rules, space_items, usage, webhooks
+from flowjobs.api.routes import (
+    jobs,
+    ops,
+    rule_io,
+    rules,
+    solver,
+    space_items,
+    usage,
+    webhooks,
+)
 from flowjobs.api.url_check import UrlCheck
 from flowjobs.config import Settings
 from flowjobs.errors import ConfigurationError
@@ -67,6 +76,7 @@ def _lifespan(
             metrics=metrics,
             readiness=services.readiness,
             start_limiter=start_limiter(settings),
+            solver=services.solver,
         )
         try:  # refused when a named SQL connection could reach the job store
             worker = await services.start_worker(concurrency=concurrency) if run_worker else None
@@ -96,8 +106,14 @@ class JobsApi(FastAPI):
     goes through the stack, so that starts are traced like the rest."""
 
     fast_starts: fast_start.FastStarts | None = None
+    fast_solves: fast_solve.FastSolves | None = None  # the Solver API's, the same way
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        solves = self.fast_solves
+        if solves is not None and solves.takes(scope) and not _native_telemetry_on(self):
+            scope["app"] = self
+            await solves.answer(scope, receive, send)
+            return
         fast = self.fast_starts
         # takes() first: the telemetry check is for starts only (the stack makes
         # its own); what takes() sets in the scope is what the router would set
@@ -131,6 +147,7 @@ def _base_app(
     )
     if fast_starts:
         app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
+        app.fast_solves = fast_solve.FastSolves(settings.max_header_bytes)
     app.add_middleware(UrlCheck)  # inside the metrics: a refused URL is counted
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
@@ -155,6 +172,8 @@ def create_app(settings: Settings, *, run_worker: bool | None = None) -> JobsApi
     )
     app.include_router(jobs.router)
     app.include_router(rules.router)
+    app.include_router(solver.router)
+    app.include_router(rule_io.router)
     app.include_router(usage.router)
     app.include_router(space_items.router)
     app.include_router(webhooks.router)

@@ -26,6 +26,7 @@ from flowjobs.manager import JobManager
 from flowjobs.metrics import Metrics
 from flowjobs.ratelimit import KeyRateLimiter
 from flowjobs.rules import RuleService
+from flowjobs.solver import SolverService
 from flowjobs.usage import UsageService
 from flowjobs.webhooks import WebhookService
 
@@ -44,6 +45,7 @@ class AppState:
     metrics: Metrics
     readiness: Callable[[], Awaitable[list[str]]]  # why not ready; empty when ready
     start_limiter: KeyRateLimiter | None = None  # FLOWJOBS_START_RATE_PER_KEY; None: off
+    solver: SolverService | None = None  # the Solver API's rules (built by the lifespan)
 
     def take_start_token(self, key: ApiKey) -> None:
         """One start of this key against its rate (429 once it is spent); the

@@ -14,10 +14,10 @@ from flowjobs.engine.limits import EngineLimits, JobRef
 from flowjobs.engine.loader import load_flow_file
 from flowjobs.engine.nodes.base import iter_nodes
 from flowjobs.engine.runner import run_flow
-from flowjobs.engine.services import EngineServices, FlowResolver, RestPolicy
+from flowjobs.engine.services import EngineServices, FlowResolver, RestPolicy, RuleSolver
 from flowjobs.engine.sql import SqlConnections
 from flowjobs.engine.trace import Trace
-from flowjobs.engine.walk import called_flows, sql_connections_used
+from flowjobs.engine.walk import called_flows, solved_rules, sql_connections_used
 
 __all__ = [
     "EngineLimits",
@@ -26,6 +26,7 @@ __all__ = [
     "FlowResolver",
     "JobRef",
     "RestPolicy",
+    "RuleSolver",
     "RunContext",
     "SqlConnections",
     "Trace",
@@ -34,5 +35,6 @@ __all__ = [
     "iter_nodes",
     "load_flow_file",
     "run_flow",
+    "solved_rules",
     "sql_connections_used",
 ]

@@ -130,6 +130,10 @@ FIELD_KINDS: dict[str, dict[str, Any]] = {
         "description": "the called flow's alias or baseId, in the same space (literal)",
     },
     "CallNode.input": {**_EXPRESSION, "description": "the called flow's input"},
+    "RuleNode.input": {
+        **_EXPRESSION,
+        "description": "the rule's input data: an object, or an array for a bulk solve",
+    },
 }
 
 # Descriptions of the fields every node has (see flowjobs.engine.nodes.base.Node).

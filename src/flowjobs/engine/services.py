@@ -1,6 +1,7 @@
 """What a running flow may use beyond its input, handed in by the caller
-(the worker): the REST policy, the named SQL connections, and a way to find
-other flows of the same space for ``call`` nodes.
+(the worker): the REST policy, the named SQL connections, a way to find
+other flows of the same space for ``call`` nodes, and a way to solve the
+space's decision tables for ``rule`` nodes.
 
 The engine never builds these from configuration itself: it knows nothing of
 settings files, the job store or HTTP servers.
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
 # (identifier: baseId or alias, version: a number or None for the latest
 # published) -> the compiled flow. Raises FlowExecutionError when not found.
 FlowResolver = Callable[[str, "int | None"], Awaitable["Flow"]]
+
+# (rule: baseId or alias, version: a number or None for the latest published,
+# input data, strategy) -> the Solver API's result for that input. Raises a
+# FlowjobsError (rule not found, not published, not solvable, ...).
+RuleSolver = Callable[[str, "int | None", Any, str], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -40,4 +46,5 @@ class EngineServices:
     # space), or None when none are configured
     sql: Any = None
     resolve_flow: FlowResolver | None = None
+    solve_rule: RuleSolver | None = None  # decision tables and rule flows for `rule` nodes
     call_depth: int = 0  # how many `call` nodes deep this run is

@@ -79,6 +79,7 @@ from flowjobs.domain import (
     WorkerInfo,
 )
 from flowjobs.errors import AlreadyExistsError, StoreError
+from flowjobs.store import audits as audit_sql
 from flowjobs.store import claim as claim_sql
 from flowjobs.store import endings as ending_sql
 from flowjobs.store import endings_pg as ending_pg
@@ -1617,6 +1618,22 @@ class SqlStore:
 
     # ---- retention ------------------------------------------------------------------
 
+    # ---- Solver API audits -----------------------------------------------------------
+
+    async def insert_audit(self, audit: audit_sql.SolveAudit) -> None:
+        async with self._write() as conn:
+            await audit_sql.insert_audit(conn, audit)
+
+    async def get_audit(
+        self, audit_id: str, space_id: str, now: datetime
+    ) -> audit_sql.SolveAudit | None:
+        async with self._read() as conn:
+            return await audit_sql.get_audit(conn, audit_id, space_id, now)
+
+    async def prune_audits(self, now: datetime) -> int:
+        async with self._write() as conn:
+            return await audit_sql.prune_audits(conn, now)
+
     @staticmethod
     def prune_batch(before: datetime, batch_size: int) -> sa.Delete:
         """One batch of :meth:`prune_finished`: the oldest finished jobs that
@@ -1635,7 +1652,9 @@ class SqlStore:
         """Delete finished jobs (COMPLETED, CANCELED, ERROR) that ended before
         ``before``, ``batch_size`` at a time, each batch its own short
         transaction. Their job_details rows go with them (ON DELETE CASCADE;
-        SQLite enforces it because every connection sets ``foreign_keys=ON``)."""
+        SQLite enforces it because every connection sets ``foreign_keys=ON``).
+        Solver audits past their time to live go first."""
+        await self.prune_audits(datetime.now(UTC))
         deleted = 0
         while True:
             async with self._write() as conn:

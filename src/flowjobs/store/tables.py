@@ -277,3 +277,20 @@ space_usage = sa.Table(
     sa.Column("used_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("billed_seconds", sa.Float, nullable=False, server_default="0"),
 )
+
+# Solver API audits (X-Audit: true): the request and the result of one solve,
+# readable by id until ``expires_at`` (X-Audit-Ttl days), then pruned.
+solve_audits = sa.Table(
+    "solve_audits",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("space_id", sa.String(36), sa.ForeignKey("spaces.id"), nullable=False),
+    sa.Column("base_id", sa.String(36), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("correlation_id", sa.String(200), nullable=False),
+    sa.Column("request", Json, nullable=False),
+    sa.Column("response", Json, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index("ix_solve_audits_expires", "expires_at"),
+)

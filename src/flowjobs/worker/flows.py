@@ -1,6 +1,8 @@
 """Compiled flows for the worker: a cache per rule version (a version's
-document never changes), the ``call`` resolver of a space, and the services
-a flow may use (REST policy, named SQL connections)."""
+document never changes), the ``call`` resolver of a space, the ``rule``
+solver of a space (decision tables, compiled once per version by the same
+SolverService as the Solver API's), and the services a flow may use (REST
+policy, named SQL connections)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,20 @@ from sqlalchemy.engine import make_url
 
 from flowjobs.config import Settings
 from flowjobs.domain import RuleVersion
-from flowjobs.engine import EngineServices, Flow, FlowResolver, RestPolicy, SqlConnections
+from flowjobs.engine import (
+    EngineServices,
+    Flow,
+    FlowResolver,
+    RestPolicy,
+    RuleSolver,
+    SqlConnections,
+)
 from flowjobs.engine.pg_guard import JobStoreRoles
 from flowjobs.engine.sql import NamedConnection
 from flowjobs.errors import FlowExecutionError, FlowjobsError
 from flowjobs.flowsetup import compile_document
 from flowjobs.manager import JobManager
+from flowjobs.solver import SolverService
 
 log = logging.getLogger("flowjobs.worker")
 
@@ -36,6 +46,7 @@ class FlowLoader:
         )
         self.rest = RestPolicy(allow=tuple(settings.rest_allow))
         self._cache: dict[tuple[str, int], Flow] = {}
+        self.solver = SolverService(manager.store, cache_seconds=settings.catalog_cache_seconds)
 
     def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
         """The compiled flow of one rule version; raises FlowValidationError."""
@@ -49,8 +60,17 @@ class FlowLoader:
     def services(self, space_id: str) -> EngineServices:
         """What a job of ``space_id`` may use: only the SQL connections open to its space."""
         return EngineServices(
-            rest=self.rest, sql=self.sql.for_space(space_id), resolve_flow=self._resolver(space_id)
+            rest=self.rest,
+            sql=self.sql.for_space(space_id),
+            resolve_flow=self._resolver(space_id),
+            solve_rule=self._rule_solver(space_id),
         )
+
+    def _rule_solver(self, space_id: str) -> RuleSolver:
+        async def solve(identifier: str, version: int | None, data: Any, strategy: str) -> Any:
+            return await self.solver.solve(space_id, identifier, version, data, strategy=strategy)
+
+        return solve
 
     async def check_sql(self, store_cluster: str | None, store_readers: frozenset[str]) -> None:
         """Refuse, before any job runs, named SQL connections that could reach

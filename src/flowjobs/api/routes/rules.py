@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 
 from flowjobs.api.deps import (
     AppState,
@@ -23,9 +24,9 @@ from flowjobs.api.deps import (
     read_body,
 )
 from flowjobs.api.problems import problem_responses
-from flowjobs.domain import RuleStatus, RuleVersion
+from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus, RuleVersion
 from flowjobs.errors import InvalidJsonError
-from flowjobs.schemas import FlowValidation, Rule, RuleBody
+from flowjobs.schemas import FlowValidation, Rule, RuleBody, dr_rule_document
 
 router = APIRouter(prefix="/api/rule", tags=["rules"])
 
@@ -84,9 +85,21 @@ async def flow_document(request: Request, state: Annotated[AppState, Depends(get
 DocumentDep = Annotated[Any, Depends(flow_document)]
 
 
-def _created(response: Response, rule: RuleVersion) -> Rule:
-    response.headers["Location"] = f"/api/rule/{rule.base_id}/{rule.version}"
-    return Rule.from_version(rule)
+RuleAnswer = Rule | JSONResponse
+
+
+def _answer(rule: RuleVersion, status_code: int = 200, **headers: str) -> RuleAnswer:
+    """A flow as the ``Rule`` model; a decision table or rule flow as the
+    whole DecisionRules document (``getRule`` gives back what was created)."""
+    if rule.type == RULE_TYPE_FLOW:
+        return Rule.from_version(rule)
+    return JSONResponse(dr_rule_document(rule), status_code=status_code, headers=headers)
+
+
+def _created(response: Response, rule: RuleVersion) -> RuleAnswer:
+    location = f"/api/rule/{rule.base_id}/{rule.version}"
+    response.headers["Location"] = location
+    return _answer(rule, 201, Location=location)
 
 
 @router.post(
@@ -127,7 +140,7 @@ async def validate(
 )
 async def create_rule(
     key: ManagementKeyDep, rules: RulesDep, body: DocumentDep, response: Response
-) -> Rule:
+) -> RuleAnswer:
     return _created(response, await rules.create(key.space_id, body))
 
 
@@ -138,8 +151,8 @@ async def create_rule(
     response_model=Rule,
     response_model_exclude_none=True,
 )
-async def get_latest(identifier: Identifier, key: ManagementKeyDep, rules: RulesDep) -> Rule:
-    return Rule.from_version(await rules.get(key.space_id, identifier, None))
+async def get_latest(identifier: Identifier, key: ManagementKeyDep, rules: RulesDep) -> RuleAnswer:
+    return _answer(await rules.get(key.space_id, identifier, None))
 
 
 @router.get(
@@ -151,8 +164,8 @@ async def get_latest(identifier: Identifier, key: ManagementKeyDep, rules: Rules
 )
 async def get_version(
     identifier: Identifier, version: Version, key: ManagementKeyDep, rules: RulesDep
-) -> Rule:
-    return Rule.from_version(await rules.get(key.space_id, identifier, version))
+) -> RuleAnswer:
+    return _answer(await rules.get(key.space_id, identifier, version))
 
 
 @router.put(
@@ -167,8 +180,8 @@ async def get_version(
 )
 async def update_latest(
     identifier: Identifier, key: ManagementKeyDep, rules: RulesDep, body: DocumentDep
-) -> Rule:
-    return Rule.from_version(await rules.update(key.space_id, identifier, None, body))
+) -> RuleAnswer:
+    return _answer(await rules.update(key.space_id, identifier, None, body))
 
 
 @router.put(
@@ -187,8 +200,8 @@ async def update_version(
     key: ManagementKeyDep,
     rules: RulesDep,
     body: DocumentDep,
-) -> Rule:
-    return Rule.from_version(await rules.update(key.space_id, identifier, version, body))
+) -> RuleAnswer:
+    return _answer(await rules.update(key.space_id, identifier, version, body))
 
 
 @router.put(
@@ -200,8 +213,8 @@ async def update_version(
 )
 async def set_status_latest(
     identifier: Identifier, status: RuleStatus, key: ManagementKeyDep, rules: RulesDep
-) -> Rule:
-    return Rule.from_version(await rules.set_status(key.space_id, identifier, status, None))
+) -> RuleAnswer:
+    return _answer(await rules.set_status(key.space_id, identifier, status, None))
 
 
 @router.put(
@@ -217,8 +230,8 @@ async def set_status(
     version: Version,
     key: ManagementKeyDep,
     rules: RulesDep,
-) -> Rule:
-    return Rule.from_version(await rules.set_status(key.space_id, identifier, status, version))
+) -> RuleAnswer:
+    return _answer(await rules.set_status(key.space_id, identifier, status, version))
 
 
 @router.post(
@@ -238,7 +251,7 @@ async def new_version(
     rules: RulesDep,
     body: DocumentDep,
     response: Response,
-) -> Rule:
+) -> RuleAnswer:
     return _created(response, await rules.new_version(key.space_id, identifier, body))
 
 

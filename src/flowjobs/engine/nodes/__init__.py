@@ -16,6 +16,7 @@ from flowjobs.engine.nodes.fail import FailNode
 from flowjobs.engine.nodes.foreach import ForeachNode
 from flowjobs.engine.nodes.log import LogNode
 from flowjobs.engine.nodes.rest import RestNode
+from flowjobs.engine.nodes.rule import RuleNode
 from flowjobs.engine.nodes.sql import SqlNode
 from flowjobs.engine.nodes.switch import SwitchNode
 from flowjobs.engine.nodes.wait import WaitNode
@@ -27,7 +28,7 @@ NODE_TYPES.update(
     (cls.node_type, cls)
     for cls in (SwitchNode, ForeachNode, DeclareNode, LogNode, DecisionTableNode)
 )
-NODE_TYPES.update((cls.node_type, cls) for cls in (RestNode, SqlNode, CallNode))
+NODE_TYPES.update((cls.node_type, cls) for cls in (RestNode, SqlNode, CallNode, RuleNode))
 
 
 def register_node(cls: type[Node]) -> type[Node]:
@@ -49,6 +50,7 @@ __all__ = [
     "LogNode",
     "Node",
     "RestNode",
+    "RuleNode",
     "SqlNode",
     "SwitchNode",
     "WaitNode",

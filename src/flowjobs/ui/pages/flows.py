@@ -16,6 +16,7 @@ from flowjobs.ui import views
 from flowjobs.ui.context import Ui
 from flowjobs.ui.deps import FormDep, UiDep, Viewer, ViewerDep
 from flowjobs.ui.formatting import flow_yaml
+from flowjobs.ui.tables import decision_grid
 
 router = APIRouter(prefix="/flows")
 
@@ -45,6 +46,7 @@ async def _flow_context(
         "flow": flow,
         "shown": shown,
         "document": flow_yaml(shown.document),
+        "grid": decision_grid(shown.document),
         "rows": views.job_rows(recent.jobs, flows, datetime.now(UTC)),
         "input_text": "{}",
         "start_version": (flow.published or flow.versions)[-1].version,
