@@ -181,23 +181,30 @@ class Catalog:
         if not await self.store.revoke_key(key_id, utcnow()):
             raise KeyNotFoundError(f"No API key with id {key_id!r}")
 
-    async def problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
+    async def problems(
+        self, space_id: str, document: dict[str, Any], arriving: frozenset[str] = frozenset()
+    ) -> list[str]:
         """Every problem of a document, as pushed into ``space_id``: its shape,
         its rule fields (tags, inputSchema, outputSchema), the engine's checks,
-        calls to missing flows and call cycles."""
+        calls to missing flows and call cycles. ``arriving``: aliases of rules
+        imported together with it, which count as present."""
         problems, flow = document_problems(self.settings, document, space_id)
         if flow is None:
             return problems
         name = alias_of(document)
         existing = await self.store.find_rule_versions(space_id, name)
         own = {name} | {v.base_id for v in existing}
-        problems += await self._call_problems(space_id, flow, name, own)
-        return problems + await self._rule_problems(space_id, flow)
+        problems += await self._call_problems(space_id, flow, name, own, arriving)
+        return problems + await self._rule_problems(space_id, flow, arriving)
 
-    async def _rule_problems(self, space_id: str, flow: Flow) -> list[str]:
+    async def _rule_problems(
+        self, space_id: str, flow: Flow, arriving: frozenset[str] = frozenset()
+    ) -> list[str]:
         """``rule`` nodes naming no published decision table or rule flow."""
         problems = []
         for identifier, version in solved_rules(flow):
+            if identifier in arriving:
+                continue
             versions = await self.store.find_rule_versions(space_id, identifier)
             named = identifier + (f" version {version}" if version is not None else "")
             if not versions or versions[0].type not in (RULE_TYPE_TABLE, RULE_TYPE_COMPOSITION):
@@ -209,7 +216,12 @@ class Catalog:
         return problems
 
     async def _call_problems(
-        self, space_id: str, flow: Flow, name: str, own: set[str]
+        self,
+        space_id: str,
+        flow: Flow,
+        name: str,
+        own: set[str],
+        arriving: frozenset[str] = frozenset(),
     ) -> list[str]:
         """Calls to flows with no published version, and call cycles back to
         this flow (``own``: its alias and baseId)."""
@@ -225,6 +237,8 @@ class Catalog:
                     continue
                 if (identifier, version) in seen or len(path) > self.settings.max_call_depth:
                     continue
+                if identifier in arriving:
+                    continue  # imported together with this flow
                 seen.add((identifier, version))
                 target = await self._called_version(space_id, identifier, version)
                 if target is None:

@@ -165,8 +165,9 @@ class RuleService:
             raise InvalidRuleError([str(exc)]) from exc
         prepared = _distinct_aliases([_imported(document) for document in documents])
         problems: list[str] = []
+        arriving = frozenset(alias_of(document) for document, _ in prepared)
         for document, _ in prepared:
-            for problem in await self._import_problems(space_id, document):
+            for problem in await self._import_problems(space_id, document, arriving):
                 problems.append(f"{str(document.get('name'))[:100]!r}: {problem}")
         if problems:
             raise InvalidRuleError(problems)
@@ -201,8 +202,10 @@ class RuleService:
             latest[rule.base_id] = rule  # oldest first: the last one stays
         return folder_export(name, list(latest.values()))
 
-    async def _import_problems(self, space_id: str, document: dict[str, Any]) -> list[str]:
-        problems = await self.catalog.problems(space_id, document)
+    async def _import_problems(
+        self, space_id: str, document: dict[str, Any], arriving: frozenset[str]
+    ) -> list[str]:
+        problems = await self.catalog.problems(space_id, document, arriving)
         existing = await self.store.find_rule_versions(space_id, alias_of(document))
         kind = document.get("type", RULE_TYPE_FLOW)
         if existing and existing[-1].type != kind:

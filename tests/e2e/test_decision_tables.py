@@ -356,6 +356,7 @@ def test_the_space_exports_as_a_folder_and_imports_as_new_versions(
     assert folder["export"]["exportType"] == "FOLDER"
     target = new_space(servers, client)
     first = target.management("POST", "/api/import", json=folder).json()
+    assert isinstance(first, list), first
     second = target.management("POST", "/api/import", json=folder).json()
     assert {r["version"] for r in first} == {1}
     assert {r["version"] for r in second} == {2}
