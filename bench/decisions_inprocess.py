@@ -45,7 +45,7 @@ from flowjobs.decisions.scope import Scope
 from flowjobs.decisions.table import read_table
 from flowjobs.decisions.values import json_value
 
-SAMPLES = Path("/work/shared/reference/decisionrules/samples")
+SAMPLES = Path(__file__).parents[1] / "tests" / "data" / "decisionrules"
 REGIONS = ["EU", "US", "APAC", "LATAM", "MEA"]
 
 

@@ -11,7 +11,7 @@ from flowjobs.decisions import ExpressionError, validate_expression
 from flowjobs.decisions.evaluator import evaluate_text
 
 INVALID = object()  # the docs' "invalid": refused at validation or failing when evaluated
-SAMPLES = Path("/work/shared/reference/decisionrules/samples")
+SAMPLES = Path(__file__).parents[2] / "data" / "decisionrules"  # the samples, copied into the repo
 
 
 def check(expression: str, data: dict[str, Any] | None, expected: Any) -> None:
