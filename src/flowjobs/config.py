@@ -136,6 +136,24 @@ class Settings(BaseSettings):
         100_000, gt=0, description="characters of one string in a flow document"
     )
     max_array_length: int = Field(10_000, gt=0, description="items of one array in a flow document")
+    max_expression_result_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="one JSONata value (approximate JSON size); over it the job fails "
+        "with LIMIT_EXPRESSION_RESULT_SIZE",
+    )
+    max_variable_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="one flow variable's value (approximate JSON size); over it the job "
+        "fails with LIMIT_VARIABLE_SIZE",
+    )
+    max_job_data_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="a run's variables and node results together (approximate JSON size); "
+        "over it the job fails with LIMIT_JOB_DATA_SIZE",
+    )
     trace_max_entries: int = Field(500, gt=0, description="trace entries kept per job")
     trace_excerpt_bytes: int = Field(500, gt=0, description="result excerpt per trace entry")
     job_log_max_lines: int = Field(1000, gt=0, description="log lines kept per job")
