@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     trace_max_entries: int = Field(500, gt=0, description="trace entries kept per job")
     trace_excerpt_bytes: int = Field(500, gt=0, description="result excerpt per trace entry")
     job_log_max_lines: int = Field(1000, gt=0, description="log lines kept per job")
+    job_log_line_max_bytes: int = Field(
+        8192,
+        ge=256,
+        description="one log line's message (UTF-8 bytes); a longer one is truncated and "
+        "marked, its fields other than level, node and time dropped past the same size",
+    )
     sql_connections: dict[str, str] = Field(
         default_factory=dict,
         description='named SQL connections for sql nodes, JSON: {"crm": "postgresql://..."}',

@@ -244,6 +244,7 @@ class Worker:
         )
         recorder = JobRecorder(
             max_lines=self.settings.job_log_max_lines,
+            max_line_bytes=self.settings.job_log_line_max_bytes,
             trace=Trace(self.limits.trace_max_entries, self.limits.trace_excerpt_bytes),
         )
         ctx = RunContext(
