@@ -34,3 +34,14 @@ def tracked(ctx: Any) -> dict[str, int]:
     time.sleep(float(ctx.input.get("seconds", 0.1)))
     bump(-1)
     return {"concurrent": now}
+
+
+async def hog_the_loop(ctx: Any) -> dict[str, float]:
+    """Block the event loop on purpose (an async handler that never awaits),
+    as a careless handler or a slow parse would: nothing else on the loop
+    runs meanwhile."""
+    import time
+
+    seconds = float(ctx.input["seconds"])
+    time.sleep(seconds)
+    return {"blocked": seconds}

@@ -6,8 +6,9 @@ free slot), run (the engine, inside a timeout), finish (handed to the ending
 batcher, worker/endings.py, which writes the ends of every job that finished
 meanwhile in one transaction), notify (wake the claim loop: a finished flow
 frees its slot at once, so the next claim runs beside the write of its end).
-Four loops run beside the jobs: claim, watch (cancels and heartbeats), reap,
-and flush (trace, logs and progress of running jobs).
+Four loops run beside the jobs: claim, watch (cancels), reap, and flush
+(trace, logs and progress of running jobs). Lease heartbeats run in a thread
+of their own (worker/heartbeats.py), so a busy event loop cannot starve them.
 Two more keep the worker's registry row fresh (registry) and prune old rows
 hourly (housekeeping); with webhooks, the dispatcher sends the events of
 ended jobs (worker/dispatcher.py).
@@ -30,7 +31,7 @@ from typing import Any, Literal
 
 from flowjobs import domain
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState
+from flowjobs.domain import ClaimedJob, Heartbeat, JobEnding, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
@@ -40,6 +41,7 @@ from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.endings import EndingBatcher
 from flowjobs.worker.flows import FlowLoader
+from flowjobs.worker.heartbeats import LeaseThread
 from flowjobs.worker.recorder import JobRecorder
 
 log = logging.getLogger("flowjobs.worker")
@@ -106,6 +108,7 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
         self._burst_end: asyncio.Task[None] | None = None
+        self._leases: LeaseThread | None = None
         self.dispatcher = (
             None
             if webhooks is None
@@ -136,6 +139,15 @@ class Worker:
         ]
         if self.dispatcher is not None:
             self._loops.append(asyncio.create_task(self.dispatcher.run(), name="webhooks"))
+        self._leases = LeaseThread(
+            worker_id=self.id,
+            interval=self.settings.heartbeat_interval,
+            open_renewer=self.manager.lease_renewer,
+            running_jobs=lambda: list(self.running),
+            on_beat=self._apply_heartbeat,
+            loop=asyncio.get_running_loop(),
+        )
+        self._leases.start()
 
     async def wait_stopped(self) -> None:
         await self._done.wait()
@@ -174,6 +186,8 @@ class Worker:
             await asyncio.wait(leftover)
         if dispatcher_stopped is not None:
             await dispatcher_stopped
+        if self._leases is not None:
+            await asyncio.to_thread(self._leases.stop)
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -423,7 +437,7 @@ class Worker:
                 )
                 await asyncio.sleep(0.2 * 2**attempt)
 
-    # ---- watch: cancels and heartbeats ------------------------------------------------
+    # ---- watch: cancels; heartbeats (from the lease thread) ------------------------
 
     def _stop_job(self, job_id: str, reason: StopReason) -> None:
         running = self.running.get(job_id)
@@ -435,7 +449,6 @@ class Worker:
             running.task.cancel()
 
     async def _watch_loop(self) -> None:
-        next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
@@ -447,9 +460,6 @@ class Worker:
             try:
                 for job_id in await self._jobs_to_cancel(named):
                     self._stop_job(job_id, "user")
-                if time.monotonic() >= next_heartbeat:
-                    next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
-                    await self._heartbeat()
             except StoreError:
                 log.exception("watch failed", extra={"action": "watch", "worker": self.id})
 
@@ -463,8 +473,8 @@ class Worker:
             return named & self.running.keys()
         return await self.manager.canceling_jobs(self.id)
 
-    async def _heartbeat(self) -> None:
-        beat = await self.manager.heartbeat(self.id, list(self.running))
+    def _apply_heartbeat(self, beat: Heartbeat) -> None:
+        """What the lease thread learnt, acted on in the main loop."""
         for job_id in beat.canceling:
             self._stop_job(job_id, "user")
         for job_id in beat.lost:
