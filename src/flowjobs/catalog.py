@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import math
@@ -129,6 +130,21 @@ class Catalog:
         """Every problem of a document, as pushed into ``space_id``: its shape,
         its rule fields (tags, inputSchema, outputSchema), the engine's checks,
         calls to missing flows and call cycles."""
+        # Pure Python over the whole document, slow when it is large: in a
+        # thread, so the event loop (other requests, the embedded worker)
+        # goes on meanwhile; bounded by document_budget_seconds.
+        problems, flow = await asyncio.to_thread(self._document_problems, document)
+        if flow is None:
+            return problems
+        alias = document.get("alias")
+        name = alias or slug(str(document.get("name", "")))
+        existing = await self.store.find_rule_versions(space_id, name)
+        own = {name} | {v.base_id for v in existing}
+        return problems + await self._call_problems(space_id, flow, name, own)
+
+    def _document_problems(self, document: dict[str, Any]) -> tuple[list[str], Flow | None]:
+        """The problems found without the database, and the compiled flow
+        (None: not a flow, or not a valid one)."""
         problems: list[str] = json_problems(document)
         alias = document.get("alias")
         if alias is not None and not (isinstance(alias, str) and _ALIAS.match(alias)):
@@ -136,16 +152,13 @@ class Catalog:
         if document.get("type", RULE_TYPE_FLOW) != RULE_TYPE_FLOW:
             if not isinstance(document.get("name"), str) or not document["name"].strip():
                 problems.append("name: required, a non-empty string")
-            return problems
+            return problems, None
         problems += metadata_problems(document)
         try:
-            flow = compile_document(self.settings, document)
+            flow = compile_document(self.settings, document, budgeted=True)
         except FlowValidationError as exc:
-            return problems + [p for p in exc.problems if p not in problems]
-        name = alias or slug(str(document.get("name", "")))
-        existing = await self.store.find_rule_versions(space_id, name)
-        own = {name} | {v.base_id for v in existing}
-        return problems + await self._call_problems(space_id, flow, name, own)
+            return problems + [p for p in exc.problems if p not in problems], None
+        return problems, flow
 
     async def _call_problems(
         self, space_id: str, flow: Flow, name: str, own: set[str]
@@ -173,9 +186,10 @@ class Catalog:
                     )
                     continue
                 with contextlib.suppress(FlowValidationError):
-                    stack.append(
-                        (compile_document(self.settings, target.document), [*path, identifier])
+                    called = await asyncio.to_thread(
+                        compile_document, self.settings, target.document
                     )
+                    stack.append((called, [*path, identifier]))
         return problems
 
     async def _called_version(

@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16 * 1024, gt=0, description="a request's header names and values, added up"
     )
+    max_yaml_bytes: int = Field(
+        512 * 1024,
+        gt=0,
+        description="largest YAML request body (YAML parses at about 60 KB a second in "
+        "pure Python); a larger one is refused with 413 unread",
+    )
+    document_budget_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="CPU time one flow document from a request may take to parse (YAML) "
+        "and to validate, each, in a thread off the event loop; over it: 413 "
+        "DOCUMENT_OVER_BUDGET",
+    )
     jobs_server_disabled: bool = Field(
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),

@@ -6,6 +6,7 @@ flow is judged by the same rules in both places.
 
 from __future__ import annotations
 
+import time
 from dataclasses import fields
 from typing import Any
 
@@ -18,12 +19,19 @@ def engine_limits(settings: Settings) -> EngineLimits:
     return EngineLimits(**{f.name: getattr(settings, f.name) for f in fields(EngineLimits)})
 
 
-def compile_document(settings: Settings, document: dict[str, Any]) -> Flow:
+def compile_document(
+    settings: Settings, document: dict[str, Any], *, budgeted: bool = False
+) -> Flow:
     """Validate and compile a flow as this deployment allows it (handler
-    prefixes, named SQL connections, limits); raises FlowValidationError."""
+    prefixes, named SQL connections, limits); raises FlowValidationError.
+    ``budgeted`` (a document from a request): OverBudgetError past
+    ``document_budget_seconds``. Slow for large documents: call it off the
+    event loop."""
+    deadline = time.monotonic() + settings.document_budget_seconds if budgeted else None
     return compile_flow(
         document,
         handler_prefixes=settings.handler_prefixes,
         limits=engine_limits(settings),
         sql_connections=set(settings.sql_connections),
+        deadline=deadline,
     )

@@ -4,6 +4,7 @@ a flow may use (REST policy, named SQL connections)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from flowjobs.config import Settings
@@ -22,14 +23,19 @@ class FlowLoader:
         self.rest = RestPolicy(allow=tuple(settings.rest_allow))
         self._cache: dict[tuple[str, int], Flow] = {}
 
-    def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
-        """The compiled flow of one rule version; raises FlowValidationError."""
+    async def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
+        """The compiled flow of one rule version; raises FlowValidationError.
+        A version not in the cache is compiled in a thread: parsing a large
+        flow's expressions takes seconds, which the event loop (the other
+        jobs, the API) must not wait for."""
         key = (base_id, version)
-        if key not in self._cache:
+        flow = self._cache.get(key)
+        if flow is None:
+            flow = await asyncio.to_thread(compile_document, self.settings, document)
             if len(self._cache) > 1000:
                 self._cache.clear()
-            self._cache[key] = compile_document(self.settings, document)
-        return self._cache[key]
+            self._cache[key] = flow
+        return flow
 
     def services(self, space_id: str) -> EngineServices:
         return EngineServices(rest=self.rest, sql=self.sql, resolve_flow=self._resolver(space_id))
@@ -42,7 +48,7 @@ class FlowLoader:
                 raise FlowExecutionError(
                     f"call: {exc.message}", error_type="CallTargetNotFound"
                 ) from exc
-            return self.compile(rule.base_id, rule.version, rule.document)
+            return await self.compile(rule.base_id, rule.version, rule.document)
 
         return resolve
 

@@ -289,7 +289,7 @@ class Worker:
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
         try:
-            flow = self.flows.compile(job.base_id, job.version, claimed.document)
+            flow = await self.flows.compile(job.base_id, job.version, claimed.document)
         except FlowValidationError as exc:
             status = domain.validation_error(exc.message)
             await self._fail(running, status, exc, None, details=False)
