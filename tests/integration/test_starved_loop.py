@@ -98,3 +98,45 @@ async def test_a_flow_blocking_the_loop_past_the_lease_costs_no_job_its_lease(
     assert hog_ended.state is JobState.COMPLETED
     assert hog_ended.output == [{"blocked": BLOCK}]
     assert worker._leases is not None and worker._leases.beats >= 3
+
+
+CATASTROPHIC = {
+    "name": "regex",
+    "alias": "regex",
+    "nodes": [{"id": "check", "type": "end", "output": "$contains(input.s, /^(a+)+$/)"}],
+}
+
+
+async def test_the_catastrophic_regex_answers_at_once_and_no_lease_is_lost(
+    make_env: MakeEnv,
+) -> None:
+    # Found: this regex on 29 "a"s and a "!" held the loop for 40 s, past
+    # the 1 s expression timeout (Python's re runs in C); every running job
+    # of every space lost its lease. On RE2 it is linear: the job completes
+    # (the string does not match) at once.
+    env = await make_env(lease_seconds=LEASE, reap_interval=0.1, concurrency=4)
+    regex_space, regex_key = await env.space_with_key("regex")
+    other_space, other_key = await env.space_with_key("other")
+    await env.push(regex_space, CATASTROPHIC)
+    await env.push(other_space, flow("patient", seconds=1.0))
+
+    worker = Worker(env.manager, env.settings)
+    worker.start()
+    try:
+        with ForeignReaper(env) as reaper:
+            other = await env.manager.start(other_key, "patient", None, {})
+            jobs = [
+                await env.manager.start(regex_key, "regex", None, {"s": s})
+                for s in ("a" * 29 + "!", "a" * 10_000)
+            ]
+            ended = [await wait_until_ended(env, regex_key, job.id) for job in jobs]
+            other_ended = await wait_until_ended(env, other_key, other.id)
+        assert reaper.reaped == 0
+    finally:
+        await worker.shutdown(grace=5)
+
+    assert [(job.state, job.output) for job in ended] == [
+        (JobState.COMPLETED, [False]),
+        (JobState.COMPLETED, [True]),
+    ]
+    assert other_ended.state is JobState.COMPLETED
