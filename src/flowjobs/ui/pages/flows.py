@@ -3,6 +3,7 @@ and starting a job with a JSON input."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,8 @@ async def _flow_context(
         "viewer": viewer,
         "flow": flow,
         "shown": shown,
-        "document": flow_yaml(shown.document),
+        # PyYAML is pure Python: a large flow takes seconds, off the event loop
+        "document": await asyncio.to_thread(flow_yaml, shown.document),
         "rows": views.job_rows(recent.jobs, flows, datetime.now(UTC)),
         "input_text": "{}",
         "start_version": (flow.published or flow.versions)[-1].version,
