@@ -1,29 +1,36 @@
 """Flow documents from request bodies: JSON, or YAML with a YAML content
 type, parsed off the event loop within a size and a time budget.
 
-Parsing is pure-Python work: PyYAML reads about 60 KB a second of a
-document of many small items, so a 1 MB YAML body held the event loop (the
-API and the embedded worker) for 62 s (issue 17). A YAML body is refused
-unread past ``max_yaml_bytes``, parsed in a thread (the GIL passes back to
-the loop every few milliseconds) by a loader that stops once
-``document_budget_seconds`` have gone, and its values counted there too
-(YAML aliases can make a small body a huge document). A large JSON body is
-counted in a thread as well; ``json.loads`` itself is C and fast.
+PyYAML parses about 60 KB a second of a document of many small items, so a
+1 MB YAML body held the event loop (the API and the embedded worker) for
+62 s (issue 17). A thread is not enough: the loader makes hundreds of
+thousands of objects, and CPython's cyclic garbage collector, run on their
+account, stops every thread of the process for 100 to 500 ms at a time. So
+a YAML body is refused unread past ``max_yaml_bytes`` and parsed in a
+process of its own (``python -m flowjobs.api.bodyparse``, which imports
+nothing of the server), by a loader that stops itself once
+``document_budget_seconds`` have gone; a process that has not answered
+``BACKSTOP_SECONDS`` later is killed. Only the plain result comes back.
+A large JSON body is bounds-checked in a thread (``json.loads`` itself is
+C and fast).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import pickle
+import sys
 from typing import Any
 
-import yaml
-
-from flowjobs.api.deps import check_json_bounds, json_too_deep, parse_json
+from flowjobs.api.bodyparse import over_budget
+from flowjobs.api.deps import parse_json
 from flowjobs.config import Settings
-from flowjobs.errors import InvalidJsonError, OverBudgetError, PayloadTooLargeError
+from flowjobs.errors import FlowjobsError, PayloadTooLargeError
 
 INLINE_JSON_BYTES = 64 * 1024  # smaller JSON bodies are parsed on the loop (well under 1 ms)
+# The parse stops itself at its budget; its process is killed only if it has
+# not answered this much later (a start on a loaded machine, say).
+BACKSTOP_SECONDS = 10.0
 
 
 async def parse_document(body: bytes, content_type: str, settings: Settings) -> Any:
@@ -37,49 +44,41 @@ async def parse_document(body: bytes, content_type: str, settings: Settings) -> 
             f"The YAML request body is larger than {settings.max_yaml_bytes} bytes "
             "(FLOWJOBS_MAX_YAML_BYTES); send it as JSON, or smaller"
         )
-    return await asyncio.to_thread(parse_yaml, body, settings)
+    return await parse_yaml_in_process(
+        body, settings.max_json_depth, settings.document_budget_seconds
+    )
 
 
-def parse_yaml(body: bytes, settings: Settings) -> Any:
-    """Parse ``body`` as YAML (safe: plain data only) within the budget; run it
-    in a thread."""
-    loader = BudgetedLoader(body, time.monotonic() + settings.document_budget_seconds)
+async def parse_yaml_in_process(body: bytes, max_depth: int, budget_seconds: float) -> Any:
+    """``body`` parsed as YAML by a process of its own; the problem it found
+    is raised here."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "flowjobs.api.bodyparse",
+        str(max_depth),
+        str(budget_seconds),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
-        document = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
-    except RecursionError as exc:
-        raise json_too_deep(settings.max_json_depth) from exc
+        output, _ = await asyncio.wait_for(
+            process.communicate(body), budget_seconds + BACKSTOP_SECONDS
+        )
+    except TimeoutError:
+        raise over_budget(budget_seconds) from None
     finally:
-        loader.dispose()
-    check_json_bounds(document, max_depth=settings.max_json_depth, max_values=2 * len(body) + 1)
-    return document
-
-
-class BudgetedLoader(yaml.SafeLoader):
-    """PyYAML's pure-Python safe loader, stopped once its deadline has passed.
-
-    Checked at every node composed and constructed: the C loader would
-    be faster but composes the whole document in C, holding the GIL (and so
-    the event loop) with no point at which to stop."""
-
-    def __init__(self, stream: bytes, deadline: float) -> None:
-        super().__init__(stream)
-        self.deadline = deadline
-        self.budget_started = time.monotonic()
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        self._check_deadline()
-        return super().compose_node(parent, index)
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        self._check_deadline()
-        return super().construct_object(node, deep)
-
-    def _check_deadline(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise OverBudgetError(
-                "The YAML request body took longer to parse than its time budget of "
-                f"{self.deadline - self.budget_started:g} s "
-                "(FLOWJOBS_DOCUMENT_BUDGET_SECONDS); send it as JSON, or smaller"
-            )
+        if process.returncode is None:  # timed out, or this request was cancelled
+            process.kill()
+            await process.wait()
+    if process.returncode != 0 or not output:  # killed (out of memory, say)
+        raise PayloadTooLargeError(
+            "The YAML request body could not be parsed; send it as JSON, or smaller"
+        )
+    # Our own child's output: pickle keeps YAML's dates and binary values,
+    # which the flow checks then report (JSON would have lost them).
+    status, value = pickle.loads(output)
+    if status == "error" and isinstance(value, FlowjobsError):
+        raise value
+    return value
