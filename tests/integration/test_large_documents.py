@@ -7,7 +7,11 @@ a document over its budget (or a YAML body over ``max_yaml_bytes``) gets a
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import pickle
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,6 +22,7 @@ import pytest
 from flowjobs.api.app import create_app
 from flowjobs.config import Settings
 from flowjobs.domain import KeyKind
+from flowjobs.errors import InvalidJsonError
 from support.env import MakeEnv
 
 YAML = {"Content-Type": "application/yaml"}
@@ -144,3 +149,19 @@ async def test_a_document_over_its_validation_budget_is_refused(make_client: Cli
         response = await client.post(path, content=body)
         assert response.status_code == 413, response.text
         assert response.json()["code"] == "DOCUMENT_OVER_BUDGET"
+
+
+def test_the_process_answers_with_the_pickled_outcome() -> None:
+    def run(body: bytes) -> tuple[str, object]:
+        command = [sys.executable, "-m", "flowjobs.api.bodyparse", "64", "60"]
+        done = subprocess.run(command, input=body, capture_output=True, timeout=60, check=True)
+        outcome: tuple[str, object] = pickle.loads(done.stdout)
+        return outcome
+
+    # a date stays a date, for the flow checks to report
+    assert run(b"name: x\nwhen: 2024-01-02\n") == (
+        "ok",
+        {"name": "x", "when": datetime.date(2024, 1, 2)},
+    )
+    status, error = run(b"a: [1, 2")
+    assert status == "error" and isinstance(error, InvalidJsonError)
