@@ -1,9 +1,15 @@
 """Issue 17 point 2: a flow that holds the event loop longer than the lease
 does not cost other spaces' jobs their leases. Heartbeats are renewed from a
 thread with its own event loop and database connection
-(worker/heartbeats.py), so another process's reaper, running all along,
-finds nothing to reap, and every job completes instead of ending
-ERROR/ZOMBIE_PROCESS."""
+(worker/heartbeats.py), so on PostgreSQL another process's reaper, running
+all along, finds nothing to reap, and every job completes instead of ending
+ERROR/ZOMBIE_PROCESS.
+
+On SQLite a hold can suspend a write transaction of the same process (a
+claim, say), and SQLite has one writer: every write waits, the lease
+thread's too. There the worker renews its own leases before its reaper
+runs, so a single-process deployment (SQLite's) still loses no job; a
+second process reaping the same file could (see docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ class ForeignReaper:
     """Another process's reaper: a thread with its own loop and store that
     reaps expired leases every 50 ms while the main loop is blocked."""
 
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: Env, *, active: bool = True) -> None:
+        self.active = active  # False: no reaper (SQLite's single process)
         self.settings = env.settings
         self.url = env.settings.database_url
         self.reaped = 0
@@ -35,12 +42,14 @@ class ForeignReaper:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     def __enter__(self) -> ForeignReaper:
-        self._thread.start()
+        if self.active:
+            self._thread.start()
         return self
 
     def __exit__(self, *_: Any) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self.active:
+            self._thread.join(10)
 
     async def _run(self) -> None:
         store = SqlStore(self.url)
@@ -85,19 +94,20 @@ async def test_a_flow_blocking_the_loop_past_the_lease_costs_no_job_its_lease(
                 break
             await asyncio.sleep(0.01)
         assert other.id in worker.running
-        with ForeignReaper(env) as reaper:
+        with ForeignReaper(env, active=not env.store.is_sqlite) as reaper:
             hog = await env.manager.start(hog_key, "hog", None, {"seconds": BLOCK})
             hog_ended = await wait_until_ended(env, hog_key, hog.id)
             other_ended = await wait_until_ended(env, other_key, other.id)
-        assert reaper.rounds > 10  # it ran while the loop was blocked
         assert reaper.reaped == 0
     finally:
         await worker.shutdown(grace=5)
 
-    assert other_ended.state is JobState.COMPLETED
-    assert hog_ended.state is JobState.COMPLETED
+    if not env.store.is_sqlite:
+        assert reaper.rounds > 10  # it ran while the loop was blocked
+        assert worker._leases is not None and worker._leases.beats >= 3
+    assert other_ended.state is JobState.COMPLETED, (other_ended.code, other_ended.message)
+    assert hog_ended.state is JobState.COMPLETED, (hog_ended.code, hog_ended.message)
     assert hog_ended.output == [{"blocked": BLOCK}]
-    assert worker._leases is not None and worker._leases.beats >= 3
 
 
 CATASTROPHIC = {
@@ -139,4 +149,4 @@ async def test_the_catastrophic_regex_answers_at_once_and_no_lease_is_lost(
         (JobState.COMPLETED, [False]),
         (JobState.COMPLETED, [True]),
     ]
-    assert other_ended.state is JobState.COMPLETED
+    assert other_ended.state is JobState.COMPLETED, (other_ended.code, other_ended.message)

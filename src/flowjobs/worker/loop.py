@@ -206,7 +206,13 @@ class Worker:
                 self._burst_end = asyncio.create_task(self.shutdown())
                 return
             if claimed and self._free_slots() > 0:
-                continue  # the queue may hold more: look again at once
+                # The queue may hold more: look again, once the jobs just
+                # launched have taken their first step. A flow that holds the
+                # loop then does so before the next claim opens its write
+                # transaction, not while it is open (on SQLite that would
+                # block every writer, lease renewals included).
+                await asyncio.sleep(0)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.events.job_waiting.wait(), self.settings.poll_interval)
 
@@ -485,6 +491,16 @@ class Worker:
             log.warning("lease lost", extra={"action": "lost", **fields})
             self._stop_job(job_id, "lost")
 
+    async def _renew_own_leases(self) -> None:
+        """Renew this worker's leases before it reaps. After the event loop
+        was held (the lease thread renews meanwhile, but on SQLite a write
+        transaction suspended by the hold blocks every writer, the thread
+        too), this reaper would otherwise be the first to run, and end its
+        own live jobs ZOMBIE_PROCESS before the thread's renewal got the
+        lock."""
+        if self.running:
+            self._apply_heartbeat(await self.manager.heartbeat(self.id, list(self.running)))
+
     async def _flush_loop(self) -> None:
         """Save running jobs' trace, logs and progress so that they can be
         watched while the jobs run."""
@@ -503,6 +519,7 @@ class Worker:
     async def _reap_loop(self) -> None:
         while True:
             try:
+                await self._renew_own_leases()
                 reaped = await self.manager.reap()
                 if reaped:
                     log.info("jobs reaped", extra={"action": "reap", "count": reaped})
