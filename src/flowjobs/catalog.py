@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import math
@@ -88,7 +89,11 @@ def dr_rule_problems(document: dict[str, Any]) -> list[str]:
 
 
 def document_problems(
-    settings: Settings, document: dict[str, Any], space_id: str | None = None
+    settings: Settings,
+    document: dict[str, Any],
+    space_id: str | None = None,
+    *,
+    budgeted: bool = False,
 ) -> tuple[list[str], Flow | None]:
     """The problems a document has on its own, without a database (its shape,
     rule fields, a decision table's cells, the engine's checks), and its
@@ -105,7 +110,7 @@ def document_problems(
         return problems + (dr_rule_problems(document) if not problems else []), None
     problems += metadata_problems(document)
     try:
-        flow = compile_document(settings, document, space_id)
+        flow = compile_document(settings, document, space_id, budgeted=budgeted)
     except FlowValidationError as exc:
         return problems + [p for p in exc.problems if p not in problems], None
     return problems, flow
@@ -188,7 +193,12 @@ class Catalog:
         its rule fields (tags, inputSchema, outputSchema), the engine's checks,
         calls to missing flows and call cycles. ``arriving``: aliases of rules
         imported together with it, which count as present."""
-        problems, flow = document_problems(self.settings, document, space_id)
+        # Pure Python over the whole document, slow when it is large: in a
+        # thread, so the event loop (other requests, the embedded worker)
+        # goes on meanwhile; bounded by document_budget_seconds.
+        problems, flow = await asyncio.to_thread(
+            document_problems, self.settings, document, space_id, budgeted=True
+        )
         if flow is None:
             return problems
         name = alias_of(document)
@@ -248,12 +258,10 @@ class Catalog:
                     )
                     continue
                 with contextlib.suppress(FlowValidationError):
-                    stack.append(
-                        (
-                            compile_document(self.settings, target.document, space_id),
-                            [*path, identifier],
-                        )
+                    called = await asyncio.to_thread(
+                        compile_document, self.settings, target.document, space_id
                     )
+                    stack.append((called, [*path, identifier]))
         return problems
 
     async def _called_version(

@@ -79,6 +79,19 @@ class Settings(BaseSettings):
         description="while a request's body is incomplete, the client must send some of it "
         "this often (else the connection is closed)",
     )
+    max_yaml_bytes: int = Field(
+        512 * 1024,
+        gt=0,
+        description="largest YAML request body (YAML parses at about 60 KB a second in "
+        "pure Python); a larger one is refused with 413 unread",
+    )
+    document_budget_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="CPU time one flow document from a request may take to parse (YAML) "
+        "and to validate, each, in a thread off the event loop; over it: 413 "
+        "DOCUMENT_OVER_BUDGET",
+    )
     jobs_server_disabled: bool = Field(
         False,
         validation_alias=AliasChoices("FLOWJOBS_JOBS_SERVER_DISABLED", "JOBS_SERVER_DISABLED"),
@@ -201,9 +214,33 @@ class Settings(BaseSettings):
         100_000, gt=0, description="characters of one string in a flow document"
     )
     max_array_length: int = Field(10_000, gt=0, description="items of one array in a flow document")
+    max_expression_result_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="one JSONata value (approximate JSON size); over it the job fails "
+        "with LIMIT_EXPRESSION_RESULT_SIZE",
+    )
+    max_variable_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="one flow variable's value (approximate JSON size); over it the job "
+        "fails with LIMIT_VARIABLE_SIZE",
+    )
+    max_job_data_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="a run's variables and node results together (approximate JSON size); "
+        "over it the job fails with LIMIT_JOB_DATA_SIZE",
+    )
     trace_max_entries: int = Field(500, gt=0, description="trace entries kept per job")
     trace_excerpt_bytes: int = Field(500, gt=0, description="result excerpt per trace entry")
     job_log_max_lines: int = Field(1000, gt=0, description="log lines kept per job")
+    job_log_line_max_bytes: int = Field(
+        8192,
+        ge=256,
+        description="one log line's message (UTF-8 bytes); a longer one is truncated and "
+        "marked, its fields other than level, node and time dropped past the same size",
+    )
     sql_connections: dict[str, SqlConnectionSetting] = Field(
         default_factory=dict,
         description="named SQL connections for sql nodes, JSON: "

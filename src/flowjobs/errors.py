@@ -129,6 +129,12 @@ class PayloadTooLargeError(FlowjobsError):
     status = 413
 
 
+class OverBudgetError(PayloadTooLargeError):
+    """A document took longer to parse or validate than its time budget."""
+
+    code = "DOCUMENT_OVER_BUDGET"
+
+
 class JsonTooDeepError(BadRequestError):
     """The request body nests arrays and objects deeper than the configured limit."""
 

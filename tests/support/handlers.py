@@ -62,3 +62,14 @@ async def never_stops_on_cancel(ctx: Any) -> dict[str, Any]:
         except asyncio.CancelledError:
             swallowed += 1
     return {"swallowed": swallowed}
+
+
+async def hog_the_loop(ctx: Any) -> dict[str, float]:
+    """Block the event loop on purpose (an async handler that never awaits),
+    as a careless handler or a slow parse would: nothing else on the loop
+    runs meanwhile."""
+    import time
+
+    seconds = float(ctx.input["seconds"])
+    time.sleep(seconds)
+    return {"blocked": seconds}

@@ -38,3 +38,39 @@ def test_changed_tracks_logs_and_trace_revisions() -> None:
     snapshot = recorder.take().trace
     assert snapshot is not None and snapshot["entries"][0]["nodeId"] == "n"
     assert not recorder.changed
+
+
+def test_a_long_log_line_is_truncated_and_marked() -> None:
+    # Issue 17 point 4: 50 lines of 5 MB took the server to 3.2 GB.
+    recorder = JobRecorder(max_lines=50, trace=Trace(), max_line_bytes=1000)
+    for _ in range(50):
+        recorder.log("x" * 5_000_000, {"level": "info", "nodeId": "pad"})
+    lines = recorder.take().logs
+    assert len(lines) == 50
+    for line in lines:
+        assert len(line["message"].encode()) <= 1000
+        assert line["message"].startswith("xxx")
+        assert "4999000 more bytes cut: job_log_line_max_bytes" in line["message"]
+        assert line["nodeId"] == "pad"
+
+
+def test_truncation_never_splits_a_character() -> None:
+    recorder = JobRecorder(max_lines=5, trace=Trace(), max_line_bytes=300)
+    recorder.log("é" * 1000, {})
+    message = recorder.take().logs[0]["message"]
+    assert len(message.encode()) <= 300 and message.startswith("éé")
+
+
+def test_short_lines_are_kept_whole() -> None:
+    recorder = JobRecorder(max_lines=5, trace=Trace(), max_line_bytes=300)
+    recorder.log("é" * 150, {"nodeId": "n", "count": 3})  # 300 bytes: at the cap
+    line = recorder.take().logs[0]
+    assert line["message"] == "é" * 150 and line["count"] == 3
+
+
+def test_oversized_fields_are_dropped_but_the_node_is_kept() -> None:
+    recorder = JobRecorder(max_lines=5, trace=Trace(), max_line_bytes=1000)
+    recorder.log("big fields", {"nodeId": "n", "blob": "y" * 10_000})
+    line = recorder.take().logs[0]
+    assert line["nodeId"] == "n" and "blob" not in line
+    assert line["fieldsDropped"] > 10_000

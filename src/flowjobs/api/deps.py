@@ -10,12 +10,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from flowjobs.api.bodyparse import json_too_deep
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, KeyKind
 from flowjobs.errors import (
     InvalidJsonError,
-    JsonTooDeepError,
     PayloadTooLargeError,
     RateLimitedError,
     UnauthorizedError,
@@ -161,33 +161,6 @@ async def read_limited(declared: str, chunks: AsyncIterator[bytes], limit: int) 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
-
-
-def json_too_deep(limit: int) -> JsonTooDeepError:
-    return JsonTooDeepError(
-        f"The request body nests arrays and objects deeper than {limit} levels "
-        "(FLOWJOBS_MAX_JSON_DEPTH)"
-    )
-
-
-def check_json_bounds(value: Any, *, max_depth: int, max_values: int) -> None:
-    """Refuse a parsed body nested deeper than ``max_depth``, or with more than
-    ``max_values`` values (only YAML aliases can expand a body past its bytes)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    visited = 0
-    while stack:
-        item, depth = stack.pop()
-        visited += 1
-        if visited > max_values:
-            raise PayloadTooLargeError(
-                f"The request body expands to more than {max_values} values "
-                "(FLOWJOBS_MAX_BODY_BYTES)"
-            )
-        if isinstance(item, dict | list):
-            if depth >= max_depth:
-                raise json_too_deep(max_depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
 
 
 def parse_json(body: bytes, *, max_depth: int) -> Any:

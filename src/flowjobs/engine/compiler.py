@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from flowjobs.engine.handlers import Handler, resolve_handler
 from flowjobs.engine.limits import EngineLimits
 from flowjobs.engine.nodes import NODE_TYPES
 from flowjobs.engine.nodes.base import IDENTIFIER, Node, iter_nodes
-from flowjobs.errors import FlowValidationError
+from flowjobs.errors import FlowValidationError, OverBudgetError
 
 INTEGRATION_FLOW = "integration-flow"
 RESERVED_IDS = frozenset({"input", "vars", "job"})
@@ -87,9 +88,13 @@ class _Compiler:
     """Collects every problem in a document; implements ``CompileContext``."""
 
     def __init__(
-        self, limits: EngineLimits, sql_connections: Collection[str] | None = None
+        self,
+        limits: EngineLimits,
+        sql_connections: Collection[str] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.limits = limits
+        self.deadline = deadline  # time.monotonic() by which compiling must end
         # the configured SQL connection names (None: not checked); read by sql nodes
         self.sql_connections = sql_connections
         self.problems: list[str] = []
@@ -105,11 +110,22 @@ class _Compiler:
         if not isinstance(source, str):
             self.problem(node, f"{field_name}: must be a JSONata expression string")
             return None
+        self._check_deadline()
         try:
             return Expression(source)
         except ExpressionSyntaxError as exc:
             self.problem(node, f"{field_name}: invalid JSONata expression {source!r}: {exc}")
             return None
+
+    def _check_deadline(self) -> None:
+        """Parsing JSONata is slow (about 13 us a character): a large document
+        may take many seconds, so a caller may bound it (checked before each
+        expression, each at most max_string_length characters)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OverBudgetError(
+                "Validating the flow document took longer than its time budget "
+                "(FLOWJOBS_DOCUMENT_BUDGET_SECONDS); make it smaller"
+            )
 
     def parse_nodes(self, raw: Any, location: str) -> list[Node]:
         if not isinstance(raw, list):
@@ -250,16 +266,19 @@ def compile_flow(
     handler_prefixes: Sequence[str] = (),
     limits: EngineLimits = EngineLimits(),
     sql_connections: Collection[str] | None = None,
+    deadline: float | None = None,
 ) -> Flow:
     """Validate ``document`` and compile it into a :class:`Flow`.
 
     Raises :class:`FlowValidationError` listing every problem found. ``limits``
     become the flow's default limits for :func:`run_flow`. With
     ``sql_connections``, a ``sql`` node naming any other connection is a problem.
+    Past ``deadline`` (a ``time.monotonic()`` value), it stops with
+    :class:`OverBudgetError`.
     """
     if not isinstance(document, Mapping):
         raise FlowValidationError(["the flow document must be a mapping"])
-    compiler = _Compiler(limits, sql_connections)
+    compiler = _Compiler(limits, sql_connections, deadline)
     compiler.problems.extend(size_problems(document, limits))
     shape: _FlowShape | None = None
     try:

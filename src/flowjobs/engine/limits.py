@@ -21,6 +21,10 @@ class EngineLimits:
     max_output_bytes: int = 16 * 1024 * 1024  # the flow's output, serialised as JSON
     max_string_length: int = 100_000  # one string in a flow document (characters)
     max_array_length: int = 10_000  # one array in a flow document (items)
+    # Memory of a run (approximate JSON sizes; Python objects take more):
+    max_expression_result_bytes: int = 16 * 1024 * 1024  # one expression's value
+    max_variable_bytes: int = 16 * 1024 * 1024  # one flow variable's value
+    max_job_data_bytes: int = 64 * 1024 * 1024  # all variables and node results of a run
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowjobs.engine.context import RunContext
-from flowjobs.engine.expressions import Expression, ExpressionRuntimeError
+from flowjobs.engine.expressions import Expression, ExpressionLimitError, ExpressionRuntimeError
 from flowjobs.engine.limits import EngineLimits
 from flowjobs.engine.services import EngineServices
+from flowjobs.engine.sizes import (
+    LiveData,
+    ResultSizes,
+    approximate_size,
+    job_data_too_large,
+    variable_too_large,
+)
 from flowjobs.errors import FlowExecutionError
 
 if TYPE_CHECKING:
@@ -50,6 +57,8 @@ class RunState:
     node_path: str = ""
     last_result: Any = None
     ending: RunEnding = field(default_factory=RunEnding, repr=False)
+    live: LiveData = field(default_factory=LiveData, repr=False)
+    result_sizes: ResultSizes = field(default_factory=ResultSizes, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -80,6 +89,8 @@ class RunState:
             results=dict(self.results) if isolated else self.results,
             path=path,
             ending=self.ending,
+            live=self.live,
+            result_sizes=self.result_sizes.copy() if isolated else self.result_sizes,
         )
 
     async def sleep(self, seconds: float) -> None:
@@ -108,6 +119,7 @@ class RunState:
         try:
             return expression.evaluate(self.scope(), self.limits)
         except ExpressionRuntimeError as exc:
+            code = exc.code if isinstance(exc, ExpressionLimitError) else "ExpressionError"
             source = expression.source
             if len(source) > _MAX_SOURCE_IN_MESSAGE:
                 source = source[:_MAX_SOURCE_IN_MESSAGE] + "..."
@@ -115,8 +127,29 @@ class RunState:
                 f'node "{node.id}": the expression in {field_name} failed: {exc} '
                 f"(expression: {source})",
                 node_id=node.id,
-                error_type="ExpressionError",
+                error_type=code,
             ) from exc
+
+    def set_var(self, node: Node, name: str, value: Any) -> None:
+        """Set a flow variable, within ``max_variable_bytes`` and ``max_job_data_bytes``."""
+        limit = self.limits.max_variable_bytes
+        size = approximate_size(value, limit)
+        if size > limit:
+            raise variable_too_large(node.id, name, size, limit)
+        self.live.set_variable(self.vars, name, size)
+        self.vars[name] = value
+        self._check_live_data(node)
+
+    def _keep_result(self, node: Node, result: Any) -> None:
+        """Record a node's result, within ``max_job_data_bytes``."""
+        self.result_sizes.set(node.id, approximate_size(result, self.limits.max_job_data_bytes))
+        self.results[node.id] = result
+        self._check_live_data(node)
+
+    def _check_live_data(self, node: Node) -> None:
+        total = self.live.total + self.result_sizes.total
+        if total > self.limits.max_job_data_bytes:
+            raise job_data_too_large(node.id, total, self.limits.max_job_data_bytes)
 
     async def run_nodes(self, nodes: Sequence[Node], *, top_level: bool = False) -> None:
         """Run ``nodes`` in order (following onError jumps) until they run out
@@ -155,14 +188,18 @@ class RunState:
             result = await _run_with_timeout(node, self)
         except Exception as exc:
             error = _as_execution_error(node, exc)
-            if node.on_error is None:
+            if node.on_error is None or _is_limit(error):
                 self.ctx.trace.finish(handle, "error", error=error_record(node, error))
                 if error is exc:
                     raise
                 raise error from exc
             self.ctx.trace.finish(handle, "caught", error=error_record(node, error))
             return self._caught(node, error)
-        self.results[node.id] = result
+        try:
+            self._keep_result(node, result)
+        except FlowExecutionError as error:  # a limit: never caught by onError
+            self.ctx.trace.finish(handle, "error", error=error_record(node, error))
+            raise
         self.last_result = result
         self.ctx.trace.finish(handle, "ok", result)
         return None
@@ -170,7 +207,7 @@ class RunState:
     def _caught(self, node: Node, error: FlowExecutionError) -> str | None:
         assert node.on_error is not None
         if node.on_error.as_ is not None:
-            self.vars[node.on_error.as_] = error_record(node, error)
+            self.set_var(node, node.on_error.as_, error_record(node, error))
         self.results[node.id] = None
         self.last_result = None
         return node.on_error.target
@@ -211,6 +248,12 @@ def _check_jump(node: Node, target: str, jumps: int, positions: Mapping[str, int
             node_id=node.id,
             error_type="LimitExceeded",
         )
+
+
+def _is_limit(error: FlowExecutionError) -> bool:
+    """A memory limit fails the job whatever the flow's onError says: a flow
+    that caught it could go on growing what it holds."""
+    return error.error_type.startswith("LIMIT_")
 
 
 def _as_execution_error(node: Node, exc: Exception) -> FlowExecutionError:

@@ -6,6 +6,7 @@ policy, named SQL connections)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -48,14 +49,19 @@ class FlowLoader:
         self._cache: dict[tuple[str, int], Flow] = {}
         self.solver = SolverService(manager.store, cache_seconds=settings.catalog_cache_seconds)
 
-    def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
-        """The compiled flow of one rule version; raises FlowValidationError."""
+    async def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
+        """The compiled flow of one rule version; raises FlowValidationError.
+        A version not in the cache is compiled in a thread: parsing a large
+        flow's expressions takes seconds, which the event loop (the other
+        jobs, the API) must not wait for."""
         key = (base_id, version)
-        if key not in self._cache:
+        flow = self._cache.get(key)
+        if flow is None:
+            flow = await asyncio.to_thread(compile_document, self.settings, document)
             if len(self._cache) > 1000:
                 self._cache.clear()
-            self._cache[key] = compile_document(self.settings, document)
-        return self._cache[key]
+            self._cache[key] = flow
+        return flow
 
     def services(self, space_id: str) -> EngineServices:
         """What a job of ``space_id`` may use: only the SQL connections open to its space."""
@@ -89,7 +95,7 @@ class FlowLoader:
                 raise FlowExecutionError(
                     f"call: {exc.message}", error_type="CallTargetNotFound"
                 ) from exc
-            return self.compile(rule.base_id, rule.version, rule.document)
+            return await self.compile(rule.base_id, rule.version, rule.document)
 
         return resolve
 

@@ -6,8 +6,9 @@ free slot), run (the engine, inside a timeout), finish (handed to the ending
 batcher, worker/endings.py, which writes the ends of every job that finished
 meanwhile in one transaction), notify (wake the claim loop: a finished flow
 frees its slot at once, so the next claim runs beside the write of its end).
-Four loops run beside the jobs: claim, watch (cancels and heartbeats), reap,
-and flush (trace, logs and progress of running jobs).
+Four loops run beside the jobs: claim, watch (cancels), reap, and flush
+(trace, logs and progress of running jobs). Lease heartbeats run in a thread
+of their own (worker/heartbeats.py), so a busy event loop cannot starve them.
 Two more keep the worker's registry row fresh (registry) and prune old rows
 hourly (housekeeping); with webhooks, the dispatcher sends the events of
 ended jobs (worker/dispatcher.py).
@@ -29,7 +30,7 @@ from typing import Any, Literal
 
 from flowjobs import domain, jsoncheck
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState
+from flowjobs.domain import ClaimedJob, Heartbeat, JobEnding, JobRecord, JobState
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
@@ -40,6 +41,7 @@ from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.endings import EndingBatcher
 from flowjobs.worker.flows import FlowLoader
+from flowjobs.worker.heartbeats import LeaseThread
 from flowjobs.worker.recorder import JobRecorder
 
 log = logging.getLogger("flowjobs.worker")
@@ -112,6 +114,7 @@ class Worker:
         # their flow would not stop (it swallowed every CancelledError): still
         # canceled again at every watch, and still holding a slot of this worker.
         self._abandoned: set[asyncio.Task[None]] = set()
+        self._leases: LeaseThread | None = None
         self.dispatcher = (
             None
             if webhooks is None
@@ -142,6 +145,15 @@ class Worker:
         ]
         if self.dispatcher is not None:
             self._loops.append(asyncio.create_task(self.dispatcher.run(), name="webhooks"))
+        self._leases = LeaseThread(
+            worker_id=self.id,
+            interval=self.settings.heartbeat_interval,
+            open_renewer=self.manager.lease_renewer,
+            running_jobs=lambda: list(self.running),
+            on_beat=self._apply_heartbeat,
+            loop=asyncio.get_running_loop(),
+        )
+        self._leases.start()
 
     async def wait_stopped(self) -> None:
         await self._done.wait()
@@ -177,6 +189,8 @@ class Worker:
         await self._stop_after_shutdown_grace()
         if dispatcher_stopped is not None:
             await dispatcher_stopped
+        if self._leases is not None:
+            await asyncio.to_thread(self._leases.stop)
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -203,7 +217,13 @@ class Worker:
                 self._burst_end = asyncio.create_task(self.shutdown())
                 return
             if claimed and self._free_slots() > 0:
-                continue  # the queue may hold more: look again at once
+                # The queue may hold more: look again, once the jobs just
+                # launched have taken their first step. A flow that holds the
+                # loop then does so before the next claim opens its write
+                # transaction, not while it is open (on SQLite that would
+                # block every writer, lease renewals included).
+                await asyncio.sleep(0)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.events.job_waiting.wait(), self.settings.poll_interval)
 
@@ -256,6 +276,7 @@ class Worker:
         )
         recorder = JobRecorder(
             max_lines=self.settings.job_log_max_lines,
+            max_line_bytes=self.settings.job_log_line_max_bytes,
             trace=Trace(self.limits.trace_max_entries, self.limits.trace_excerpt_bytes),
             max_depth=self.settings.max_json_depth,
         )
@@ -287,7 +308,7 @@ class Worker:
     async def _execute(self, claimed: ClaimedJob, running: RunningJob) -> None:
         job = claimed.job
         try:
-            flow = self.flows.compile(job.base_id, job.version, claimed.document)
+            flow = await self.flows.compile(job.base_id, job.version, claimed.document)
         except FlowValidationError as exc:
             status = domain.validation_error(exc.message)
             await self._fail(running, status, exc, None, details=False)
@@ -438,7 +459,7 @@ class Worker:
                 )
                 await asyncio.sleep(0.2 * 2**attempt)
 
-    # ---- watch: cancels and heartbeats ------------------------------------------------
+    # ---- watch: cancels; heartbeats (from the lease thread) ------------------------
 
     def _stop_job(self, job_id: str, reason: StopReason) -> None:
         running = self.running.get(job_id)
@@ -510,7 +531,6 @@ class Worker:
             await self._abandon(running, self._shutdown_status())
 
     async def _watch_loop(self) -> None:
-        next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
@@ -524,9 +544,6 @@ class Worker:
             try:
                 for job_id in await self._jobs_to_cancel(named):
                     self._stop_job(job_id, "user")
-                if time.monotonic() >= next_heartbeat:
-                    next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
-                    await self._heartbeat()
             except StoreError:
                 log.exception("watch failed", extra={"action": "watch", "worker": self.id})
 
@@ -540,8 +557,8 @@ class Worker:
             return named & self.running.keys()
         return await self.manager.canceling_jobs(self.id)
 
-    async def _heartbeat(self) -> None:
-        beat = await self.manager.heartbeat(self.id, list(self.running))
+    def _apply_heartbeat(self, beat: Heartbeat) -> None:
+        """What the lease thread learnt, acted on in the main loop."""
         for job_id in beat.canceling:
             self._stop_job(job_id, "user")
         for job_id in beat.lost:
@@ -551,6 +568,16 @@ class Worker:
             fields = job_fields(job_id, running.job.correlation_id)
             log.warning("lease lost", extra={"action": "lost", **fields})
             self._stop_job(job_id, "lost")
+
+    async def _renew_own_leases(self) -> None:
+        """Renew this worker's leases before it reaps. After the event loop
+        was held (the lease thread renews meanwhile, but on SQLite a write
+        transaction suspended by the hold blocks every writer, the thread
+        too), this reaper would otherwise be the first to run, and end its
+        own live jobs ZOMBIE_PROCESS before the thread's renewal got the
+        lock."""
+        if self.running:
+            self._apply_heartbeat(await self.manager.heartbeat(self.id, list(self.running)))
 
     async def _flush_loop(self) -> None:
         """Save running jobs' trace, logs and progress so that they can be
@@ -570,6 +597,7 @@ class Worker:
     async def _reap_loop(self) -> None:
         while True:
             try:
+                await self._renew_own_leases()
                 reaped = await self.manager.reap()
                 if reaped:
                     log.info("jobs reaped", extra={"action": "reap", "count": reaped})

@@ -5,10 +5,8 @@ space_items.py."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -17,15 +15,12 @@ from flowjobs.api.deps import (
     CatalogDep,
     ManagementKeyDep,
     RulesDep,
-    check_json_bounds,
     get_state,
-    json_too_deep,
-    parse_json,
     read_body,
 )
+from flowjobs.api.documents import parse_document
 from flowjobs.api.problems import problem_responses
 from flowjobs.domain import RULE_TYPE_FLOW, RuleStatus, RuleVersion
-from flowjobs.errors import InvalidJsonError
 from flowjobs.schemas import FlowValidation, Rule, RuleBody, dr_rule_document
 
 router = APIRouter(prefix="/api/rule", tags=["rules"])
@@ -59,27 +54,11 @@ Version = Annotated[str, Path(description=_VERSION_DOC)]
 
 
 async def flow_document(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Any:
-    """The body as a flow document: JSON, or YAML with a YAML content type."""
+    """The body as a flow document: JSON, or YAML with a YAML content type
+    (parsed off the event loop within a budget: api/documents.py)."""
     settings = state.settings
     body = await read_body(request, settings.max_body_bytes)
-    if "yaml" not in request.headers.get("content-type", ""):
-        return parse_json(body, max_depth=settings.max_json_depth)
-    try:
-        document = yaml.safe_load(body)
-    except yaml.YAMLError as exc:
-        raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
-    except RecursionError as exc:
-        raise json_too_deep(settings.max_json_depth) from exc
-    except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
-        digits = sys.get_int_max_str_digits()
-        raise InvalidJsonError(
-            f"The request body is not valid YAML: an integer has more than {digits} digits"
-        ) from exc
-    # YAML aliases can make a small body a huge document: count its values too
-    check_json_bounds(document, max_depth=settings.max_json_depth, max_values=2 * len(body) + 1)
-    # what JSON cannot hold (dates, binary, .nan, a NUL) is listed by the
-    # catalog's checks with the flow's other problems (rulejson.json_problems)
-    return document
+    return await parse_document(body, request.headers.get("content-type", ""), settings)
 
 
 DocumentDep = Annotated[Any, Depends(flow_document)]

@@ -36,7 +36,7 @@ def run_assignments(
     assigned: dict[str, Any] = {}
     for name, expression in expressions.items():
         value = state.evaluate(node, f"{field_name}.{name}", expression)
-        state.vars[name] = value
+        state.set_var(node, name, value)
         assigned[name] = value
     return assigned
 

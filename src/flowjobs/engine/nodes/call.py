@@ -96,6 +96,10 @@ async def _run_called(flow: Flow, state: RunState, ctx: RunContext, depth: int) 
         limits=state.limits,
         services=dataclasses.replace(state.services, call_depth=depth),
         path=f"{state.node_path or state.path}.nodes",
+        live=state.live,  # the called flow's data counts against the job's cap
     )
-    await child.run_nodes(flow.nodes)
+    try:
+        await child.run_nodes(flow.nodes)
+    finally:
+        state.live.forget(child.vars)
     return child.output if child.finished else dict(child.vars)

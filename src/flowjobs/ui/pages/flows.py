@@ -3,6 +3,7 @@ and starting a job with a JSON input."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +46,8 @@ async def _flow_context(
         "viewer": viewer,
         "flow": flow,
         "shown": shown,
-        "document": flow_yaml(shown.document),
+        # PyYAML is pure Python: a large flow takes seconds, off the event loop
+        "document": await asyncio.to_thread(flow_yaml, shown.document),
         "grid": decision_grid(shown.document),
         "rows": views.job_rows(recent.jobs, flows, datetime.now(UTC)),
         "input_text": "{}",
