@@ -112,7 +112,7 @@ async def test_a_large_yaml_body_is_parsed_while_the_api_answers(make_client: Cl
     # Before, /healthz waited for the whole parse (62 s for 1 MB in the issue).
     # Generous bounds: the parse takes seconds, a health check a few ms.
     assert took > 1.0
-    assert slowest < took / 4
+    assert slowest < took / 2  # held, the loop would answer only at the end
 
 
 async def test_a_yaml_body_over_its_time_budget_is_refused(make_client: Client) -> None:
@@ -139,7 +139,7 @@ async def test_a_document_slow_to_validate_does_not_hold_the_loop(make_client: C
     response, took, slowest = await slowest_health_check_while(client, request)
     assert response.status_code == 200 and response.json()["valid"] is True, response.text
     assert took > 1.0
-    assert slowest < took / 4
+    assert slowest < took / 2  # held, the loop would answer only at the end
 
 
 async def test_a_document_over_its_validation_budget_is_refused(make_client: Client) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from flowjobs.api.deps import check_json_bounds, parse_json
+from flowjobs.api.bodyparse import check_json_bounds
+from flowjobs.api.deps import parse_json
 from flowjobs.engine import EngineLimits, compile_flow
 from flowjobs.engine.bounds import size_problems
 from flowjobs.errors import (

@@ -61,6 +61,11 @@ def parse_yaml(body: bytes, max_depth: int, budget_seconds: float) -> Any:
         raise InvalidJsonError(f"The request body is not valid YAML: {exc}") from exc
     except RecursionError as exc:
         raise json_too_deep(max_depth) from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
+        digits = sys.get_int_max_str_digits()
+        raise InvalidJsonError(
+            f"The request body is not valid YAML: an integer has more than {digits} digits"
+        ) from exc
     finally:
         loader.dispose()
     # YAML aliases can make a small body a huge document: count its values too
