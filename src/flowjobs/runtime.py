@@ -131,14 +131,17 @@ def build_services(
     )
     catalog = Catalog(store, settings)
     events = LocalEvents()
+    manager = JobManager(store, settings, events, metrics=metrics)
     return Services(
         settings=settings,
         store=store,
-        manager=JobManager(store, settings, events, metrics=metrics),
+        manager=manager,
         catalog=catalog,
         usage=UsageService(store),
         rules=RuleService(catalog),
-        webhooks=WebhookService(WebhookStore(store), settings, wake=events.notify_webhook),
+        webhooks=WebhookService(
+            WebhookStore(store), settings, jobs=manager, wake=events.notify_webhook
+        ),
         solver=SolverService(store, cache_seconds=settings.catalog_cache_seconds),
     )
 

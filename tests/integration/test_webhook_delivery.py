@@ -195,8 +195,8 @@ async def test_a_delivery_leased_by_a_dead_dispatcher_is_sent_after_its_lease(
     job = await env.manager.start(key, "f", None, {})
     [claimed] = await env.manager.claim("w", 1)
     await env.manager.complete(claimed.job.id, "w", {})
-    [leased] = await hooks.claim("a-dead-worker", limit=5, room={})  # and never sends
-    assert await hooks.claim("another", limit=5, room={}) == []  # held by its lease
+    [leased] = await hooks.delivery.claim("a-dead-worker", limit=5, room={})  # and never sends
+    assert await hooks.delivery.claim("another", limit=5, room={}) == []  # held by its lease
     async with worker(env, hooks):
         await eventually(lambda: _settled(hooks, space.id, hook.webhook.id, 1))
     [delivery] = await hooks.job_deliveries(space.id, job.id)
@@ -267,5 +267,5 @@ async def test_give_up_redeliver_and_test_events(make_env: MakeEnv, receiver: Re
     assert (await env.manager.info(key, job.id)).state is JobState.COMPLETED
 
     # retention: finished deliveries go, with their attempts
-    assert await hooks.prune(timedelta(0)) == 3
+    assert await hooks.delivery.prune(timedelta(0)) == 3
     assert await hooks.deliveries(space.id, hook.webhook.id) == []

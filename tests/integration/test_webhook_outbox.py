@@ -18,10 +18,9 @@ from flowjobs.errors import (
     InvalidWebhookUrlError,
     WebhookNotFoundError,
 )
+from flowjobs.runtime import build_services
 from flowjobs.schemas import WebhookUpdate
-from flowjobs.store import SqlStore
 from flowjobs.store.tables import webhooks as webhooks_table
-from flowjobs.store.webhooks import WebhookStore
 from flowjobs.webhooks import WebhookService
 from support.env import Env, MakeEnv, flow
 from support.webhooks import FAST_WEBHOOKS, create, service
@@ -194,13 +193,13 @@ BAD_URLS = [
 
 
 async def test_bad_urls_are_refused_by_the_ssrf_guard(sqlite_url: str) -> None:
-    """The URL checks need no database: SQLite alone."""
-    store = SqlStore(sqlite_url)
+    """The URL checks need no database: SQLite alone, wired as a server is."""
+    services = build_services(Settings(database_url=sqlite_url, **FAST_WEBHOOKS))
     try:
-        hooks = WebhookService(WebhookStore(store), Settings(**FAST_WEBHOOKS))
+        hooks = services.webhooks
         for url, error in BAD_URLS:
             with pytest.raises(InvalidWebhookUrlError, match=error):
                 await hooks.check_url(url)
         await hooks.check_url(URL)  # 127.0.0.1 is allowed by the settings
     finally:
-        await store.close()
+        await services.close()

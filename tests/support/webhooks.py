@@ -48,7 +48,10 @@ def as_env_vars(settings: dict[str, Any]) -> dict[str, str]:
 
 def service(env: Env) -> WebhookService:
     return WebhookService(
-        WebhookStore(env.store), env.settings, wake=env.manager.events.notify_webhook
+        WebhookStore(env.store),
+        env.settings,
+        jobs=env.manager,
+        wake=env.manager.events.notify_webhook,
     )
 
 

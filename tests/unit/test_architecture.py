@@ -22,7 +22,8 @@ ALLOWED = {
     "inputschema": {"domain", "errors"},
     "jsoncheck": {"errors"},
     "rulejson": {"domain", "inputschema"},
-    "engine": {"decisions", "errors"},
+    "net": {"errors"},
+    "engine": {"decisions", "errors", "net"},
     "decisions": {"errors"},
     "store": {"domain", "errors"},
     "manager": {
@@ -54,7 +55,7 @@ ALLOWED = {
     "rules": {"catalog", "domain", "errors", "manager", "rulejson", "ruleio"},
     "solver": {"decisions", "domain", "errors", "manager", "store"},
     "usage": {"domain", "errors", "manager", "store"},
-    "webhooks": {"config", "domain", "engine", "errors", "keys", "schemas", "store"},
+    "webhooks": {"config", "domain", "errors", "keys", "net", "schemas", "store"},
     "worker": {
         "config",
         "domain",

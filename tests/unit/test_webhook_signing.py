@@ -16,9 +16,9 @@ from flowjobs.config import Settings
 from flowjobs.domain import AttemptResult
 from flowjobs.errors import ConfigurationError, SecretDecryptionError, SecretKeyMissingError
 from flowjobs.webhooks import SecretBox, sign, verify
+from flowjobs.webhooks.delivery import envelope, timestamp
 from flowjobs.webhooks.jsontext import dumps
 from flowjobs.webhooks.retry import next_attempt_at, retry_delay, schedule
-from flowjobs.webhooks.service import envelope, timestamp
 from flowjobs.webhooks.signing import new_secret
 
 # (the value Python holds after json.loads, the text JavaScript writes for it)

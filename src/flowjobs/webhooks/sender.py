@@ -1,6 +1,6 @@
-"""One delivery attempt over HTTP: the URL checked by the flow engine's SSRF
-guard (the ``rest`` node's), the request sent to the checked address, no
-redirects followed, the whole attempt bounded by the timeout."""
+"""One delivery attempt over HTTP: the URL checked by the SSRF guard of
+``net`` (the one the ``rest`` node uses), the request sent to the checked
+address, no redirects followed, the whole attempt bounded by the timeout."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from collections.abc import Mapping
 import httpx
 
 from flowjobs.domain import AttemptResult
-from flowjobs.engine.http_client import new_client
-from flowjobs.engine.ssrf import AllowList, pin_url
 from flowjobs.errors import FlowExecutionError
+from flowjobs.net.http_client import new_client, pinned_request
+from flowjobs.net.ssrf import AllowList, pin_url
 
 EXCERPT_CHARS = 500  # of a failed attempt's response body or error
 
@@ -62,13 +62,7 @@ async def _exchange(
     allow: AllowList,
 ) -> tuple[int, str | None]:
     pinned = await pin_url(httpx.URL(url), allow)
-    request = http.build_request(
-        "POST",
-        pinned.url,
-        headers={**headers, "Host": pinned.host_header},
-        content=body,
-        extensions=pinned.extensions,
-    )
+    request = pinned_request(http, "POST", pinned, headers, body)
     response = await http.send(request, stream=True)
     try:
         if 200 <= response.status_code < 300:

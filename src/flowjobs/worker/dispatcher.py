@@ -30,7 +30,7 @@ import httpx
 from flowjobs.config import Settings
 from flowjobs.domain import DueDelivery
 from flowjobs.errors import StoreError
-from flowjobs.webhooks import WebhookService
+from flowjobs.webhooks import WebhookDeliverer
 from flowjobs.webhooks.sender import client
 
 log = logging.getLogger("flowjobs.webhooks")
@@ -40,7 +40,7 @@ HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of old deliveries
 class Dispatcher:
     def __init__(
         self,
-        webhooks: WebhookService,
+        webhooks: WebhookDeliverer,
         settings: Settings,
         worker_id: str,
         wake: asyncio.Event,

@@ -119,7 +119,7 @@ class Worker:
             None
             if webhooks is None
             else Dispatcher(
-                webhooks,
+                webhooks.delivery,
                 settings,
                 self.id,
                 self.events.webhook_due,

@@ -15,10 +15,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from flowjobs.engine.expressions import Expression
-from flowjobs.engine.http_client import HttpRequest, HttpResponse, new_client, public_url, send
 from flowjobs.engine.nodes.base import CompileContext, Node
-from flowjobs.engine.ssrf import ResolutionError
 from flowjobs.errors import FlowExecutionError
+from flowjobs.net.http_client import HttpRequest, HttpResponse, new_client, public_url, send
+from flowjobs.net.ssrf import ResolutionError
 
 if TYPE_CHECKING:
     from flowjobs.engine.state import RunState

@@ -1,20 +1,37 @@
-"""One HTTP exchange for the ``rest`` node: SSRF-checked, redirects followed
-by hand (each hop checked again), response body read with a size limit."""
+"""One HTTP exchange through the SSRF guard: the client (no proxies, no
+pooled connections), a request built for the checked address, and, for the
+``rest`` node, redirects followed by hand (each hop checked again) and the
+response body read with a size limit."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import httpx
 
-from flowjobs.engine.services import RestPolicy
-from flowjobs.engine.ssrf import AllowList, PinnedTarget, pin_url
 from flowjobs.errors import FlowExecutionError
+from flowjobs.net.ssrf import AllowList, PinnedTarget, pin_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Dropped from a redirected request that goes to another origin.
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+class HttpPolicy(Protocol):
+    """What :func:`send` obeys (the engine's ``RestPolicy`` is one): the allow
+    list's entries, the redirects followed, the response bytes read."""
+
+    @property
+    def allow(self) -> tuple[str, ...]: ...
+
+    @property
+    def max_redirects(self) -> int: ...
+
+    @property
+    def max_response_bytes(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +51,7 @@ class HttpResponse:
 
 
 def new_client(timeout: float) -> httpx.AsyncClient:
-    """A client for one node execution: no proxies from the environment (they
+    """A client for one node execution or one dispatcher: no proxies from the environment (they
     would bypass the address check), no redirects, no connection reuse (a
     pooled TLS connection must not serve another host name on the same IP)."""
     return httpx.AsyncClient(
@@ -53,7 +70,7 @@ def public_url(url: httpx.URL) -> str:
 async def send(
     client: httpx.AsyncClient,
     request: HttpRequest,
-    policy: RestPolicy,
+    policy: HttpPolicy,
     *,
     node_id: str | None = None,
 ) -> HttpResponse:
@@ -62,7 +79,8 @@ async def send(
     current = request
     for _ in range(policy.max_redirects + 1):
         pinned = await pin_url(current.url, allow, node_id=node_id)
-        response = await client.send(_build(client, current, pinned), stream=True)
+        built = pinned_request(client, current.method, pinned, current.headers, current.content)
+        response = await client.send(built, stream=True)
         try:
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_STATUSES or not location:
@@ -78,15 +96,19 @@ async def send(
     )
 
 
-def _build(client: httpx.AsyncClient, request: HttpRequest, pinned: PinnedTarget) -> httpx.Request:
-    headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
-    headers["Host"] = pinned.host_header
+def pinned_request(
+    client: httpx.AsyncClient,
+    method: str,
+    pinned: PinnedTarget,
+    headers: Mapping[str, str],
+    content: bytes | None,
+) -> httpx.Request:
+    """A request to the checked address, with the name the URL gave as
+    ``Host`` (any ``Host`` among ``headers`` is replaced)."""
+    sent = {name: value for name, value in headers.items() if name.lower() != "host"}
+    sent["Host"] = pinned.host_header
     return client.build_request(
-        request.method,
-        pinned.url,
-        headers=headers,
-        content=request.content,
-        extensions=pinned.extensions,
+        method, pinned.url, headers=sent, content=content, extensions=pinned.extensions
     )
 
 

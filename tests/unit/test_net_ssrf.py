@@ -11,14 +11,14 @@ import ipaddress
 import httpx
 import pytest
 
-from flowjobs.engine.ssrf import (
+from flowjobs.errors import FlowExecutionError
+from flowjobs.net.ssrf import (
     AllowList,
     check_addresses,
     is_forbidden_address,
     pin_url,
     resolve_target,
 )
-from flowjobs.errors import FlowExecutionError
 
 FORBIDDEN = [
     "127.0.0.1",
