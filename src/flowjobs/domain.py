@@ -199,6 +199,11 @@ class JobRecord:
     rerun_of: str | None = None  # the job this one re-runs (POST /job/rerun)
 
 
+def output_array(output: Any) -> list[Any]:
+    """Jobs answer their output as a JSON array (what live clients expect)."""
+    return output if isinstance(output, list) else [output]
+
+
 @dataclass(frozen=True)
 class IdempotentRequest:
     """A start that carried an ``Idempotency-Key``: the key, and a hash of

@@ -17,7 +17,8 @@ from flowjobs.catalog import Catalog
 from flowjobs.cli import parse_age
 from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, JobDetails, JobState, WorkerInfo
-from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.events import LocalEvents
+from flowjobs.manager import JobManager
 from flowjobs.store import SqlStore
 from support.env import Env, MakeEnv, flow
 from support.processes import cli_env, flowjobs, running

@@ -29,13 +29,13 @@ from typing import Any, Literal
 
 from flowjobs import domain, jsoncheck
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState
+from flowjobs.domain import ClaimedJob, JobEnding, JobRecord, JobState, output_array
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
 from flowjobs.jsoncheck import MAX_DEPTH_CEILING
 from flowjobs.logs import job_context, job_fields
-from flowjobs.manager import JobManager, output_array
+from flowjobs.manager import JobManager
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.endings import EndingBatcher
