@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,7 @@ from flowjobs.ids import is_uuid, new_job_id
 from flowjobs.inputschema import InputSchemas
 from flowjobs.jsoncheck import require_storable
 from flowjobs.metrics import Metrics, QueueRow
+from flowjobs.registry import WorkerRegistry
 from flowjobs.store import SqlStore
 from flowjobs.ttlcache import TtlCache
 from flowjobs.versions import parse_version, resolve_version
@@ -108,6 +109,7 @@ class JobManager:
         self.events = events
         self.input_schemas = InputSchemas()  # compiled validators of rules' inputSchema
         self.metrics = metrics or Metrics()
+        self.workers = WorkerRegistry(store, settings)  # rows for `flowjobs workers`
 
         def generation() -> int:
             return store.catalog_generation
@@ -590,33 +592,7 @@ class JobManager:
                 reaped += 1
         return reaped
 
-    # ---- worker registry and retention ---------------------------------------------
-
-    WORKER_ROWS_KEPT = timedelta(days=1)  # rows of stopped or silent workers
-
-    async def register_worker(self, worker_id: str, host: str, pid: int, concurrency: int) -> None:
-        await self.store.register_worker(worker_id, host, pid, concurrency, utcnow())
-
-    async def worker_heartbeat(self, worker_id: str, running: int) -> bool:
-        """Renew a worker's registry row; False if the row is gone (register again)."""
-        return await self.store.worker_heartbeat(worker_id, running, utcnow())
-
-    async def worker_stopped(self, worker_id: str) -> None:
-        await self.store.worker_stopped(worker_id, utcnow())
-
-    async def list_workers(self, *, include_dead: bool = False) -> list[domain.WorkerInfo]:
-        """Registered workers with ``alive`` set: not stopped, and a heartbeat
-        within three heartbeat intervals. Only live ones unless ``include_dead``."""
-        silent_since = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_interval)
-        found = [
-            replace(w, alive=w.stopped_at is None and w.last_heartbeat_at >= silent_since)
-            for w in await self.store.list_workers()
-        ]
-        return found if include_dead else [w for w in found if w.alive]
-
-    async def prune_workers(self) -> int:
-        """Forget workers stopped, or silent, for more than a day."""
-        return await self.store.prune_workers(utcnow() - self.WORKER_ROWS_KEPT)
+    # ---- retention ---------------------------------------------------------------
 
     async def prune(self, older_than: timedelta, *, batch_size: int = 5000) -> int:
         """Delete finished jobs (and their details) that ended more than

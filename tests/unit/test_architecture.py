@@ -43,11 +43,13 @@ ALLOWED = {
         "inputschema",
         "jsoncheck",
         "metrics",
+        "registry",
         "store",
         "ttlcache",
         "versions",
         "watch",
     },
+    "registry": {"clock", "config", "domain", "store"},
     "flowsetup": {"config", "engine"},
     "catalog": {
         "clock",
