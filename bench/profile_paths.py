@@ -401,8 +401,9 @@ async def _claim_and_cancel(url: str, rounds: int) -> dict[str, list[float]]:
     worker's claim costs), cancel it while it runs, read it."""
     from flowjobs.catalog import Catalog
     from flowjobs.config import Settings
-    from flowjobs.domain import KeyKind
-    from flowjobs.manager import JobManager, LocalEvents
+    from flowjobs.domain import JobEnding, KeyKind
+    from flowjobs.events import LocalEvents
+    from flowjobs.manager import JobManager
     from flowjobs.store import SqlStore
 
     store = SqlStore(url)
@@ -429,7 +430,7 @@ async def _claim_and_cancel(url: str, rounds: int) -> dict[str, list[float]]:
                 took[name].append(time.perf_counter() - began)
                 if name in cpu:
                     cpu[name] += time.process_time() - cpu_began
-            await manager.mark_canceled(job.id, "w1")
+            await manager.end_jobs([JobEnding(job.id, "w1", None)])  # the worker stopped it
     finally:
         await store.close()
     for name, used in cpu.items():

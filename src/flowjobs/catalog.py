@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from flowjobs.clock import utcnow
 from flowjobs.config import Settings
 from flowjobs.decisions import validate_rule
 from flowjobs.domain import (
@@ -31,12 +32,13 @@ from flowjobs.errors import (
     InvalidQuotaError,
     KeyNotFoundError,
     SpaceNotFoundError,
+    UnauthorizedError,
 )
 from flowjobs.flowsetup import compile_document
 from flowjobs.keys import hash_secret, new_secret
-from flowjobs.manager import utcnow
 from flowjobs.rulejson import dr_document, json_problems, metadata_problems
 from flowjobs.store import SqlStore
+from flowjobs.ttlcache import TtlCache
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
@@ -120,6 +122,8 @@ class Catalog:
     def __init__(self, store: SqlStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        # Keys by hash of their secret; voided when this process writes keys.
+        self._keys = TtlCache(settings.key_cache_seconds, lambda: store.catalog_generation)
 
     async def create_space(
         self,
@@ -185,6 +189,21 @@ class Catalog:
         from their next authentication on (see docs/security.md)."""
         if not await self.store.revoke_key(key_id, utcnow()):
             raise KeyNotFoundError(f"No API key with id {key_id!r}")
+
+    async def authenticate(self, secret: str) -> ApiKey:
+        """The key with this secret; cached for at most FLOWJOBS_KEY_CACHE_SECONDS
+        (1 s), so a key revoked by another process stops working within it."""
+        key_hash = hash_secret(secret)
+        key: ApiKey | None = await self._keys.lookup(
+            key_hash, lambda: self.store.find_key(key_hash)
+        )
+        if key is None:
+            raise UnauthorizedError()
+        return key
+
+    async def active_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id, if it still exists and is not revoked."""
+        return await self.store.find_key_by_id(key_id)
 
     async def problems(
         self, space_id: str, document: dict[str, Any], arriving: frozenset[str] = frozenset()

@@ -856,7 +856,7 @@ def workers_command(
     as_json: JsonOpt = False,
 ) -> None:
     """List the worker processes (live ones unless --all); times are UTC."""
-    found = _with_services(ctx, lambda s: s.manager.list_workers(include_dead=include_all))
+    found = _with_services(ctx, lambda s: s.manager.workers.list_workers(include_dead=include_all))
     header = (
         f"{'HOST':<20} {'PID':>7}  {'STARTED':<19}  {'LAST HEARTBEAT':<19}  "
         f"{'RUN/CONC':<9} {'STATE':<7} ID"

@@ -92,3 +92,13 @@ def job_id_at(moment: datetime) -> str:
     rows written outside the API (benchmark fills); not monotonic within a ms."""
     unix_ms = int(moment.timestamp() * 1000)
     return str(uuid7(unix_ms, _random_bits(12), _random_bits(_RAND_B_BITS)))
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID in any form ``uuid.UUID`` reads (a job id
+    never is anything else, so other text needs no query)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

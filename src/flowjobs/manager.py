@@ -8,20 +8,19 @@ Each state change is one conditional update in the store, so that any race
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import hashlib
 import json
-import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.config import Settings
+from flowjobs.cursor import decode_cursor, encode_cursor
 from flowjobs.domain import (
     FINAL_STATES,
     RULE_TYPE_FLOW,
@@ -39,7 +38,6 @@ from flowjobs.domain import (
     JobRecord,
     JobState,
     NewJob,
-    RuleStatus,
     RuleVersion,
     Space,
     Status,
@@ -49,7 +47,6 @@ from flowjobs.errors import (
     ForbiddenError,
     IdempotencyKeyReusedError,
     InvalidRequestError,
-    InvalidVersionError,
     JobConflictError,
     JobNotFoundError,
     NotAnIntegrationFlowError,
@@ -58,14 +55,17 @@ from flowjobs.errors import (
     RuleVersionNotFoundError,
     SpaceNotFoundError,
     TooManyWaitingJobsError,
-    UnauthorizedError,
 )
-from flowjobs.ids import new_job_id
+from flowjobs.events import LocalEvents
+from flowjobs.flowsettings import execution_limit, retries_on_loss
+from flowjobs.ids import is_uuid, new_job_id
 from flowjobs.inputschema import InputSchemas
 from flowjobs.jsoncheck import require_storable
-from flowjobs.keys import hash_secret
 from flowjobs.metrics import Metrics, QueueRow
+from flowjobs.registry import WorkerRegistry
 from flowjobs.store import SqlStore
+from flowjobs.ttlcache import TtlCache
+from flowjobs.versions import parse_version, resolve_version
 from flowjobs.watch import JobWatcher
 
 MAX_PAGE = 200  # jobs in one page of a listing
@@ -73,102 +73,6 @@ MAX_PAGE = 200  # jobs in one page of a listing
 # (PostgreSQL's integer), so a filter past it would fail the statement.
 MAX_VERSION = 2**31 - 1
 RERUNNABLE = frozenset({JobState.ERROR, JobState.CANCELED})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-class LocalEvents:
-    """Signals between the API and a worker in the same process, so that an
-    embedded worker wakes at once instead of waiting for its next poll."""
-
-    MAX_CANCEL_IDS = 1000  # more named jobs than this: look them all up instead
-
-    def __init__(self) -> None:
-        self.job_waiting = asyncio.Event()
-        self.cancel_requested = asyncio.Event()
-        self.webhook_due = asyncio.Event()
-        # What the cancel requests since the worker last looked named: job
-        # ids, or "any job" (None) when one of them did not say which.
-        self._cancel_ids: set[str] | None = set()
-
-    def notify_waiting(self) -> None:
-        self.job_waiting.set()
-
-    def notify_cancel(self, job_ids: Iterable[str] | None = None) -> None:
-        """Jobs were asked to cancel: these ones, or (None) any of them."""
-        if job_ids is None or self._cancel_ids is None:
-            self._cancel_ids = None
-        else:
-            self._cancel_ids.update(job_ids)
-            if len(self._cancel_ids) > self.MAX_CANCEL_IDS:  # no worker here drains them
-                self._cancel_ids = None
-        self.cancel_requested.set()
-
-    def take_cancels(self) -> set[str] | None:
-        """The jobs named since the last call (None: any job may be canceling),
-        and forget them; clears ``cancel_requested``."""
-        self.cancel_requested.clear()
-        named, self._cancel_ids = self._cancel_ids, set()
-        return named
-
-    def notify_webhook(self) -> None:
-        """A job ended (its webhook events may be due) or a delivery was queued."""
-        self.webhook_due.set()
-
-
-def resolve_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:
-    """The published version named by ``spec``: an integer, ``latest`` or None."""
-    published = [v for v in versions if v.status is RuleStatus.PUBLISHED]
-    if spec is None or spec == "latest":
-        if not published:
-            raise RuleVersionNotFoundError("The rule has no published version")
-        return published[-1]
-    number = parse_version(spec)
-    for version in published:
-        if version.version == number:
-            return version
-    raise RuleVersionNotFoundError(
-        f"Version {number} of the rule does not exist or is not published"
-    )
-
-
-def parse_version(spec: str) -> int:
-    if not (spec.isascii() and spec.isdigit()) or len(spec) > 9 or int(spec) < 1:
-        raise InvalidVersionError(
-            f"version must be a positive integer or 'latest', not {spec[:40]!r}"
-        )
-    return int(spec)
-
-
-def output_array(output: Any) -> list[Any]:
-    """Jobs answer their output as a JSON array (what live clients expect)."""
-    return output if isinstance(output, list) else [output]
-
-
-def execution_limit(settings: Settings, document: dict[str, Any]) -> float:
-    """The deployment's limit, lowered by the flow's ``settings.timeoutSeconds``."""
-    flow_settings = document.get("settings") or {}
-    flow_limit = flow_settings.get("timeoutSeconds") if isinstance(flow_settings, dict) else None
-    if isinstance(flow_limit, int | float) and flow_limit > 0:
-        return min(float(flow_limit), settings.execution_limit_seconds)
-    return settings.execution_limit_seconds
-
-
-def retries_on_loss(document: dict[str, Any]) -> int:
-    """``settings.retryOnWorkerLoss`` of a flow (validated at push), default 0."""
-    flow_settings = document.get("settings") or {}
-    retries = flow_settings.get("retryOnWorkerLoss", 0) if isinstance(flow_settings, dict) else 0
-    return retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
 
 
 def idempotent_request(
@@ -183,88 +87,6 @@ def idempotent_request(
         [rule.base_id, spec, input_data], sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     return IdempotentRequest(key, hashlib.sha256(text.encode()).hexdigest())
-
-
-def encode_cursor(job: JobRecord) -> str:
-    """An opaque position after ``job`` in a newest-first listing."""
-    text = json.dumps([job.created_at.isoformat(), job.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = json.loads(text)
-        position = (datetime.fromisoformat(created), str(job_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise InvalidRequestError("cursor is not a nextCursor of this listing") from exc
-    if position[0].tzinfo is None or not is_uuid(position[1]):
-        raise InvalidRequestError("cursor is not a nextCursor of this listing")
-    return position
-
-
-_MISSING: Any = object()
-
-
-class TtlCache:
-    """A process's short-lived memory of lookups that every request repeats
-    (API keys, spaces, rule versions). An entry serves for ``seconds`` and
-    only while ``generation()`` is unchanged: the store bumps it whenever this
-    process writes spaces, keys or rules, so local changes apply at once and
-    changes by other processes within ``seconds``. Negative answers (None)
-    are kept too, so a flood of bad keys costs no more reads than good ones."""
-
-    def __init__(
-        self, seconds: float, generation: Callable[[], int], *, capacity: int = 10_000
-    ) -> None:
-        self.seconds = seconds
-        self.generation = generation
-        self.capacity = capacity
-        self._entries: dict[Hashable, tuple[float, int, Any]] = {}
-        self._reading: dict[Hashable, asyncio.Future[Any]] = {}
-
-    def get(self, key: Hashable) -> Any:
-        """The cached value (None included), or ``_MISSING``."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return _MISSING
-        expires, generation, value = entry
-        if expires < time.monotonic() or generation != self.generation():
-            del self._entries[key]
-            return _MISSING
-        return value
-
-    def put(self, key: Hashable, value: Any, generation: int) -> None:
-        """Remember ``value``, read when the generation was ``generation``."""
-        if self.seconds <= 0:
-            return
-        if len(self._entries) >= self.capacity:
-            self._entries.clear()  # rare; simpler and cheaper than LRU bookkeeping
-        self._entries[key] = (time.monotonic() + self.seconds, generation, value)
-
-    async def lookup(self, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
-        """The cached value, or ``read()``'s; concurrent misses of one key share
-        one read, so an expiry under load costs one query, not one per request."""
-        value = self.get(key)
-        if value is not _MISSING:
-            return value
-        pending = self._reading.get(key)
-        if pending is not None:
-            value = await asyncio.shield(pending)
-            if value is not _MISSING:
-                return value  # else the shared read failed: read on our own
-            return await read()
-        generation = self.generation()  # before the read: a write during it voids the entry
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._reading[key] = future
-        value = _MISSING
-        try:
-            value = await read()
-        finally:
-            del self._reading[key]
-            future.set_result(value)
-        self.put(key, value, generation)
-        return value
 
 
 @dataclass(frozen=True)
@@ -304,11 +126,11 @@ class JobManager:
         self.events = events
         self.input_schemas = InputSchemas()  # compiled validators of rules' inputSchema
         self.metrics = metrics or Metrics()
+        self.workers = WorkerRegistry(store, settings)  # rows for `flowjobs workers`
 
         def generation() -> int:
             return store.catalog_generation
 
-        self._keys = TtlCache(settings.key_cache_seconds, generation)
         self._catalog = TtlCache(settings.catalog_cache_seconds, generation)
         self.watcher = JobWatcher(
             store.job_stamps,
@@ -320,21 +142,6 @@ class JobManager:
         )
 
     # ---- API side --------------------------------------------------------------
-
-    async def authenticate(self, secret: str) -> ApiKey:
-        """The key with this secret; cached for at most FLOWJOBS_KEY_CACHE_SECONDS
-        (1 s), so a key revoked by another process stops working within it."""
-        key_hash = hash_secret(secret)
-        key: ApiKey | None = await self._keys.lookup(
-            key_hash, lambda: self.store.find_key(key_hash)
-        )
-        if key is None:
-            raise UnauthorizedError()
-        return key
-
-    async def active_key(self, key_id: str) -> ApiKey | None:
-        """The key with this id, if it still exists and is not revoked."""
-        return await self.store.find_key_by_id(key_id)
 
     async def start(
         self,
@@ -759,44 +566,12 @@ class JobManager:
     async def canceling_jobs(self, worker_id: str) -> list[str]:
         return await self.store.canceling_jobs(worker_id)
 
-    async def complete(self, job_id: str, worker_id: str, output: Any) -> JobState:
-        if await self.store.transition(
-            job_id,
-            [JobState.RUNNING],
-            domain.COMPLETED,
-            utcnow(),
-            worker_id=worker_id,
-            output=output_array(output),
-        ):
-            self._moved(job_id, domain.COMPLETED)
-            return JobState.COMPLETED
-        return await self.mark_canceled(job_id, worker_id)
-
-    async def fail(
-        self, job_id: str, worker_id: str, status: domain.Status, error: dict[str, Any]
-    ) -> JobState:
-        if await self.store.transition(
-            job_id, [JobState.RUNNING], status, utcnow(), worker_id=worker_id, error=error
-        ):
-            self._moved(job_id, status)
-            return status.state
-        return await self.mark_canceled(job_id, worker_id)
-
-    async def mark_canceled(self, job_id: str, worker_id: str) -> JobState:
-        """A job asked to cancel has stopped: CANCELING becomes CANCELED."""
-        moved = await self.store.transition(
-            job_id, [JobState.CANCELING], domain.USER_CANCELED, utcnow(), worker_id=worker_id
-        )
-        if moved:
-            self._moved(job_id, domain.USER_CANCELED)
-        return JobState.CANCELED if moved else JobState.ERROR
-
     async def end_jobs(self, endings: Sequence[JobEnding]) -> list[JobState | None]:
-        """Write many jobs' endings in one transaction (the worker's batched
-        end path; each job moves as :meth:`complete`, :meth:`fail`,
-        :meth:`release` or :meth:`mark_canceled` would move it). Per ending,
-        in order: the state its job ended in, or None when its worker no
-        longer held it (its lease ran out and the reaper ended it)."""
+        """Write many jobs' endings in one transaction: the one path by which a
+        worker ends its jobs (completed, failed, canceled on request or at
+        shutdown; ``JobEnding`` says how each moves). Per ending, in order: the
+        state its job ended in, or None when its worker no longer held it (its
+        lease ran out and the reaper ended it)."""
         written = await self.store.end_jobs(endings, utcnow(), domain.USER_CANCELED)
         if written.deliveries:
             self.events.notify_webhook()  # wake this process's dispatcher at once
@@ -807,17 +582,6 @@ class JobManager:
                 self._moved(ending.job_id, status)
             states.append(None if status is None else status.state)
         return states
-
-    async def release(self, job_id: str, worker_id: str, reason: str) -> None:
-        """Give up a job on shutdown: it ends CANCELED, saying why."""
-        now = utcnow()
-        status = domain.system_canceled(reason)
-        if await self.store.transition(
-            job_id, [JobState.RUNNING], status, now, worker_id=worker_id
-        ):
-            self._moved(job_id, status)
-        else:
-            await self.mark_canceled(job_id, worker_id)
 
     async def _end_lost(self, lease: ExpiredLease, now: datetime) -> bool:
         """A job whose worker died: re-queued if its flow opted in and has
@@ -855,33 +619,7 @@ class JobManager:
                 reaped += 1
         return reaped
 
-    # ---- worker registry and retention ---------------------------------------------
-
-    WORKER_ROWS_KEPT = timedelta(days=1)  # rows of stopped or silent workers
-
-    async def register_worker(self, worker_id: str, host: str, pid: int, concurrency: int) -> None:
-        await self.store.register_worker(worker_id, host, pid, concurrency, utcnow())
-
-    async def worker_heartbeat(self, worker_id: str, running: int) -> bool:
-        """Renew a worker's registry row; False if the row is gone (register again)."""
-        return await self.store.worker_heartbeat(worker_id, running, utcnow())
-
-    async def worker_stopped(self, worker_id: str) -> None:
-        await self.store.worker_stopped(worker_id, utcnow())
-
-    async def list_workers(self, *, include_dead: bool = False) -> list[domain.WorkerInfo]:
-        """Registered workers with ``alive`` set: not stopped, and a heartbeat
-        within three heartbeat intervals. Only live ones unless ``include_dead``."""
-        silent_since = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_interval)
-        found = [
-            replace(w, alive=w.stopped_at is None and w.last_heartbeat_at >= silent_since)
-            for w in await self.store.list_workers()
-        ]
-        return found if include_dead else [w for w in found if w.alive]
-
-    async def prune_workers(self) -> int:
-        """Forget workers stopped, or silent, for more than a day."""
-        return await self.store.prune_workers(utcnow() - self.WORKER_ROWS_KEPT)
+    # ---- retention ---------------------------------------------------------------
 
     async def prune(self, older_than: timedelta, *, batch_size: int = 5000) -> int:
         """Delete finished jobs (and their details) that ended more than

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from flowjobs.catalog import Catalog, alias_key, alias_of
+from flowjobs.clock import utcnow
 from flowjobs.domain import RULE_TYPE_COMPOSITION, RULE_TYPE_FLOW, RuleStatus, RuleVersion
 from flowjobs.errors import (
     AlreadyExistsError,
@@ -23,7 +24,6 @@ from flowjobs.errors import (
     RuleVersionInUseError,
     RuleVersionNotFoundError,
 )
-from flowjobs.manager import parse_version, utcnow
 from flowjobs.ruleio import (
     ExportFormatError,
     export_document,
@@ -35,6 +35,7 @@ from flowjobs.ruleio import (
     remap_rule_flow,
 )
 from flowjobs.rulejson import STATUSES, RuleChange, apply_rule_json, dr_document, is_dr_rule
+from flowjobs.versions import parse_version
 
 
 def pick_version(versions: list[RuleVersion], spec: str | None) -> RuleVersion:

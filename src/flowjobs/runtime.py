@@ -16,7 +16,8 @@ from pathlib import Path
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.errors import ConfigurationError, StoreError
-from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.events import LocalEvents
+from flowjobs.manager import JobManager
 from flowjobs.metrics import Metrics
 from flowjobs.rules import RuleService
 from flowjobs.solver import SolverService

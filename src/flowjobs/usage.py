@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
+from flowjobs.clock import utcnow
 from flowjobs.domain import UsageReport, month_bounds, month_of
 from flowjobs.errors import InvalidMonthError, SpaceNotFoundError
-from flowjobs.manager import utcnow
 from flowjobs.store import SqlStore
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")

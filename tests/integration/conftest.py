@@ -9,7 +9,8 @@ import pytest
 
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
-from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.events import LocalEvents
+from flowjobs.manager import JobManager
 from flowjobs.store import SqlStore
 from support.env import Env, MakeEnv
 

@@ -10,8 +10,8 @@ import random
 from datetime import datetime, timedelta
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.domain import JobListQuery, JobRecord, JobState
-from flowjobs.manager import utcnow
 from flowjobs.store import SqlStore
 from support.env import Env, MakeEnv, flow
 

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.domain import ClaimedJob, JobState
-from flowjobs.manager import utcnow
 from flowjobs.store import SqlStore
 from flowjobs.store.sql import JOB_CHANNEL
 from support.env import Env, MakeEnv, flow
@@ -88,7 +88,7 @@ async def test_concurrent_claimers_never_pass_a_space_limit(make_env: MakeEnv, d
                 assert 1 <= item.running_in_space <= spaces[item.job.space_id]
                 assert item.document["alias"] == "f"
             for item in claimed:
-                assert await env.manager.complete(item.job.id, item.job.worker_id or "", {})
+                assert await env.complete(item.job.id, item.job.worker_id or "", {})
     finally:
         for store in stores:
             await store.close()

@@ -21,7 +21,8 @@ from flowjobs.api.app import create_app
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, JobState, KeyKind, NewJob, Space
-from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.events import LocalEvents
+from flowjobs.manager import JobManager
 from flowjobs.schemas import WebhookCreate
 from flowjobs.store import SqlStore
 from flowjobs.store.tables import api_keys

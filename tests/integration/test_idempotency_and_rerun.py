@@ -78,7 +78,7 @@ async def test_rerun_of_failed_and_canceled_jobs_only(env: Env, db_url: str) -> 
     await env.catalog.push_rule(space.id, flow("f", 1), publish=True)  # v2 is now the latest
     [claimed] = await env.manager.claim("w", 1)
     status = domain.execution_error("boom")
-    await env.manager.fail(failed.id, "w", status, domain.error_detail(status))
+    await env.fail(failed.id, "w", status, domain.error_detail(status))
 
     rerun = await env.manager.rerun(key, failed.id)
     assert rerun.id != failed.id and rerun.rerun_of == failed.id
@@ -99,7 +99,7 @@ async def test_rerun_of_failed_and_canceled_jobs_only(env: Env, db_url: str) -> 
 
     [claimed_again] = await env.manager.claim("w", 1)
     assert claimed_again.job.id == again.id
-    await env.manager.complete(again.id, "w", {})
+    await env.complete(again.id, "w", {})
     with pytest.raises(JobConflictError):  # COMPLETED
         await env.manager.rerun(key, again.id)
     engine = sa.create_engine(sync_url(db_url))

@@ -83,7 +83,7 @@ async def test_many_endings_in_one_batch_each_end_right(make_env: MakeEnv) -> No
     assert first.progress == progress and first.ended_at is not None
     assert (jobs_now[failed].state, jobs_now[failed].error) == (JobState.ERROR, error)
     assert jobs_now[failed].output is None
-    for job_id in (raced, stopped):  # as mark_canceled leaves it: no output, no error
+    for job_id in (raced, stopped):  # as a cancel leaves it: no output, no error
         job = jobs_now[job_id]
         assert (job.state, job.code, job.output, job.error) == (
             JobState.CANCELED,

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.domain import JobState, JobStatusCode, KeyKind, NewJob
 from flowjobs.errors import (
     ForbiddenError,
@@ -18,7 +19,6 @@ from flowjobs.errors import (
     RuleNotFoundError,
     RuleVersionNotFoundError,
 )
-from flowjobs.manager import utcnow
 from flowjobs.store.tables import jobs
 from support.env import Env, MakeEnv, flow
 
@@ -39,7 +39,7 @@ async def test_start_claim_complete_wraps_output_in_an_array(env: Env) -> None:
     assert claimed.job.state is JobState.RUNNING and claimed.job.claimed_at is not None
     assert claimed.running_in_space == 1
 
-    assert await env.manager.complete(job.id, "w1", {"y": 2}) is JobState.COMPLETED
+    assert await env.complete(job.id, "w1", {"y": 2}) is JobState.COMPLETED
     done = await env.manager.info(key, job.id)
     assert done.state is JobState.COMPLETED and done.code is JobStatusCode.JOB_SUCCESS
     assert done.output == [{"y": 2}]
@@ -99,7 +99,7 @@ async def test_parallel_limit_holds_under_concurrent_claimers(make_env: MakeEnv)
                 assert running is not None
                 seen.append(await _active_count(env, space.id))
                 await asyncio.sleep(0.005)
-                await env.manager.complete(item.job.id, name, None)
+                await env.complete(item.job.id, name, None)
                 done.append(item.job.id)
             await asyncio.sleep(0.002)
 
@@ -145,18 +145,18 @@ async def test_cancel_in_every_state(env: Env) -> None:
     assert (await m.cancel(key, running.id)).state is JobState.CANCELING
     assert await m.canceling_jobs("w") == [running.id]
     # The flow finishing after the cancel does not win: the cancel was acknowledged.
-    assert await m.complete(running.id, "w", {"late": True}) is JobState.CANCELED
+    assert await env.complete(running.id, "w", {"late": True}) is JobState.CANCELED
     assert (await m.info(key, running.id)).output is None
 
     completed = await m.start(key, "f", None, {})
     await m.claim("w", 1)
-    await m.complete(completed.id, "w", 1)
+    await env.complete(completed.id, "w", 1)
     with pytest.raises(JobConflictError):
         await m.cancel(key, completed.id)
 
     failed = await m.start(key, "f", None, {})
     await m.claim("w", 1)
-    await m.fail(failed.id, "w", domain.execution_error("x"), {"message": "x"})
+    await env.fail(failed.id, "w", domain.execution_error("x"), {"message": "x"})
     with pytest.raises(JobConflictError):
         await m.cancel(key, failed.id)
     assert (await m.info(key, failed.id)).state is JobState.ERROR
@@ -251,7 +251,7 @@ async def test_expired_lease_ends_as_zombie(make_env: MakeEnv) -> None:
     }
     assert (await env.manager.info(key, canceling.id)).state is JobState.CANCELED
     # The dead worker, should it come back, can no longer finish either job.
-    assert await env.manager.complete(running.id, "dead-worker", 1) is JobState.ERROR
+    assert await env.complete(running.id, "dead-worker", 1) is None
     beat = await env.manager.heartbeat("dead-worker", [running.id])
     assert beat.lost == [running.id]
 
@@ -290,9 +290,9 @@ async def test_keys_authenticate_by_hash_only(env: Env) -> None:
 
     space, _ = await env.space_with_key("s")
     created = await env.catalog.create_key(space.id, KeyKind.SOLVER, "k")
-    assert (await env.manager.authenticate(created.secret)).id == created.key.id
+    assert (await env.catalog.authenticate(created.secret)).id == created.key.id
     with pytest.raises(UnauthorizedError):
-        await env.manager.authenticate(created.secret + "x")
+        await env.catalog.authenticate(created.secret + "x")
     import sqlalchemy as sa
 
     async with env.store._read() as conn:

@@ -79,7 +79,7 @@ async def test_summaries_counts_per_state_and_queue_depths(env: Env) -> None:
     await env.push(space, flow("f"))
     jobs = [await env.manager.start(key, "f", None, {"big": "input"}) for _ in range(5)]
     [claimed] = await env.manager.claim("w", 1)
-    await env.manager.complete(claimed.job.id, "w", {"the": "output"})
+    await env.complete(claimed.job.id, "w", {"the": "output"})
     await env.manager.cancel(key, jobs[1].id)
     await env.manager.claim("w", 1)
 

@@ -39,11 +39,11 @@ async def test_a_key_revoked_by_another_process_stops_working_within_the_ttl(
     api = await make_env(key_cache_seconds=TTL)
     _space, _key = await api.space_with_key("cache-revoke")
     created = await api.catalog.create_key(_space.id, KeyKind.SOLVER, "to revoke")
-    assert (await api.manager.authenticate(created.secret)).id == created.key.id  # now cached
+    assert (await api.catalog.authenticate(created.secret)).id == created.key.id  # now cached
     await asyncio.to_thread(revoke_elsewhere, db_url, created.key.id)
     await asyncio.sleep(TTL * 1.5)
     with pytest.raises(UnauthorizedError):
-        await api.manager.authenticate(created.secret)
+        await api.catalog.authenticate(created.secret)
 
 
 async def test_an_unknown_key_is_cached_as_unknown_until_the_ttl_or_a_local_write(
@@ -54,12 +54,12 @@ async def test_an_unknown_key_is_cached_as_unknown_until_the_ttl_or_a_local_writ
     space, _ = await other.space_with_key("cache-negative")
     created = await other.catalog.create_key(space.id, KeyKind.SOLVER, "late")
     # this process never looked it up: the first lookup reads the database
-    assert (await api.manager.authenticate(created.secret)).id == created.key.id
+    assert (await api.catalog.authenticate(created.secret)).id == created.key.id
     with pytest.raises(UnauthorizedError):
-        await api.manager.authenticate("not-a-key")
+        await api.catalog.authenticate("not-a-key")
     # a key created by this process works at once, whatever was cached
     mine = await api.catalog.create_key(space.id, KeyKind.SOLVER, "mine")
-    assert (await api.manager.authenticate(mine.secret)).id == mine.key.id
+    assert (await api.catalog.authenticate(mine.secret)).id == mine.key.id
 
 
 async def test_a_version_published_by_this_process_is_started_at_once(

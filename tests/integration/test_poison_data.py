@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 
 from flowjobs import domain
 from flowjobs.api.app import JobsApi, create_app
+from flowjobs.clock import utcnow
 from flowjobs.domain import ApiKey, DeliveryState, KeyKind, NewJob, Space
 from flowjobs.ids import new_job_id
-from flowjobs.manager import utcnow
 from support.env import Env, MakeEnv
 from support.receiver import Receiver
 from support.webhooks import FAST_WEBHOOKS, create, eventually

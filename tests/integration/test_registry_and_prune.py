@@ -17,7 +17,8 @@ from flowjobs.catalog import Catalog
 from flowjobs.cli import parse_age
 from flowjobs.config import Settings
 from flowjobs.domain import ApiKey, JobDetails, JobState, WorkerInfo
-from flowjobs.manager import JobManager, LocalEvents
+from flowjobs.events import LocalEvents
+from flowjobs.manager import JobManager
 from flowjobs.store import SqlStore
 from support.env import Env, MakeEnv, flow
 from support.processes import cli_env, flowjobs, running
@@ -37,7 +38,7 @@ async def _eventually(env: Env, check: Any, timeout: float = 30) -> list[WorkerI
 
     async def poll() -> list[WorkerInfo]:
         while True:
-            found = await env.manager.list_workers(include_dead=True)
+            found = await env.manager.workers.list_workers(include_dead=True)
             if check(found):
                 return found
             await asyncio.sleep(0.05)
@@ -73,9 +74,9 @@ async def test_worker_process_registers_beats_and_is_marked_stopped(
         assert busy.last_heartbeat_at > row.last_heartbeat_at
 
         assert proc.stop() == 0  # SIGTERM
-    [stopped] = await env.manager.list_workers(include_dead=True)
+    [stopped] = await env.manager.workers.list_workers(include_dead=True)
     assert stopped.stopped_at is not None and not stopped.alive and stopped.running == 0
-    assert await env.manager.list_workers() == []
+    assert await env.manager.workers.list_workers() == []
     assert (await asyncio.to_thread(flowjobs, db_url, "workers", "--json"))["workers"] == []
     everyone = await asyncio.to_thread(flowjobs, db_url, "workers", "--all", "--json")
     assert [(w["id"], w["alive"]) for w in everyone["workers"]] == [(row.id, False)]
@@ -88,11 +89,11 @@ async def test_silent_workers_are_dead_and_old_rows_are_pruned(env: Env) -> None
     await env.store.register_worker("gone", "h", 3, 4, now - timedelta(days=3))
     await env.store.register_worker("stopped", "h", 4, 4, now - timedelta(days=3))
     await env.store.worker_stopped("stopped", now - timedelta(days=2))
-    assert [w.id for w in await env.manager.list_workers()] == ["live"]
-    assert not await env.manager.worker_heartbeat("stopped", 1)  # a stopped row stays stopped
+    assert [w.id for w in await env.manager.workers.list_workers()] == ["live"]
+    assert not await env.manager.workers.heartbeat("stopped", 1)  # a stopped row stays stopped
 
-    assert await env.manager.prune_workers() == 2
-    rows = await env.manager.list_workers(include_dead=True)
+    assert await env.manager.workers.prune() == 2
+    rows = await env.manager.workers.list_workers(include_dead=True)
     assert sorted((w.id, w.alive) for w in rows) == [("live", True), ("silent", False)]
 
 

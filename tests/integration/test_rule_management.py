@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.domain import JobState, NewJob, RuleStatus
 from flowjobs.errors import (
     InvalidInputError,
@@ -21,7 +22,6 @@ from flowjobs.errors import (
     RuleVersionInUseError,
     RuleVersionNotFoundError,
 )
-from flowjobs.manager import utcnow
 from flowjobs.rules import RuleService
 from support.env import Env, MakeEnv, flow
 

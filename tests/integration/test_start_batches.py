@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.domain import ApiKey, IdempotentRequest, JobState, NewJob, RuleVersion, Space
 from flowjobs.errors import (
     AlreadyExistsError,
@@ -22,7 +23,6 @@ from flowjobs.errors import (
     RuleVersionNotFoundError,
     StoreError,
 )
-from flowjobs.manager import utcnow
 from flowjobs.store import SqlStore, starts
 from flowjobs.store.starts import Row
 from flowjobs.store.tables import jobs as jobs_table

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flowjobs import domain
+from flowjobs.clock import utcnow
 from flowjobs.domain import ApiKey, JobState, Space
 from flowjobs.errors import InvalidMonthError, QuotaExceededError, SpaceNotFoundError
-from flowjobs.manager import utcnow
 from flowjobs.usage import UsageService
 from support.env import Env, MakeEnv, flow
 

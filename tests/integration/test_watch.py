@@ -60,7 +60,7 @@ async def test_a_waiter_wakes_when_this_process_ends_the_job(slow_poll: Env) -> 
     started = time.monotonic()
     waiter = asyncio.create_task(env.manager.wait_for_end(key, job.id, 30))
     await asyncio.wait_for(_subscribed(env, 1), 5)
-    await env.manager.complete(job.id, "w", {"ok": True})
+    await env.complete(job.id, "w", {"ok": True})
     ended = await asyncio.wait_for(waiter, 10)
     assert ended.state is JobState.COMPLETED and ended.output == [{"ok": True}]
     assert time.monotonic() - started < 10

@@ -194,7 +194,7 @@ async def test_a_delivery_leased_by_a_dead_dispatcher_is_sent_after_its_lease(
     hook = await create(hooks, space.id, receiver.url, "crm")
     job = await env.manager.start(key, "f", None, {})
     [claimed] = await env.manager.claim("w", 1)
-    await env.manager.complete(claimed.job.id, "w", {})
+    await env.complete(claimed.job.id, "w", {})
     [leased] = await hooks.delivery.claim("a-dead-worker", limit=5, room={})  # and never sends
     assert await hooks.delivery.claim("another", limit=5, room={}) == []  # held by its lease
     async with worker(env, hooks):

@@ -58,7 +58,7 @@ async def test_a_job_end_writes_one_event_per_matching_enabled_webhook(
     job = await env.manager.start(key, "f", None, {})
     assert await _events_of(hooks, space.id, job.id) == []  # nothing before the end
     [claimed] = await env.manager.claim("w", 1)
-    assert await env.manager.complete(claimed.job.id, "w", {"ok": True}) is JobState.COMPLETED
+    assert await env.complete(claimed.job.id, "w", {"ok": True}) is JobState.COMPLETED
 
     assert await _events_of(hooks, space.id, job.id) == sorted(
         [(every.webhook.id, "JOB.COMPLETED"), (only_f.webhook.id, "JOB.COMPLETED")]
@@ -82,19 +82,19 @@ async def test_cancel_racing_complete_or_fail_leaves_exactly_one_event(
     for index, job in enumerate(jobs):
         # three-way race: the worker's end, another end, and a user's cancel
         ending = (
-            env.manager.complete(job.id, "w", 1)
+            env.complete(job.id, "w", 1)
             if index % 2
-            else env.manager.fail(job.id, "w", domain.execution_error("boom"), error)
+            else env.fail(job.id, "w", domain.execution_error("boom"), error)
         )
         await asyncio.gather(
             ending,
-            env.manager.complete(job.id, "w", 2),
+            env.complete(job.id, "w", 2),
             env.manager.cancel(key, job.id),
             return_exceptions=True,
         )
         final = await env.manager.info(key, job.id)
         if final.state is JobState.CANCELING:  # the cancel won: the worker stops it
-            await env.manager.mark_canceled(job.id, "w")
+            await env.stopped(job.id, "w")
             final = await env.manager.info(key, job.id)
         events = await hooks.job_deliveries(space.id, job.id)
         assert [e.event_type for e in events] == [f"JOB.{final.state.value}"], final

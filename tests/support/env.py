@@ -6,9 +6,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flowjobs import domain
 from flowjobs.catalog import Catalog
 from flowjobs.config import Settings
-from flowjobs.domain import ApiKey, KeyKind, RuleVersion, Space
+from flowjobs.domain import (
+    ApiKey,
+    JobEnding,
+    JobState,
+    KeyKind,
+    RuleVersion,
+    Space,
+    Status,
+    output_array,
+)
 from flowjobs.manager import JobManager
 from flowjobs.store import SqlStore
 
@@ -42,6 +52,29 @@ class Env:
 
     async def push(self, space: Space, document: dict[str, Any]) -> RuleVersion:
         return await self.catalog.push_rule(space.id, document, publish=True)
+
+    # A worker's job ends, written as the worker writes them: one ending each
+    # through ``JobManager.end_jobs`` (what its ending batcher calls). Each
+    # answers the state the job ended in, None when the worker no longer held it.
+
+    async def complete(self, job_id: str, worker_id: str, output: Any) -> JobState | None:
+        """The flow returned ``output`` (a job found CANCELING ends CANCELED)."""
+        status = domain.COMPLETED
+        return await self._end(JobEnding(job_id, worker_id, status, output=output_array(output)))
+
+    async def fail(
+        self, job_id: str, worker_id: str, status: Status, error: dict[str, Any]
+    ) -> JobState | None:
+        """The flow failed with ``status`` (a job found CANCELING ends CANCELED)."""
+        return await self._end(JobEnding(job_id, worker_id, status, error=error))
+
+    async def stopped(self, job_id: str, worker_id: str) -> JobState | None:
+        """The worker stopped a CANCELING job: it ends CANCELED."""
+        return await self._end(JobEnding(job_id, worker_id, None))
+
+    async def _end(self, ending: JobEnding) -> JobState | None:
+        [state] = await self.manager.end_jobs([ending])
+        return state
 
 
 MakeEnv = Callable[..., Awaitable[Env]]

@@ -9,16 +9,25 @@ import pytest
 from flowjobs import domain
 from flowjobs.api.deps import parse_json, unwrap_input
 from flowjobs.config import Settings
-from flowjobs.domain import JobRecord, JobState, JobStatusCode, RuleStatus, RuleVersion
+from flowjobs.domain import (
+    JobRecord,
+    JobState,
+    JobStatusCode,
+    RuleStatus,
+    RuleVersion,
+    output_array,
+)
 from flowjobs.errors import (
     InvalidJsonError,
     InvalidVersionError,
     JsonTooDeepError,
     RuleVersionNotFoundError,
 )
+from flowjobs.flowsettings import execution_limit
+from flowjobs.ids import is_uuid
 from flowjobs.keys import hash_secret, new_secret
-from flowjobs.manager import execution_limit, is_uuid, output_array, resolve_version
 from flowjobs.schemas import Job
+from flowjobs.versions import resolve_version
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flowjobs.ids import _MonotonicClock, job_id_at, new_job_id, unix_ms_of, uuid7
-from flowjobs.manager import is_uuid
+from flowjobs.ids import _MonotonicClock, is_uuid, job_id_at, new_job_id, unix_ms_of, uuid7
 
 
 def test_uuid7_sets_version_variant_and_fields() -> None:

@@ -19,10 +19,11 @@ from flowjobs.api.events import end_event, event_kind, job_event, with_keepalive
 from flowjobs.api.routes.jobs import parse_states
 from flowjobs.api.routes.ops import check_metrics_token
 from flowjobs.config import Settings
+from flowjobs.cursor import decode_cursor, encode_cursor
 from flowjobs.domain import JobRecord, JobStamp, JobState, JobStatusCode, RuleStatus, RuleVersion
 from flowjobs.errors import InvalidRequestError, TooManyWaitersError, UnauthorizedError
 from flowjobs.logs import JobContextFilter, JsonFormatter, TextFormatter, job_context, redact
-from flowjobs.manager import decode_cursor, encode_cursor, idempotent_request
+from flowjobs.manager import idempotent_request
 from flowjobs.metrics import Metrics
 from flowjobs.watch import JobWatcher
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowjobs.manager import LocalEvents
+from flowjobs.events import LocalEvents
 
 
 def test_named_cancels_are_collected_until_taken() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from flowjobs.manager import TtlCache
+from flowjobs.ttlcache import TtlCache
 
 
 class Reads:

@@ -94,11 +94,11 @@ WebhooksDep = Annotated[WebhookService, Depends(get_webhooks)]
 _bearer = HTTPBearer(auto_error=False, description="a Solver API key of the space")
 
 
-async def key_of_kind(manager: JobManager, secret: str | None, kind: KeyKind, api: str) -> ApiKey:
+async def key_of_kind(catalog: Catalog, secret: str | None, kind: KeyKind, api: str) -> ApiKey:
     """The key with this bearer secret, which must be of ``kind`` (401, 403)."""
     if not secret:
         raise UnauthorizedError("Unauthorized. Invalid or missing API key.")
-    key = await manager.authenticate(secret)
+    key = await catalog.authenticate(secret)
     if key.kind is not kind:
         raise WrongKeyKindError(f"The {api} needs a {kind.value.title()} API key")
     return key
@@ -116,11 +116,11 @@ def _key_of_kind(kind: KeyKind, api: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that authenticates the bearer key and requires its kind."""
 
     async def dependency(
-        manager: ManagerDep,
+        catalog: CatalogDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey:
         secret = credentials.credentials if credentials is not None else None
-        return await key_of_kind(manager, secret, kind, api)
+        return await key_of_kind(catalog, secret, kind, api)
 
     return dependency
 

@@ -124,7 +124,7 @@ class FastSolves:
         correlation_id = correlation_of(headers)
         try:
             try:
-                key = await key_of_kind(state.manager, secret, KeyKind.SOLVER, SOLVER_API)
+                key = await key_of_kind(state.catalog, secret, KeyKind.SOLVER, SOLVER_API)
             except FlowjobsError as exc:  # as the FastAPI route: no correlation id yet
                 status = exc.status
                 await flowjobs_problem(exc)(scope, receive, send)

@@ -161,7 +161,7 @@ async def _start(
     state: AppState, start: OrdinaryStart, params: dict[str, Any], receive: Receive
 ) -> tuple[str, bytes]:
     """The FastAPI route's steps in its order (key and kind, rate, body, start)."""
-    key = await key_of_kind(state.manager, start.secret, KeyKind.SOLVER, SOLVER_API)
+    key = await key_of_kind(state.catalog, start.secret, KeyKind.SOLVER, SOLVER_API)
     take_start_token(state, key)
     settings = state.settings
     raw = await read_limited(start.content_length, _body_chunks(receive), settings.max_body_bytes)

@@ -31,11 +31,12 @@ from flowjobs.errors import (
     RuleNotPublishedError,
     RuleVersionNotFoundError,
 )
-from flowjobs.manager import TtlCache, parse_version
 from flowjobs.solver.audit import AuditRequest
 from flowjobs.solver.compiled import CompiledRules, Prepared, RuleKey, Solvable, prepare
 from flowjobs.store import SqlStore
 from flowjobs.store.audits import SolveAudit
+from flowjobs.ttlcache import TtlCache
+from flowjobs.versions import parse_version
 
 THREAD_BULK = 64  # inputs from which a bulk is solved in a worker thread
 MAX_DEPTH = 8  # rules solving rules (SOLVE, rule flows), as deep as this

@@ -52,7 +52,7 @@ async def signed_in(ui: UiDep, session: SessionDep) -> Viewer:
     revoked or deleted since sign-in ends the session."""
     if session is None or session.key_id is None:
         raise SignInRequiredError()
-    key = await ui.manager.active_key(session.key_id)
+    key = await ui.catalog.active_key(session.key_id)
     if key is None or key.kind is not KeyKind.MANAGEMENT:
         raise SignInRequiredError()
     space = await ui.catalog.space(key.space_id)

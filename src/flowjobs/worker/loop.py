@@ -30,13 +30,13 @@ from typing import Any, Literal
 
 from flowjobs import domain, jsoncheck
 from flowjobs.config import Settings
-from flowjobs.domain import ClaimedJob, Heartbeat, JobEnding, JobRecord, JobState
+from flowjobs.domain import ClaimedJob, Heartbeat, JobEnding, JobRecord, JobState, output_array
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
 from flowjobs.jsoncheck import MAX_DEPTH_CEILING
 from flowjobs.logs import job_context, job_fields
-from flowjobs.manager import JobManager, output_array
+from flowjobs.manager import JobManager
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.endings import EndingBatcher
@@ -620,17 +620,17 @@ class Worker:
             await asyncio.sleep(self.settings.heartbeat_interval)
 
     async def _registry_beat(self, registered: bool) -> bool:
-        if registered and await self.manager.worker_heartbeat(self.id, len(self.running)):
+        if registered and await self.manager.workers.heartbeat(self.id, len(self.running)):
             return True
         # First beat, or the row was pruned meanwhile (say, after a long outage).
-        await self.manager.register_worker(
+        await self.manager.workers.register(
             self.id, socket.gethostname(), os.getpid(), self.concurrency
         )
         return True
 
     async def _mark_stopped(self) -> None:
         try:
-            await self.manager.worker_stopped(self.id)
+            await self.manager.workers.stopped(self.id)
         except StoreError:
             log.exception("registry failed", extra={"action": "registry", "worker": self.id})
 
@@ -646,7 +646,7 @@ class Worker:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
 
     async def _housekeeping(self) -> None:
-        forgotten = await self.manager.prune_workers()
+        forgotten = await self.manager.workers.prune()
         days = self.settings.retention_days
         pruned = 0 if days is None else await self.manager.prune(timedelta(days=days))
         if forgotten or pruned:

@@ -38,7 +38,7 @@ async def login(request: Request, ui: UiDep, form: FormDep) -> Response:
     secret = form.get("key", "").strip()
     target = safe_next(form.get("next"), ui.prefix)
     try:
-        key = await ui.manager.authenticate(secret) if secret else None
+        key = await ui.catalog.authenticate(secret) if secret else None
     except UnauthorizedError:
         key = None
     if key is None or key.kind is not KeyKind.MANAGEMENT:
