@@ -13,7 +13,7 @@ import pytest
 from flowjobs import domain
 from flowjobs.domain import JobDetails, JobEnding, JobState
 from flowjobs.errors import StoreError
-from flowjobs.store import endings as ending_sql
+from flowjobs.store import ending_sql
 from flowjobs.worker.endings import EndingBatcher
 
 
