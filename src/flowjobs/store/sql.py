@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowjobs.store.audits import AuditStore
 from flowjobs.store.catalog import CatalogStore
@@ -30,6 +31,7 @@ from flowjobs.store.endings import EndingStore
 from flowjobs.store.engines import async_url, sync_url
 from flowjobs.store.job_queries import JobQueries
 from flowjobs.store.jobs import JobStore, prune_batch
+from flowjobs.store.protocol import Store
 from flowjobs.store.usage import UsageStore
 from flowjobs.store.workers import WorkerStore
 
@@ -148,3 +150,8 @@ class SqlStore:
     async def close(self) -> None:
         await self.jobs.close()  # the starts still queued are written first
         await self.db.close()
+
+
+if TYPE_CHECKING:
+    # mypy checks here that the facade keeps the protocol the services call.
+    _KEEPS_THE_PROTOCOL: type[Store] = SqlStore
