@@ -32,7 +32,7 @@ from flowjobs.domain import EVENT_OF_STATE, DeliveryState, JobEnding, Status, mo
 from flowjobs.store import ending_sql
 from flowjobs.store.claim import IDS_PER_NOTIFY
 
-# The SET, WHERE, batch and RETURNED texts are store/endings.py's own, so that
+# The SET, WHERE, batch and RETURNED texts are store/ending_sql.py's own, so that
 # both paths move a job on exactly the same conditions.
 _RETURNED = ", ".join(f"jobs.{c.name}" for c in ending_sql.RETURNED)
 
