@@ -154,7 +154,7 @@ def batch_rows(endings: Sequence[JobEnding]) -> list[dict[str, Any]]:
 
 def details_rows(endings: Sequence[JobEnding]) -> list[dict[str, Any]]:
     """The final trace and logs of the endings that have them (the shape
-    :meth:`SqlStore.save_details` writes), in job id order."""
+    :meth:`JobStore.save_details` writes), in job id order."""
     return [
         {
             "job_id": e.job_id,
