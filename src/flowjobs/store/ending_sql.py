@@ -12,7 +12,7 @@ statement is text built once: SQLAlchemy compiles nothing per batch.
 Each job moves on the same conditions as :meth:`JobStore.transition` with a
 worker id: held by the ending's worker, and RUNNING (it ends with the ending's
 status) or CANCELING (a cancel reached it first: it ends CANCELED by the user,
-output and error untouched, as ``JobManager.mark_canceled`` does). So a cancel
+output and error untouched, as a cancel through ``JobManager.end_jobs`` does). So a cancel
 racing a completion still gives exactly one end.
 """
 

@@ -124,6 +124,11 @@ class WorkerRows(Protocol):
     """Jobs from the worker's side, through the manager: claims, leases,
     ends, and the worker registry."""
 
+    @property
+    def url(self) -> str:
+        """The database's URL (a thread that renews leases opens its own connection)."""
+        ...
+
     async def claim(
         self,
         worker_id: str,

@@ -3,18 +3,14 @@
 the names the manager, catalog, rules, solver and usage call (the
 :class:`flowjobs.store.protocol.Store` protocol). It holds no SQL itself:
 
-============================  ============================================
-part                          what it writes and reads
-============================  ============================================
-``catalog`` (store/catalog.py)   spaces, API keys, rules and their versions
-``jobs`` (store/jobs.py)         starts, moves, cancels, details, retention
-``queries`` (store/job_queries.py)  job lookups, listings, counts
-``claims`` (store/claims.py)     claims, leases, requeue and reaping
-``endings`` (store/endings.py)   the worker's batched ends (outbox, usage)
-``usage`` (store/usage.py)       a space's seconds per month
-``workers`` (store/workers.py)   the worker registry
-``audits`` (store/audits.py)     the Solver API's audits
-============================  ============================================
+- ``catalog`` (store/catalog.py): spaces, API keys, rules and their versions;
+- ``jobs`` (store/jobs.py): starts, moves, cancels, details, retention;
+- ``queries`` (store/job_queries.py): job lookups, listings, counts;
+- ``claims`` (store/claims.py): claims, leases, requeue and reaping;
+- ``endings`` (store/endings.py): where jobs end (outbox, usage);
+- ``usage`` (store/usage.py): a space's seconds per month;
+- ``workers`` (store/workers.py): the worker registry;
+- ``audits`` (store/audits.py): the Solver API's audits.
 """
 
 from __future__ import annotations
