@@ -8,7 +8,7 @@ across ``--spaces`` spaces (``INSERT ... SELECT generate_series``), runs
 Writes are explained inside a transaction that is rolled back.
 
 The statements are built here with the same SQLAlchemy Core expressions as
-``flowjobs/store/sql.py`` (the prune batch is the store's own
+the parts of ``flowjobs/store/`` (the prune batch is the store's own
 ``SqlStore.prune_batch``), compiled for PostgreSQL with literal values.
 
 Usage: ``python bench/explain.py [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -110,7 +110,7 @@ def sql(statement: sa.ClauseElement) -> str:
 
 
 def hot_queries(n_spaces: int, job_id: str, running_ids: list[str]) -> list[tuple[str, str, bool]]:
-    """(name, SQL, is a write) of every hot query, as store/sql.py builds it;
+    """(name, SQL, is a write) of every hot query, as the store builds it;
     ``job_id`` a waiting job of space-7, ``running_ids`` running jobs
     (:func:`sample_ids`)."""
     free_spaces = [f"space-{i}" for i in range(n_spaces)]

@@ -17,7 +17,7 @@ from flowjobs import domain
 from flowjobs.clock import utcnow
 from flowjobs.domain import ClaimedJob, JobState
 from flowjobs.store import SqlStore
-from flowjobs.store.sql import JOB_CHANNEL
+from flowjobs.store.database import JOB_CHANNEL
 from support.env import Env, MakeEnv, flow
 
 CLAIMERS = 10
@@ -185,7 +185,7 @@ async def test_a_claim_sets_its_commit_mode_for_its_own_transaction_only(
     parameters = claim_sql.claim_parameters(
         "w", 4, utcnow(), 30.0, domain.RUNNING, job_channel=JOB_CHANNEL, durable=durable
     )
-    async with env.store._autocommit.connect() as conn:
+    async with env.store.db.autocommit_engine.connect() as conn:
         rows = (await conn.execute(claim_sql.CLAIM_STATEMENT, parameters)).all()
         after = (await conn.exec_driver_sql("SHOW synchronous_commit")).scalar_one()
     claimed, stale = claim_sql.claimed_rows(rows)
@@ -215,12 +215,12 @@ async def test_a_claim_walks_the_claim_index_in_order_even_with_no_statistics(
         "|| jsonb_build_object('id', gen_random_uuid()::text))).* "
         "FROM jobs j, generate_series(1, 5000) WHERE j.id = :id"
     )
-    async with env.store._autocommit.connect() as conn:
+    async with env.store.db.autocommit_engine.connect() as conn:
         await conn.execute(copies, {"id": job.id})
     parameters = claim_sql.claim_parameters(
         "w", 16, utcnow(), 30.0, domain.RUNNING, job_channel=JOB_CHANNEL
     )
-    async with env.store._claim_engine.connect() as conn:
+    async with env.store.db.claim_engine.connect() as conn:
         explained = await conn.execute(
             sa.text(f"EXPLAIN {claim_sql.CLAIM_STATEMENT.text}"), parameters
         )
@@ -246,12 +246,14 @@ async def test_sessions_run_without_jit_and_keep_the_options_of_the_url(db_url: 
             return [(await conn.exec_driver_sql(f"SHOW {n}")).scalar_one() for n in names]
 
     try:
-        assert await show(store._autocommit, "jit", "statement_timeout", "enable_sort") == [
+        assert await show(
+            store.db.autocommit_engine, "jit", "statement_timeout", "enable_sort"
+        ) == [
             "off",
             "7s",
             "on",
         ]
-        assert await show(store._claim_engine, "jit", "statement_timeout", "enable_sort") == [
+        assert await show(store.db.claim_engine, "jit", "statement_timeout", "enable_sort") == [
             "off",
             "7s",
             "off",

@@ -264,7 +264,7 @@ async def test_a_revoked_key_ends_the_session(ui_on_both: Dashboard) -> None:
     await ui.sign_in()
     assert (await ui.http.get("/ui/", headers=HTML)).status_code == 200
 
-    async with ui.env.store._engine.begin() as conn:  # what revoking a key does to its row
+    async with ui.env.store.db.engine.begin() as conn:  # what revoking a key does to its row
         await conn.execute(
             api_keys.update()
             .where(api_keys.c.id == ui.management_key.id)

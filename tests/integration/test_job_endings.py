@@ -42,7 +42,7 @@ async def test_many_endings_in_one_batch_each_end_right(make_env: MakeEnv) -> No
     assert (await m.cancel(key, raced)).state is JobState.CANCELING
     assert (await m.cancel(key, stopped)).state is JobState.CANCELING
     # `lost`'s worker no longer holds it: its lease ran out, another worker took it.
-    async with env.store._write() as conn:
+    async with env.store.db.write() as conn:
         await conn.execute(jobs.update().where(jobs.c.id == lost).values(worker_id="other"))
 
     error = domain.error_detail(domain.execution_error("boom"), node_id="n1")

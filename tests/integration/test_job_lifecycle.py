@@ -116,7 +116,7 @@ async def _active_count(env: Env, space_id: str) -> int:
 
     from flowjobs.store.tables import jobs
 
-    async with env.store._read() as conn:
+    async with env.store.db.read() as conn:
         query = sa.select(sa.func.count()).where(
             jobs.c.space_id == space_id, jobs.c.state.in_(["RUNNING", "CANCELING"])
         )
@@ -226,7 +226,7 @@ async def test_cancel_all_is_one_statement_for_many_jobs(env: Env) -> None:
         "message": "Job initialized",
     }
     rows = [base | {"id": str(uuid.uuid4())} for _ in range(20_000)]
-    async with env.store._write() as conn:
+    async with env.store.db.write() as conn:
         await conn.execute(jobs.insert(), rows)
     counts = await env.manager.cancel_all_in_space(key, space.id, include_running=False)
     assert counts.canceled == 20_001
@@ -295,7 +295,7 @@ async def test_keys_authenticate_by_hash_only(env: Env) -> None:
         await env.catalog.authenticate(created.secret + "x")
     import sqlalchemy as sa
 
-    async with env.store._read() as conn:
+    async with env.store.db.read() as conn:
         stored = [tuple(r) for r in (await conn.execute(sa.select(api_keys))).all()]
     assert not any(created.secret in str(value) for row in stored for value in row)
 
@@ -364,7 +364,7 @@ async def test_one_claim_of_many_jobs_takes_each_with_its_own_deadline_and_docum
     documents = {rule.base_id: rule.document for rule in rules}
     assert all(c.document == documents[c.job.base_id] for c in claimed)
     query = sa.select(jobs.c.id, jobs.c.claimed_at, jobs.c.deadline_at, jobs.c.state)
-    async with env.store._read() as conn:
+    async with env.store.db.read() as conn:
         stored = {r.id: r for r in (await conn.execute(query)).all()}
     for job, (_, _, _, limit_s) in zip(started, plan, strict=True):
         row = stored[job.id]

@@ -1,5 +1,5 @@
 """On PostgreSQL, GET /job/{id}'s lookup goes through psycopg itself
-(SqlStore._get_job_pg): a connection that the server dropped fails at most
+(JobQueries._get_job_pg): a connection that the server dropped fails at most
 one lookup, and is then never handed out again."""
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ async def test_prune_deletes_only_old_finished_jobs_in_batches(
         batches.append(size)
         return batch(before, size)
 
-    monkeypatch.setattr(env.store, "prune_batch", counted)
+    monkeypatch.setattr("flowjobs.store.jobs.prune_batch", counted)
     assert await env.manager.prune(timedelta(days=1), batch_size=2) == 7
     assert batches == [2, 2, 2, 2]  # 2 + 2 + 2 + 1: the short batch ends it
     for job_id in old:

@@ -35,7 +35,7 @@ Batches = list[int]
 def record_batches(store: SqlStore) -> Batches:
     """Wrap the store's batch writer so the test sees the size of each batch."""
     sizes: Batches = []
-    batcher = store._starts
+    batcher = store.jobs.starts
     write = batcher._write
 
     async def recorded(rows: Sequence[Row]) -> set[str]:
@@ -86,7 +86,7 @@ async def raw_rows(store: SqlStore, ids: Sequence[str]) -> dict[str, dict[str, A
     JSON null and an SQL NULL differ)."""
     columns = [sa.cast(c, sa.Text).label(c.name) for c in jobs_table.c]
     query = sa.select(*columns).where(jobs_table.c.id.in_(ids))
-    async with store._read() as conn:
+    async with store.db.read() as conn:
         return {row.id: dict(row._mapping) for row in (await conn.execute(query)).all()}
 
 
@@ -277,7 +277,7 @@ async def test_after_a_driver_error_sqlite_batches_go_on_on_a_fresh_connection(
     space, key = await env.space_with_key("s")
     rule = await env.push(space, flow("echo"))
     await env.store.insert_job(new_job(space, rule, key), utcnow(), domain.INITIALIZED)
-    writer = env.store._start_writer._sqlite
+    writer = env.store.jobs.start_writer._sqlite
     assert writer is not None
     first_connection = writer._driver
     write = starts.write_sqlite_batch

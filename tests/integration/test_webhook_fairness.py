@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flowjobs.store.webhooks import _fit
+from flowjobs.store.fairness import fit
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker import Worker
 from support.env import Env, MakeEnv, flow
@@ -106,7 +106,7 @@ def test_a_claim_serves_spaces_in_turn_within_their_room() -> None:
     busy = [_row("busy", f"h{i % 4}", i) for i in range(12)]  # due before the others
     candidates = [*busy, _row("quiet", "q", 0), _row("third", "t", 0), _row("third", "t", 1)]
 
-    picked = _fit(candidates, {"h1": 0}, 2, 6, {"third": 1}, 3)
+    picked = fit(candidates, {"h1": 0}, 2, 6, {"third": 1}, 3)
 
     assert [r.id for r in picked] == [
         "busy-h0-0",

@@ -141,7 +141,7 @@ async def test_webhooks_of_a_space_create_update_delete(
     created = await create(hooks, space.id, URL, "crm", rules=["f"])
     assert created.webhook.base_ids == (f.base_id,)
     # the secret is stored encrypted, never as itself
-    async with env.store._read() as conn:
+    async with env.store.db.read() as conn:
         stored = (await conn.execute(sa.select(webhooks_table.c.secret_encrypted))).scalar_one()
     assert created.secret not in stored and hooks.box.decrypt(stored) == created.secret
 

@@ -1,5 +1,5 @@
 """The batched end path without a database: the worker's EndingBatcher (a
-fake write) and the pure parts of store/endings.py."""
+fake write) and the pure parts of store/ending_sql.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from flowjobs import domain
 from flowjobs.domain import JobDetails, JobEnding, JobState
 from flowjobs.errors import StoreError
-from flowjobs.store import endings as ending_sql
+from flowjobs.store import ending_sql
 from flowjobs.worker.endings import EndingBatcher
 
 
@@ -106,7 +106,7 @@ async def test_a_caller_cancelled_while_waiting_does_not_stop_the_others() -> No
     assert write.batches == [["a", "b"]]  # the write went on without its caller
 
 
-# ---- store/endings.py, the pure parts ------------------------------------------
+# ---- store/ending_sql.py, the pure parts --------------------------------------
 
 
 def test_batch_rows_are_in_id_order_and_leave_out_what_stays_unchanged() -> None:

@@ -1,6 +1,6 @@
 """SQL of the Solver API's audits (``X-Audit: true``): one row per audited
 solve, read by id within its space, deleted once past its ``expires_at``
-(:meth:`SqlStore.prune_finished`, the worker's housekeeping and
+(:meth:`SqlStore.prune_finished`, through :class:`AuditStore`; the worker's housekeeping and
 ``flowjobs prune``)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowjobs.store.database import Database
 from flowjobs.store.tables import solve_audits
 
 
@@ -78,3 +79,22 @@ async def prune_audits(conn: AsyncConnection, now: datetime) -> int:
 def _utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything stored is UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class AuditStore:
+    """The audits' reads and writes, each in a transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def insert_audit(self, audit: SolveAudit) -> None:
+        async with self.db.write() as conn:
+            await insert_audit(conn, audit)
+
+    async def get_audit(self, audit_id: str, space_id: str, now: datetime) -> SolveAudit | None:
+        async with self.db.read() as conn:
+            return await get_audit(conn, audit_id, space_id, now)
+
+    async def prune_audits(self, now: datetime) -> int:
+        async with self.db.write() as conn:
+            return await prune_audits(conn, now)

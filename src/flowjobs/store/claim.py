@@ -15,7 +15,7 @@ each space with what it locked:
   snapshot's count is exact and the space's jobs are taken;
 - another row version: a claim (or a billing update) committed meanwhile;
   the space's candidates are left waiting and the statement names the space
-  (``stale``). :meth:`SqlStore.claim` then claims from those spaces once more
+  (``stale``). :meth:`ClaimStore.claim` (store/claims.py) then claims from those spaces once more
   in a transaction that first locks their rows (:data:`LOCK_SPACES`) and only
   then runs the statement, restricted to them (``:spaces``): its snapshot is
   taken under the locks, so it cannot be stale, and it touches no other space,

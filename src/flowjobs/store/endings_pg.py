@@ -1,12 +1,12 @@
 """PostgreSQL: a batch of job endings in one statement (data-modifying CTEs).
 
-The batch path of store/endings.py ran, per batch, BEGIN, the details upsert,
+The batch path of store/ending_sql.py ran, per batch, BEGIN, the details upsert,
 the UPDATE, the webhook subscriptions query, one usage upsert per space, the
 two NOTIFYs and COMMIT: seven round trips, and the space's usage row stayed
 locked from its upsert until the commit, so two workers' batches queued on it
 for several round trips. Here it is one statement, run on its own (a single
 statement is atomic: no BEGIN, no COMMIT round trip): the final details
-upserted, the jobs moved (the same SET and WHERE text as store/endings.py),
+upserted, the jobs moved (the same SET and WHERE text as store/ending_sql.py),
 the usage of the moved jobs summed per space and billed as store/usage.py
 bills it, one webhook delivery per moved job and matching enabled webhook as
 store/outbox.py queues them, and the NOTIFYs (a slot is free, these jobs
@@ -29,12 +29,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowjobs.domain import EVENT_OF_STATE, DeliveryState, JobEnding, Status, month_of
-from flowjobs.store import endings as ending_sql
+from flowjobs.store import ending_sql
 from flowjobs.store.claim import IDS_PER_NOTIFY
 
-# The SET, WHERE, batch and RETURNED texts are store/endings.py's own, so that
+# The SET, WHERE, batch and RETURNED texts are store/ending_sql.py's own, so that
 # both paths move a job on exactly the same conditions.
-_RETURNED = ", ".join(f"jobs.{c.name}" for c in ending_sql._RETURNED)
+_RETURNED = ", ".join(f"jobs.{c.name}" for c in ending_sql.RETURNED)
 
 # The webhook event of each final state (domain.EVENT_OF_STATE), as SQL rows.
 _EVENTS = ", ".join(
@@ -66,11 +66,11 @@ WITH details AS (
     SELECT d.job_id, d.trace, d.logs, :now
     FROM jsonb_to_recordset(CAST(:details AS jsonb)) AS d(job_id varchar, trace jsonb, logs jsonb)
     WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = d.job_id)
-    {ending_sql._UPSERT_DETAILS}
+    {ending_sql.UPSERT_DETAILS}
 ),
 moved AS (
-    UPDATE jobs SET {ending_sql._SET} FROM {ending_sql._POSTGRESQL_BATCH}
-    WHERE {ending_sql._WHERE}
+    UPDATE jobs SET {ending_sql.SET_ENDED} FROM {ending_sql.POSTGRESQL_BATCH}
+    WHERE {ending_sql.WHERE_ENDS}
     RETURNING {_RETURNED}
 ),
 seconds AS (
@@ -120,7 +120,7 @@ SELECT
     moved.*
 FROM (SELECT 1) AS one LEFT JOIN moved ON true
 """
-    return ending_sql._typed(sa.text(text))
+    return ending_sql.typed(sa.text(text))
 
 
 async def write(

@@ -39,7 +39,7 @@ async def job_store_roles(store: SqlStore) -> StoreRoles | None:
     if store.is_sqlite:
         return None
     tables = [*metadata.tables, "alembic_version"]
-    async with store._read() as conn:
+    async with store.db.read() as conn:
         try:
             cluster = str((await conn.execute(_CLUSTER)).scalar_one())
         except DBAPIError:  # pg_control_system() not granted (autocommit: no abort)

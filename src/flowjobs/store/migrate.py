@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from flowjobs.store.sql import sync_url
+from flowjobs.store.engines import sync_url
 
 if TYPE_CHECKING:
     from alembic.config import Config

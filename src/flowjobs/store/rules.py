@@ -1,5 +1,6 @@
 """SQL for rules and their versions that takes an open connection, used by
-:class:`flowjobs.store.sql.SqlStore` inside its transactions.
+:class:`flowjobs.store.catalog.CatalogStore` (and a start, which checks its
+version) inside their transactions.
 
 Locks on PostgreSQL (``lock=True``): a new version, an update and a delete
 lock the rule's row ``FOR UPDATE`` first (always the rule, then its versions:
@@ -13,7 +14,7 @@ version. On SQLite, ``BEGIN IMMEDIATE`` already serialises these transactions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,17 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowjobs.domain import JobState, RuleStatus, RuleVersion
 from flowjobs.errors import RuleVersionNotFoundError
+from flowjobs.store.rows import utc
 from flowjobs.store.tables import jobs, rule_versions, rules
 
 # Jobs that still need their version: queued, running, or being canceled.
 IN_USE_STATES = [JobState.WAITING.value, JobState.RUNNING.value, JobState.CANCELING.value]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def versions_query() -> sa.Select[Any]:
@@ -67,8 +62,8 @@ def version_from_row(row: Row[Any]) -> RuleVersion:
         version=row.version,
         status=RuleStatus(row.status),
         document=row.document,
-        created_at=_utc(row.version_created_at),
-        updated_at=_utc(row.version_updated_at),
+        created_at=utc(row.version_created_at),
+        updated_at=utc(row.version_updated_at),
     )
 
 
@@ -102,11 +97,39 @@ async def insert_next_version(
         rule_versions.c.base_id == rule.base_id
     )
     number = int((await conn.execute(highest)).scalar_one() or 0) + 1
+    await rename_rule(conn, rule, now)
+    await insert_version_row(conn, rule, number, now)
+    return number
+
+
+async def insert_rule(conn: AsyncConnection, rule: RuleVersion, now: datetime) -> None:
+    """A new rule's row (its first version goes in with :func:`insert_version_row`)."""
+    await conn.execute(
+        rules.insert().values(
+            base_id=rule.base_id,
+            space_id=rule.space_id,
+            alias=rule.alias,
+            name=rule.name,
+            description=rule.description,
+            type=rule.type,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def rename_rule(conn: AsyncConnection, rule: RuleVersion, now: datetime) -> None:
+    """The rule's name and description follow its newest version."""
     await conn.execute(
         rules.update()
         .where(rules.c.base_id == rule.base_id)
         .values(name=rule.name, description=rule.description, updated_at=now)
     )
+
+
+async def insert_version_row(
+    conn: AsyncConnection, rule: RuleVersion, number: int, now: datetime
+) -> None:
     await conn.execute(
         rule_versions.insert().values(
             base_id=rule.base_id,
@@ -117,7 +140,6 @@ async def insert_next_version(
             updated_at=now,
         )
     )
-    return number
 
 
 async def update_version(

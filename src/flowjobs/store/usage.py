@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowjobs.domain import EndedJob, JobState, MonthUsage, month_of
+from flowjobs.store.database import Database
 from flowjobs.store.tables import jobs, space_usage, spaces
 
 
@@ -111,3 +112,22 @@ async def job_counts(
     for state, count in (await conn.execute(query)).all():
         counts[JobState(state)] = int(count)
     return counts
+
+
+class UsageStore:
+    """A space's usage, read for its report and for the quota check at start."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def month_usage(self, space_id: str, month: str) -> MonthUsage:
+        """A space's execution seconds in a month ("YYYY-MM"): one primary-key read."""
+        async with self.db.read() as conn:
+            return await month_usage(conn, space_id, month)
+
+    async def month_job_counts(
+        self, space_id: str, created_from: datetime, created_before: datetime
+    ) -> dict[JobState, int]:
+        """A space's jobs created in [created_from, created_before), per state."""
+        async with self.db.read() as conn:
+            return await job_counts(conn, space_id, created_from, created_before)

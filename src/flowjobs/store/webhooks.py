@@ -13,7 +13,6 @@ least once). Finding the next due time is then one index lookup.
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,8 +31,10 @@ from flowjobs.domain import (
     WebhookDelivery,
     WebhookEvent,
 )
+from flowjobs.store.fairness import fit
 from flowjobs.store.outbox import notify_due
-from flowjobs.store.sql import SqlStore, _utc
+from flowjobs.store.rows import utc
+from flowjobs.store.sql import SqlStore
 from flowjobs.store.tables import webhook_attempts, webhook_deliveries, webhook_rules, webhooks
 
 _PENDING = DeliveryState.PENDING.value
@@ -42,7 +43,7 @@ RELEASED_ATTEMPT = "no result: the worker shut down during the attempt"
 
 
 def _at(value: datetime | None) -> datetime:
-    stamp = _utc(value)
+    stamp = utc(value)
     assert stamp is not None
     return stamp
 
@@ -74,7 +75,7 @@ def _delivery_from_row(row: Row[Any], attempts: Sequence[WebhookAttempt]) -> Web
         next_attempt_at=_at(row.next_attempt_at),
         created_at=_at(row.created_at),
         updated_at=_at(row.updated_at),
-        delivered_at=_utc(row.delivered_at),
+        delivered_at=utc(row.delivered_at),
         last_status=row.last_status,
         last_error=row.last_error,
         attempt_log=tuple(attempts),
@@ -104,62 +105,18 @@ class NewDelivery:
     payload: Any
 
 
-def _fit(
-    candidates: Sequence[Any],
-    room: Mapping[str, int],
-    default_room: int,
-    limit: int,
-    space_room: Mapping[str, int] | None = None,
-    default_space_room: int | None = None,
-) -> list[Any]:
-    """Candidates this dispatcher has room for: at most ``room`` (or
-    ``default_room``) more per webhook and ``space_room`` (or
-    ``default_space_room``; None: no bound) more per space, ``limit`` in all.
-    Spaces are served in turn, each its oldest due first, so that one space
-    with many due deliveries cannot fill every free slot before another
-    space's first one (issue 17, point 5)."""
-    left = dict(room)
-    space_left = dict(space_room or {})
-    queues: dict[str, deque[Any]] = {}
-    for row in candidates:  # oldest due first; each space's queue keeps that order
-        queues.setdefault(row.space_id, deque()).append(row)
-    picked: list[Any] = []
-    while queues and len(picked) < limit:
-        for space_id in list(queues):  # one round: one delivery of each space
-            row = _next_with_room(queues[space_id], left, default_room)
-            free = space_left.get(space_id, default_space_room)
-            if row is None or (free is not None and free <= 0):
-                del queues[space_id]  # nothing more of this space fits now
-                continue
-            left[row.webhook_id] = left.get(row.webhook_id, default_room) - 1
-            if free is not None:
-                space_left[space_id] = free - 1
-            picked.append(row)
-            if len(picked) == limit:
-                break
-    return picked
-
-
-def _next_with_room(queue: deque[Any], left: Mapping[str, int], default_room: int) -> Any:
-    """The queue's first row whose webhook has room (rows before it are dropped)."""
-    while queue:
-        row = queue.popleft()
-        if left.get(row.webhook_id, default_room) > 0:
-            return row
-    return None
-
-
 class WebhookStore:
-    """Webhook SQL over the process's :class:`SqlStore` (its engines and
+    """Webhook SQL over the process's :class:`SqlStore` (its database's
     transactions)."""
 
     def __init__(self, sql: SqlStore) -> None:
         self.sql = sql
+        self.db = sql.db
 
     # ---- webhooks -------------------------------------------------------------------
 
     async def insert(self, hook: Webhook, secret_encrypted: str) -> None:
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             await conn.execute(
                 webhooks.insert().values(
                     id=hook.id,
@@ -172,7 +129,7 @@ class WebhookStore:
             await self._set_rules(conn, hook)
 
     async def update(self, hook: Webhook) -> None:
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             await conn.execute(
                 webhooks.update()
                 .where(webhooks.c.id == hook.id, webhooks.c.space_id == hook.space_id)
@@ -191,7 +148,7 @@ class WebhookStore:
 
     async def delete(self, space_id: str, webhook_id: str) -> bool:
         """Delete a webhook with its deliveries and their attempts."""
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             deliveries = sa.select(webhook_deliveries.c.id).where(
                 webhook_deliveries.c.webhook_id == webhook_id
             )
@@ -225,7 +182,7 @@ class WebhookStore:
         return await self._with_rules(query)
 
     async def _with_rules(self, query: sa.Select[Any]) -> list[Webhook]:
-        async with self.sql._read() as conn:
+        async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
             ids = [r.id for r in rows if not r.all_rules]
             rules: dict[str, list[str]] = {}
@@ -242,16 +199,16 @@ class WebhookStore:
     async def encrypted_secrets(self) -> list[tuple[str, str]]:
         """(webhook id, encrypted secret) of every webhook, for key rotation."""
         query = sa.select(webhooks.c.id, webhooks.c.secret_encrypted).order_by(webhooks.c.id)
-        async with self.sql._read() as conn:
+        async with self.db.read() as conn:
             return [(r.id, r.secret_encrypted) for r in (await conn.execute(query)).all()]
 
     async def encrypted_secret(self, webhook_id: str) -> str:
         query = sa.select(webhooks.c.secret_encrypted).where(webhooks.c.id == webhook_id)
-        async with self.sql._read() as conn:
+        async with self.db.read() as conn:
             return str((await conn.execute(query)).scalar_one())
 
     async def set_secret(self, webhook_id: str, secret_encrypted: str) -> None:
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             await conn.execute(
                 webhooks.update()
                 .where(webhooks.c.id == webhook_id)
@@ -264,7 +221,7 @@ class WebhookStore:
         self, new: NewDelivery, worker_id: str, now: datetime, lease_s: float
     ) -> DueDelivery:
         """Insert a delivery already leased by its creator, with its first attempt."""
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             await conn.execute(
                 webhook_deliveries.insert().values(
                     id=new.id,
@@ -311,8 +268,8 @@ class WebhookStore:
             .join(webhooks, webhooks.c.id == webhook_deliveries.c.webhook_id)
             .where(*self._pending())
         )
-        async with self.sql._read() as conn:
-            return _utc((await conn.execute(query)).scalar())
+        async with self.db.read() as conn:
+            return utc((await conn.execute(query)).scalar())
 
     async def claim(
         self,
@@ -332,9 +289,9 @@ class WebhookStore:
         ``default_space_room``) more per space; start an attempt of each."""
         full = [webhook_id for webhook_id, free in room.items() if free <= 0]
         full_spaces = [space for space, free in (space_room or {}).items() if free <= 0]
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             candidates = await self._candidates(conn, now, limit * 4, full, full_spaces)
-            picked = _fit(candidates, room, default_room, limit, space_room, default_space_room)
+            picked = fit(candidates, room, default_room, limit, space_room, default_space_room)
             if not picked:
                 return []
             ids = [r.id for r in picked]
@@ -409,7 +366,7 @@ class WebhookStore:
             query = query.where(d.webhook_id.not_in(full))
         if full_spaces:  # their rows would crowd out the other spaces' candidates
             query = query.where(d.space_id.not_in(full_spaces))
-        if not self.sql.is_sqlite:
+        if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=webhook_deliveries)
         return (await conn.execute(query)).all()
 
@@ -448,7 +405,7 @@ class WebhookStore:
             state, values = DeliveryState.PENDING, {"next_attempt_at": retry_at}
         else:
             state, values = DeliveryState.FAILED, {}
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             await conn.execute(
                 webhook_attempts.update()
                 .where(
@@ -484,7 +441,7 @@ class WebhookStore:
         due again at once, for any dispatcher."""
         if not deliveries:
             return
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             for due in deliveries:
                 await conn.execute(
                     webhook_attempts.update()
@@ -526,7 +483,7 @@ class WebhookStore:
         if state is not None:
             query = query.where(d.state == state.value)
         query = query.order_by(d.created_at.desc(), d.id.desc()).limit(limit)
-        async with self.sql._read() as conn:
+        async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
             attempts = await self._attempts(conn, [r.id for r in rows])
         return [_delivery_from_row(r, attempts.get(r.id, [])) for r in rows]
@@ -535,7 +492,7 @@ class WebhookStore:
         query = webhook_deliveries.select().where(
             webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.space_id == space_id
         )
-        async with self.sql._read() as conn:
+        async with self.db.read() as conn:
             row = (await conn.execute(query)).first()
             if row is None:
                 return None
@@ -569,7 +526,7 @@ class WebhookStore:
         pick = sa.select(d.id).where(d.state.in_(final), d.created_at < before).limit(batch_size)
         deleted = 0
         while True:
-            async with self.sql._write() as conn:
+            async with self.db.write() as conn:
                 ids = list((await conn.execute(pick)).scalars())
                 if ids:
                     await conn.execute(
@@ -600,7 +557,7 @@ class WebhookStore:
                 updated_at=now,
             )
         )
-        async with self.sql._write() as conn:
+        async with self.db.write() as conn:
             moved = int((await conn.execute(query)).rowcount) == 1
             if moved:
                 await notify_due(conn)
