@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
 
 from flowjobs import __version__
 from flowjobs.api import docs_pages, fast_solve, fast_start, openapi, problems
@@ -100,33 +99,11 @@ def _lifespan(
 
 
 class JobsApi(FastAPI):
-    """The Jobs API's app: an ordinary start is answered before the middleware
-    stack (api/fast_start.py), every other request goes through it. When
-    FastAPI's own OpenTelemetry is on (a provider configured), every request
-    goes through the stack, so that starts are traced like the rest."""
-
-    fast_starts: fast_start.FastStarts | None = None
-    fast_solves: fast_solve.FastSolves | None = None  # the Solver API's, the same way
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        solves = self.fast_solves
-        if solves is not None and solves.takes(scope) and not _native_telemetry_on(self):
-            scope["app"] = self
-            await solves.answer(scope, receive, send)
-            return
-        fast = self.fast_starts
-        # takes() first: the telemetry check is for starts only (the stack makes
-        # its own); what takes() sets in the scope is what the router would set
-        if fast is not None and fast.takes(scope) and not _native_telemetry_on(self):
-            scope["app"] = self  # what Starlette sets; the start reads the app's state
-            await fast.answer(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-def _native_telemetry_on(app: FastAPI) -> bool:
-    telemetry = getattr(app, "_native_telemetry", None)  # FastAPI's, where it has one
-    return telemetry is not None and bool(telemetry.enabled())
+    """The Jobs API's app. Ordinary starts and Solver API requests are
+    answered by fast routes placed before the FastAPI routes
+    (api/fast_start.py, api/fast_solve.py): inside the middleware stack, so
+    FastAPI's own OpenTelemetry, the header limit, the URL check, the request
+    metrics and the error handlers see them as any other request."""
 
 
 def _base_app(
@@ -145,9 +122,8 @@ def _base_app(
         docs_url=None,  # docs_pages: the same pages from installed files, not a CDN
         redoc_url=None,
     )
-    if fast_starts:
-        app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
-        app.fast_solves = fast_solve.FastSolves(settings.max_header_bytes)
+    if fast_starts:  # first, so that they are matched before the FastAPI routes
+        app.router.routes[:0] = [*fast_solve.fast_solve_routes(), *fast_start.fast_start_routes()]
     app.add_middleware(UrlCheck)  # inside the metrics: a refused URL is counted
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first
