@@ -50,7 +50,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def fast_answers(app: JobsApi, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the requests the fast routes answered."""
-    routes = [route for route in app.router.routes if isinstance(route, FastStartRoute)]
+    routes = [route for route in app.fast_routes if isinstance(route, FastStartRoute)]
     assert len(routes) == 2
     answered: list[str] = []
     for route in routes:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from flowjobs import __version__
 from flowjobs.api import docs_pages, fast_solve, fast_start, openapi, problems
 from flowjobs.api.deps import AppState
+from flowjobs.api.fast_routes import FastRoutes
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
 from flowjobs.api.routes import (
@@ -100,10 +103,19 @@ def _lifespan(
 
 class JobsApi(FastAPI):
     """The Jobs API's app. Ordinary starts and Solver API requests are
-    answered by fast routes placed before the FastAPI routes
-    (api/fast_start.py, api/fast_solve.py): inside the middleware stack, so
-    FastAPI's own OpenTelemetry, the header limit, the URL check, the request
-    metrics and the error handlers see them as any other request."""
+    answered by fast routes (api/fast_start.py, api/fast_solve.py) that
+    :class:`~flowjobs.api.fast_routes.FastRoutes` puts in front of the
+    middleware stack; every other request goes through the stack. FastAPI's
+    own OpenTelemetry, when on, wraps both."""
+
+    fast_routes: Sequence[BaseRoute] = ()  # set by create_app
+    max_header_bytes: int = 0
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if not self.fast_routes:
+            return stack
+        return FastRoutes(stack, self.fast_routes, self.max_header_bytes)
 
 
 def _base_app(
@@ -122,8 +134,9 @@ def _base_app(
         docs_url=None,  # docs_pages: the same pages from installed files, not a CDN
         redoc_url=None,
     )
-    if fast_starts:  # first, so that they are matched before the FastAPI routes
-        app.router.routes[:0] = [*fast_solve.fast_solve_routes(), *fast_start.fast_start_routes()]
+    if fast_starts:
+        app.max_header_bytes = settings.max_header_bytes
+        app.fast_routes = [*fast_solve.fast_solve_routes(), *fast_start.fast_start_routes()]
     app.add_middleware(UrlCheck)  # inside the metrics: a refused URL is counted
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first

@@ -1,26 +1,25 @@
 """Solver API requests without FastAPI's per-request machinery, as
 api/fast_start.py does for starts: a solve is a few tens of microseconds of
-work, so FastAPI's dependencies and the router's regular expressions would
-be most of its cost (docs/rules.md, "Performance").
+work, so FastAPI's dependencies, the middleware stack and the router's
+regular expressions would be most of its cost (docs/rules.md,
+"Performance").
 
-:class:`FastSolves`, one ASGI route placed before the FastAPI routes
-(api/app.py), matches ``POST /rule/solve/{rule}[/{version}]`` with a Bearer
-key by splitting the path by hand. It checks the key and kind as the FastAPI
-route's dependency does, then answers with the route's own
-:func:`~flowjobs.api.routes.solver.answer_solve`. It sits inside the
-middleware stack, so the header limit, the URL check, the request metrics,
-the problem of a refused key and the 500 of anything unexpected are the
-same code on both paths. A solve without a Bearer key goes on to the
+:class:`FastSolves`, a plain ASGI route that ``FastRoutes``
+(api/fast_routes.py) tries before the middleware stack, matches ``POST
+/rule/solve/{rule}[/{version}]`` with a Bearer key by splitting the path by
+hand. It checks the key and kind as the FastAPI route's dependency does,
+then answers with the route's own
+:func:`~flowjobs.api.routes.solver.answer_solve`: the same steps, problems
+(with the correlation id) and bytes. A refused key propagates to
+``FastRoutes`` (the app handler's problem, without a correlation id, as from
+the route's dependency). A solve without a Bearer key goes on to the
 FastAPI route.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.security.utils import get_authorization_scheme_param
-from starlette.datastructures import URLPath
-from starlette.routing import BaseRoute, Match, NoMatchFound, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from flowjobs.api.deps import SOLVER_API, AppState, key_of_kind
@@ -100,13 +99,8 @@ class FastSolves(BaseRoute):
             return self.routes[1], {"identifier": parts[0]}
         return self.routes[2], {"identifier": parts[0], "version": parts[1]}
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        raise NoMatchFound(name, path_params)  # no name: the FastAPI routes' are the URLs
-
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The FastAPI route's steps: key and kind (a refused key propagates
-        to the app's handler, without a correlation id, as from the route's
-        dependency), then the route's own answer."""
+        """The FastAPI route's steps: key and kind, then the route's own answer."""
         state: AppState = scope["app"].state.flowjobs
         secret, found = scope[_SOLVE]
         params = scope["path_params"]
@@ -128,5 +122,5 @@ class FastSolves(BaseRoute):
 
 
 def fast_solve_routes() -> list[BaseRoute]:
-    """The fast route of solves, to be placed before the FastAPI routes."""
+    """The fast route of solves, for ``FastRoutes``."""
     return [FastSolves()]

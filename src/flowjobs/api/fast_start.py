@@ -2,18 +2,18 @@
 
 ``POST /job/start/{identifier}`` is the hot path of the API. Through FastAPI
 a start solves nine parameters and dependencies (a quarter of its CPU in the
-profiles of docs/performance.md). :class:`FastStartRoute`, a plain ASGI
-route placed before the FastAPI routes (api/app.py), matches only ordinary
-starts: a Bearer key, no ``Idempotency-Key``, at most a plain ``priority`` in
-the query, an ``X-Correlation-Id`` within its length. It runs the start core
-(api/start_core.py) that the FastAPI route runs too, and writes the same
-bytes (pydantic's ``dump_json`` of :class:`Job`, as FastAPI does, and the
-same headers). It sits inside the middleware stack, so the header limit, the
-URL check, the request metrics, the problems of errors (the app's handlers)
-and the 500 of anything unexpected are the same code on both paths. Any
-other request goes on to the FastAPI routes: malformed requests get
-FastAPI's own answers, and the OpenAPI document, built from the FastAPI
-routes, is the same.
+profiles of docs/performance.md) and passes the middleware stack and the
+router. :class:`FastStartRoute`, a plain ASGI route that ``FastRoutes``
+(api/fast_routes.py) tries before the middleware stack, matches only
+ordinary starts: a Bearer key, no ``Idempotency-Key``, at most a plain
+``priority`` in the query, an ``X-Correlation-Id`` within its length. It
+runs the start core (api/start_core.py) that the FastAPI route runs too and
+writes the same bytes (pydantic's ``dump_json`` of :class:`Job`, as FastAPI
+does, and the same headers); ``FastRoutes`` does for it what the stack does
+for a route (header limit, metrics, problems, 500). Any other request goes
+on to the stack and the FastAPI routes: malformed requests get FastAPI's own
+answers, and the OpenAPI document, built from the FastAPI routes, is the
+same.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class FastStartRoute(Route):
     (:func:`ordinary_start`), answered with the start core."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, self._answer, methods=["POST"], include_in_schema=False)
+        # the endpoint only names the route: FastRoutes calls handle()
+        super().__init__(path, self.handle, methods=["POST"], include_in_schema=False)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -123,11 +124,7 @@ class FastStartRoute(Route):
         return match, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._answer(scope, receive, send)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The start; a FlowjobsError or any other error propagates to the
-        app's handlers and the stack's 500, as from the FastAPI route."""
+        """The start; an error propagates to ``FastRoutes`` (a problem or the 500)."""
         state: AppState = scope["app"].state.flowjobs
         start: OrdinaryStart = scope[_START]
         params = scope["path_params"]
@@ -142,7 +139,7 @@ class FastStartRoute(Route):
 
 
 def fast_start_routes() -> list[Route]:
-    """The fast routes of ordinary starts, to be placed before the FastAPI routes."""
+    """The fast routes of ordinary starts, for ``FastRoutes``."""
     return [FastStartRoute(path) for path in START_PATHS]
 
 
