@@ -116,3 +116,17 @@ async def test_a_big_bulk_does_not_hold_the_event_loop(served: Served) -> None:
     await solve("small", json.dumps({"data": INPUT}))
     await big
     assert finished == ["small", "bulk"]
+
+
+async def test_the_stack_answers_a_solve_over_the_header_limit_or_with_a_nul(
+    served: Served,
+) -> None:
+    auth = {"Authorization": f"Bearer {served.solver}"}
+    body = json.dumps({"data": INPUT})
+    padding = {"X-Padding": "p" * served.app.max_header_bytes}
+
+    too_big = await served.http.post("/rule/solve/test", content=body, headers=auth | padding)
+    nul = await served.http.post("/rule/solve/test?x=%00", content=body, headers=auth)
+
+    assert (too_big.status_code, too_big.json()["code"]) == (431, "HEADERS_TOO_LARGE")
+    assert (nul.status_code, nul.json()["code"]) == (400, "UNSUPPORTED_CHARACTER")
