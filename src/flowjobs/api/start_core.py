@@ -6,9 +6,10 @@ A start is judged in one order, kept here once: the key and its kind (401,
 403), the key's start rate (429), the body's size (413) and JSON (400), then
 the start itself (the manager's checks: rule, version, quota, input). The
 FastAPI route runs the first part as a dependency (:func:`admit_start`), so
-that FastAPI validates its query and headers after it, as it always did;
-problems, request metrics and the 500 of anything unexpected are the
-middleware stack's and the app's handlers' on both paths.
+that FastAPI validates its query and headers after it, as it always did.
+Both raise a FlowjobsError for a problem: the app's handler answers it on
+the FastAPI route, ``FastRoutes`` (api/fast_routes.py) with the same
+function on the fast route.
 """
 
 from __future__ import annotations
