@@ -58,6 +58,7 @@ class FastRoutes:
                 if header_bytes(scope) > self.max_header_bytes or nul_in_url(scope):
                     return None  # the stack's HeaderLimit or UrlCheck answers
                 scope.update(child_scope)
+                scope.setdefault("route", route)  # what FastAPI's routes set: metrics label by it
                 return route
         return None
 

@@ -120,7 +120,6 @@ class FastStartRoute(Route):
         if start is None:
             return Match.NONE, {}
         child_scope[_START] = start
-        child_scope["route"] = self  # what FastAPI's routes set: metrics label by it
         return match, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
