@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from flowjobs.api.app import create_app
+from flowjobs.api.fast_solve import FastSolves
 from flowjobs.domain import KeyKind
 from flowjobs.rules import RuleService
 from support.env import Env
@@ -66,22 +67,24 @@ def _comparable(response: httpx.Response) -> tuple[int, Any, str | None]:
 
 async def test_the_fast_path_answers_as_the_route(served: Served) -> None:
     auth = {"Authorization": f"Bearer {served.solver}", "Content-Type": "application/json"}
-    fast = [
+    answered = [
         await served.http.post(path, headers=auth | extra, content=body)
         for path, extra, body in REQUESTS
     ]
-    solves = served.app.fast_solves
-    served.app.fast_solves = None  # every request through the FastAPI route
+    routes = served.app.fast_routes
+    fast = [route for route in routes if isinstance(route, FastSolves)]
+    assert len(fast) == 1
+    routes.remove(fast[0])  # every request through the FastAPI route
     try:
         routed = [
             await served.http.post(path, headers=auth | extra, content=body)
             for path, extra, body in REQUESTS
         ]
     finally:
-        served.app.fast_solves = solves
-    assert [_comparable(r) for r in fast] == [_comparable(r) for r in routed]
-    assert [r.status_code for r in fast] == [200, 200, 200, 404, 400, 400, 400, 400]
-    assert all(r.headers.get("x-correlation-id") for r in fast)
+        routes.insert(0, fast[0])
+    assert [_comparable(r) for r in answered] == [_comparable(r) for r in routed]
+    assert [r.status_code for r in answered] == [200, 200, 200, 404, 400, 400, 400, 400]
+    assert all(r.headers.get("x-correlation-id") for r in answered)
 
 
 async def test_keys_are_checked_on_the_fast_path(served: Served) -> None:
@@ -113,3 +116,17 @@ async def test_a_big_bulk_does_not_hold_the_event_loop(served: Served) -> None:
     await solve("small", json.dumps({"data": INPUT}))
     await big
     assert finished == ["small", "bulk"]
+
+
+async def test_the_stack_answers_a_solve_over_the_header_limit_or_with_a_nul(
+    served: Served,
+) -> None:
+    auth = {"Authorization": f"Bearer {served.solver}"}
+    body = json.dumps({"data": INPUT})
+    padding = {"X-Padding": "p" * served.app.max_header_bytes}
+
+    too_big = await served.http.post("/rule/solve/test", content=body, headers=auth | padding)
+    nul = await served.http.post("/rule/solve/test?x=%00", content=body, headers=auth)
+
+    assert (too_big.status_code, too_big.json()["code"]) == (431, "HEADERS_TOO_LARGE")
+    assert (nul.status_code, nul.json()["code"]) == (400, "UNSUPPORTED_CHARACTER")

@@ -1,4 +1,4 @@
-"""The fast start path (api/fast_start.py) answers exactly what the FastAPI
+"""The fast start route (api/fast_start.py) answers exactly what the FastAPI
 start route answers: the same status, headers and bytes, for a start and for
 its errors. A query parameter the fast path does not know sends the same
 request to the FastAPI route, so the two can be compared side by side."""
@@ -6,7 +6,7 @@ request to the FastAPI route, so the two can be compared side by side."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from flowjobs.api.app import JobsApi, create_app
+from flowjobs.api.fast_start import FastStartRoute
 from flowjobs.config import Settings
 from flowjobs.domain import KeyKind
 from support.env import MakeEnv, flow
 
+Handle = Callable[[Scope, Receive, Send], Awaitable[None]]
 TO_FASTAPI = "unused=1"  # the fast path leaves any other query to FastAPI
 
 
@@ -47,17 +49,20 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def fast_answers(app: JobsApi, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths of the requests the fast path answered."""
-    fast_starts = app.fast_starts
-    assert fast_starts is not None
+    """The paths of the requests the fast routes answered."""
+    routes = [route for route in app.fast_routes if isinstance(route, FastStartRoute)]
+    assert len(routes) == 2
     answered: list[str] = []
-    answer = fast_starts.answer
+    for route in routes:
+        handle = route.handle
 
-    async def noted(scope: Scope, receive: Receive, send: Send) -> None:
-        answered.append(scope["path"])
-        await answer(scope, receive, send)
+        async def noted(
+            scope: Scope, receive: Receive, send: Send, handle: Handle = handle
+        ) -> None:
+            answered.append(scope["path"])
+            await handle(scope, receive, send)
 
-    monkeypatch.setattr(fast_starts, "answer", noted)
+        monkeypatch.setattr(route, "handle", noted)
     return answered
 
 

@@ -25,7 +25,7 @@ PATHS = [
 
 @pytest.mark.parametrize("path", PATHS)
 def test_the_hand_split_matches_the_router(path: str) -> None:
-    fast = FastSolves(8192)
+    fast = FastSolves()
     routed = None
     for route in fast.routes:
         scope = {"type": "http", "method": "POST", "path": path, "root_path": ""}

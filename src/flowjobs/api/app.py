@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from flowjobs import __version__
 from flowjobs.api import docs_pages, fast_solve, fast_start, openapi, problems
 from flowjobs.api.deps import AppState
+from flowjobs.api.fast_routes import FastRoutes
 from flowjobs.api.header_limit import HeaderLimit
 from flowjobs.api.request_metrics import RequestMetrics
 from flowjobs.api.routes import (
@@ -100,33 +102,20 @@ def _lifespan(
 
 
 class JobsApi(FastAPI):
-    """The Jobs API's app: an ordinary start is answered before the middleware
-    stack (api/fast_start.py), every other request goes through it. When
-    FastAPI's own OpenTelemetry is on (a provider configured), every request
-    goes through the stack, so that starts are traced like the rest."""
+    """The Jobs API's app. Ordinary starts and Solver API requests are
+    answered by fast routes (api/fast_start.py, api/fast_solve.py) that
+    :class:`~flowjobs.api.fast_routes.FastRoutes` puts in front of the
+    middleware stack; every other request goes through the stack. FastAPI's
+    own OpenTelemetry, when on, wraps both."""
 
-    fast_starts: fast_start.FastStarts | None = None
-    fast_solves: fast_solve.FastSolves | None = None  # the Solver API's, the same way
+    fast_routes: Sequence[BaseRoute] = ()  # set by create_app
+    max_header_bytes: int = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        solves = self.fast_solves
-        if solves is not None and solves.takes(scope) and not _native_telemetry_on(self):
-            scope["app"] = self
-            await solves.answer(scope, receive, send)
-            return
-        fast = self.fast_starts
-        # takes() first: the telemetry check is for starts only (the stack makes
-        # its own); what takes() sets in the scope is what the router would set
-        if fast is not None and fast.takes(scope) and not _native_telemetry_on(self):
-            scope["app"] = self  # what Starlette sets; the start reads the app's state
-            await fast.answer(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-def _native_telemetry_on(app: FastAPI) -> bool:
-    telemetry = getattr(app, "_native_telemetry", None)  # FastAPI's, where it has one
-    return telemetry is not None and bool(telemetry.enabled())
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if not self.fast_routes:
+            return stack
+        return FastRoutes(stack, self.fast_routes, self.max_header_bytes)
 
 
 def _base_app(
@@ -146,8 +135,8 @@ def _base_app(
         redoc_url=None,
     )
     if fast_starts:
-        app.fast_starts = fast_start.FastStarts(settings.max_header_bytes)
-        app.fast_solves = fast_solve.FastSolves(settings.max_header_bytes)
+        app.max_header_bytes = settings.max_header_bytes
+        app.fast_routes = [*fast_solve.fast_solve_routes(), *fast_start.fast_start_routes()]
     app.add_middleware(UrlCheck)  # inside the metrics: a refused URL is counted
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)  # outermost: first

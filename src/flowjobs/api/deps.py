@@ -112,6 +112,16 @@ def take_start_token(state: AppState, key: ApiKey) -> None:
             raise RateLimitedError(wait)
 
 
+async def bearer_secret(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The request's Bearer secret, if it has one (its key is checked by the caller)."""
+    return credentials.credentials if credentials is not None else None
+
+
+BearerSecretDep = Annotated[str | None, Depends(bearer_secret)]
+
+
 def _key_of_kind(kind: KeyKind, api: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that authenticates the bearer key and requires its kind."""
 
@@ -195,10 +205,3 @@ def unwrap_input(body: Any) -> Any:
     if isinstance(body, dict) and "data" in body and set(body) <= {"data", "options"}:
         return body["data"]
     return body
-
-
-async def job_input(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Any:
-    return unwrap_input(await read_json(request, state.settings))
-
-
-JobInputDep = Annotated[Any, Depends(job_input)]

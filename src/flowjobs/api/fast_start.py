@@ -1,24 +1,24 @@
-"""The start routes without the framework's per-request machinery.
+"""The start routes without FastAPI's per-request machinery.
 
 ``POST /job/start/{identifier}`` is the hot path of the API. Through FastAPI
 a start solves nine parameters and dependencies (a quarter of its CPU in the
 profiles of docs/performance.md) and passes the middleware stack and the
-router. :class:`JobsApi` (api/app.py) hands an ordinary start to
-:class:`FastStarts` before all of them: a Bearer key, no ``Idempotency-Key``,
-at most a plain ``priority`` in the query, an ``X-Correlation-Id`` within its
-length. It runs the same checks in the same order as the FastAPI route (key,
-kind, rate, body size and JSON, then the start), answers the same problems
-(the app's handler's functions), counts the request as ``RequestMetrics``
-does and writes the same bytes (pydantic's ``dump_json`` of :class:`Job`, as
-FastAPI does, and the same headers). Any other request goes on to the
-middleware stack and the FastAPI routes: malformed requests get FastAPI's own
-answers, and the OpenAPI document, built from the FastAPI routes, is the same.
+router. :class:`FastStartRoute`, a plain ASGI route that ``FastRoutes``
+(api/fast_routes.py) tries before the middleware stack, matches only
+ordinary starts: a Bearer key, no ``Idempotency-Key``, at most a plain
+``priority`` in the query, an ``X-Correlation-Id`` within its length. It
+runs the start core (api/start_core.py) that the FastAPI route runs too and
+writes the same bytes (pydantic's ``dump_json`` of :class:`Job`, as FastAPI
+does, and the same headers); ``FastRoutes`` does for it what the stack does
+for a route (header limit, metrics, problems, 500). Any other request goes
+on to the stack and the FastAPI routes: malformed requests get FastAPI's own
+answers, and the OpenAPI document, built from the FastAPI routes, is the
+same.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,19 +29,8 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from flowjobs.api.deps import (
-    SOLVER_API,
-    AppState,
-    key_of_kind,
-    parse_json,
-    read_limited,
-    take_start_token,
-    unwrap_input,
-)
-from flowjobs.api.header_limit import header_bytes
-from flowjobs.api.problems import flowjobs_problem, unexpected_problem
-from flowjobs.domain import KeyKind
-from flowjobs.errors import FlowjobsError
+from flowjobs.api.deps import AppState
+from flowjobs.api.start_core import StartOptions, admit_start, start_job
 from flowjobs.schemas import Job
 
 START_PATHS = ("/job/start/{identifier}", "/job/start/{identifier}/{version}")
@@ -101,7 +90,7 @@ def ordinary_start(scope: Scope) -> OrdinaryStart | None:
     return OrdinaryStart(secret, correlation_id, priority, headers.get(b"content-length", ""))
 
 
-async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
     """The request body as Starlette's ``Request.stream()`` reads it."""
     while True:
         message = await receive()
@@ -117,10 +106,11 @@ async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
 
 class FastStartRoute(Route):
     """A start route's path and method that match only ordinary starts
-    (:func:`ordinary_start`); :class:`FastStarts` answers what it matches."""
+    (:func:`ordinary_start`), answered with the start core."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, _unrouted, methods=["POST"], include_in_schema=False)
+        # the endpoint only names the route: FastRoutes calls handle()
+        super().__init__(path, self.handle, methods=["POST"], include_in_schema=False)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -132,13 +122,27 @@ class FastStartRoute(Route):
         child_scope[_START] = start
         return match, child_scope
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The start; an error propagates to ``FastRoutes`` (a problem or the 500)."""
+        state: AppState = scope["app"].state.flowjobs
+        start: OrdinaryStart = scope[_START]
+        params = scope["path_params"]
+        admitted = await admit_start(
+            state, start.secret, start.content_length, body_chunks(receive)
+        )
+        options = StartOptions(
+            params["identifier"], params.get("version"), start.correlation_id, start.priority
+        )
+        job = await start_job(state, admitted, options)
+        await _send_job(send, job.id, _JOB.dump_json(Job.from_record(job), by_alias=True))
+
+
+def fast_start_routes() -> list[Route]:
+    """The fast routes of ordinary starts, for ``FastRoutes``."""
+    return [FastStartRoute(path) for path in START_PATHS]
+
 
 _START = "flowjobs.start"  # the scope key of a matched start's OrdinaryStart
-
-
-def _unrouted() -> None:
-    """A :class:`FastStartRoute` only matches; :class:`FastStarts` answers."""
-    raise NotImplementedError
 
 
 async def _send_job(send: Send, job_id: str, body: bytes) -> None:
@@ -155,72 +159,3 @@ async def _send_job(send: Send, job_id: str, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-async def _start(
-    state: AppState, start: OrdinaryStart, params: dict[str, Any], receive: Receive
-) -> tuple[str, bytes]:
-    """The FastAPI route's steps in its order (key and kind, rate, body, start)."""
-    key = await key_of_kind(state.catalog, start.secret, KeyKind.SOLVER, SOLVER_API)
-    take_start_token(state, key)
-    settings = state.settings
-    raw = await read_limited(start.content_length, _body_chunks(receive), settings.max_body_bytes)
-    job = await state.manager.start(
-        key,
-        params["identifier"],
-        params.get("version"),
-        unwrap_input(parse_json(raw, max_depth=settings.max_json_depth)),
-        correlation_id=start.correlation_id,
-        priority=start.priority,
-    )
-    return job.id, _JOB.dump_json(Job.from_record(job), by_alias=True)
-
-
-class FastStarts:
-    """The fast path of ordinary starts, taken by :class:`JobsApi` before its
-    middleware stack. What that stack does for a start is done here, in its
-    order: the header limit (a start over it goes on to the stack, whose
-    ``HeaderLimit`` answers 431), the request metrics, the problem of a
-    flowjobs error (the app's handler's function) and, for anything else, the
-    app's 500 problem before the error propagates to the server's log (as
-    Starlette's ``ServerErrorMiddleware`` does). Every other request goes on
-    to the stack and the FastAPI routes."""
-
-    def __init__(self, max_header_bytes: int) -> None:
-        self.max_header_bytes = max_header_bytes
-        self.routes = [FastStartRoute(path) for path in START_PATHS]
-
-    def takes(self, scope: Scope) -> bool:
-        """Whether this is an ordinary start; if so the scope gets what the
-        router would set (path parameters, ``route``)."""
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return False
-        for route in self.routes:
-            match, child_scope = route.matches(scope)
-            if match is Match.FULL:
-                if header_bytes(scope) > self.max_header_bytes:
-                    return False  # the stack's HeaderLimit answers 431
-                scope.update(child_scope)
-                scope["route"] = route  # what the router sets: metrics label by it
-                return True
-        return False
-
-    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state: AppState = scope["app"].state.flowjobs
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an error escaped to the server
-        try:
-            try:
-                job_id, body = await _start(state, scope[_START], scope["path_params"], receive)
-            except FlowjobsError as exc:  # raised before anything was sent
-                status = exc.status
-                await flowjobs_problem(exc)(scope, receive, send)
-                return
-            except Exception as exc:
-                await unexpected_problem(exc)(scope, receive, send)
-                raise
-            status = 200
-            await _send_job(send, job_id, body)
-        finally:
-            seconds = time.perf_counter() - started
-            state.metrics.request(scope["route"].path, "POST", status, seconds)

@@ -14,13 +14,14 @@ from fastapi.sse import EventSourceResponse
 from flowjobs.api import events
 from flowjobs.api.deps import (
     AppState,
-    JobInputDep,
+    BearerSecretDep,
     ManagerDep,
     SolverKeyDep,
     StartKeyDep,
     get_state,
 )
 from flowjobs.api.problems import problem_responses
+from flowjobs.api.start_core import AdmittedStart, StartOptions, admit_start, start_job
 from flowjobs.domain import JobFilter, JobRecord, JobState
 from flowjobs.errors import InvalidRequestError
 from flowjobs.manager import MAX_PAGE, MAX_VERSION
@@ -70,27 +71,22 @@ def _job_response(response: Response, job: JobRecord) -> Job:
     return Job.from_record(job)
 
 
+async def admitted_start(
+    request: Request, state: Annotated[AppState, Depends(get_state)], secret: BearerSecretDep
+) -> AdmittedStart:
+    """The start core's checks before the start (key, rate, body): a
+    dependency, so that FastAPI validates the query and headers after them."""
+    declared = request.headers.get("content-length", "")
+    return await admit_start(state, secret, declared, request.stream())
+
+
+AdmittedStartDep = Annotated[AdmittedStart, Depends(admitted_start)]
+
+
 async def _start(
-    manager: ManagerDep,
-    key: StartKeyDep,
-    response: Response,
-    identifier: str,
-    version: str | None,
-    input_data: object,
-    correlation_id: str | None,
-    priority: int | None,
-    idempotency_key: str | None,
+    state: AppState, admitted: AdmittedStart, response: Response, options: StartOptions
 ) -> Job:
-    job = await manager.start(
-        key,
-        identifier,
-        version,
-        input_data,
-        correlation_id=correlation_id,
-        priority=priority,
-        idempotency_key=idempotency_key,
-    )
-    return _job_response(response, job)
+    return _job_response(response, await start_job(state, admitted, options))
 
 
 @router.post(
@@ -103,25 +99,15 @@ async def _start(
 )
 async def start_latest(
     identifier: str,
-    manager: ManagerDep,
-    key: StartKeyDep,
-    input_data: JobInputDep,
+    state: Annotated[AppState, Depends(get_state)],
+    admitted: AdmittedStartDep,
     response: Response,
     priority: Priority = None,
     correlation_id: CorrelationId = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Job:
-    return await _start(
-        manager,
-        key,
-        response,
-        identifier,
-        None,
-        input_data,
-        correlation_id,
-        priority,
-        idempotency_key,
-    )
+    options = StartOptions(identifier, None, correlation_id, priority, idempotency_key)
+    return await _start(state, admitted, response, options)
 
 
 @router.post(
@@ -135,25 +121,15 @@ async def start_latest(
 async def start_version(
     identifier: str,
     version: str,
-    manager: ManagerDep,
-    key: StartKeyDep,
-    input_data: JobInputDep,
+    state: Annotated[AppState, Depends(get_state)],
+    admitted: AdmittedStartDep,
     response: Response,
     priority: Priority = None,
     correlation_id: CorrelationId = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Job:
-    return await _start(
-        manager,
-        key,
-        response,
-        identifier,
-        version,
-        input_data,
-        correlation_id,
-        priority,
-        idempotency_key,
-    )
+    options = StartOptions(identifier, version, correlation_id, priority, idempotency_key)
+    return await _start(state, admitted, response, options)
 
 
 @router.post(

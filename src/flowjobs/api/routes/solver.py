@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from flowjobs.api.deps import (
     SolverKeyDep,
     get_state,
     parse_json,
-    read_body,
+    read_limited,
 )
 from flowjobs.api.problems import problem_response, problem_responses
 from flowjobs.domain import ApiKey
@@ -113,6 +114,31 @@ async def solve_request(
     return encode(result), extra
 
 
+async def answer_solve(
+    state: AppState,
+    key: ApiKey,
+    identifier: str,
+    version: str | None,
+    headers: SolveHeaders,
+    declared_length: str,
+    chunks: AsyncIterator[bytes],
+) -> Response:
+    """A Solver API request after its key, as the FastAPI route and the fast
+    route (api/fast_solve.py) answer it: the result with the correlation id
+    (given or new) in its header; an error as a problem, with the header too."""
+    correlation_id = correlation_of(headers)
+    out = {CORRELATION: correlation_id}
+    try:
+        raw = await read_limited(declared_length, chunks, state.settings.max_body_bytes)
+        body, extra = await solve_request(
+            state, key, identifier, version, headers, correlation_id, raw
+        )
+    except FlowjobsError as exc:
+        problems = getattr(exc, "problems", None)
+        return problem_response(exc.status, exc.code, exc.message, problems=problems, headers=out)
+    return Response(body, media_type="application/json", headers=out | extra)
+
+
 async def _answer(
     request: Request,
     state: AppState,
@@ -121,19 +147,8 @@ async def _answer(
     version: str | None,
     headers: SolveHeaders,
 ) -> Response:
-    """The result with the correlation id (given or new) in its header; an
-    error as a problem, with the header too."""
-    correlation_id = correlation_of(headers)
-    out = {CORRELATION: correlation_id}
-    try:
-        raw = await read_body(request, state.settings.max_body_bytes)
-        body, extra = await solve_request(
-            state, key, identifier, version, headers, correlation_id, raw
-        )
-    except FlowjobsError as exc:
-        problems = getattr(exc, "problems", None)
-        return problem_response(exc.status, exc.code, exc.message, problems=problems, headers=out)
-    return Response(body, media_type="application/json", headers=out | extra)
+    declared = request.headers.get("content-length", "")
+    return await answer_solve(state, key, identifier, version, headers, declared, request.stream())
 
 
 _ERRORS = problem_responses(400, 401, 403, 404, 413)
