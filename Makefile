@@ -99,7 +99,7 @@ dist: $(STAMP)  ## a wheel and an sdist in dist/
 	$(BIN)/python -m build --outdir dist .
 
 wheel-smoke: dist  ## the wheel alone, in a fresh virtualenv: client import, then the demo's smoke test
-	$(BIN)/python tests/packaging/wheel_smoke.py dist
+	$(BIN)/python tests/distribution/wheel_smoke.py dist
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache flowjobs-demo.db* flowjobs-demo.key

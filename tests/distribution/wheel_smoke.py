@@ -5,11 +5,11 @@ built by ``python -m build`` installed into fresh virtualenvs.
    installed, and ``flowjobs`` says which extra to install (exit code 2).
 2. The wheel with its ``server`` extra: ``flowjobs --version``, then
    ``flowjobs demo`` in an empty folder, and the demo's smoke test
-   (tests/packaging/smoke.py, client only) against it.
+   (tests/distribution/smoke.py, client only) against it.
 
 Every step is bounded in time; exit code 0 when all passed.
 
-    python tests/packaging/wheel_smoke.py dist
+    python tests/distribution/wheel_smoke.py dist
 """
 
 from __future__ import annotations

@@ -57,5 +57,5 @@ if [ -e "$CLONE/.venv/.installed-stamp" ]; then
 fi
 KEY="$(sed -n 's/^ *export KEY=//p' "$LOG" | head -1)"
 FLOWJOBS_URL="$URL" FLOWJOBS_KEY="$KEY" timeout "$SMOKE_SECONDS" \
-  "$CLONE/.venv/bin/python" "$CLONE/tests/packaging/smoke.py"
+  "$CLONE/.venv/bin/python" "$CLONE/tests/distribution/smoke.py"
 echo "make run as the non-root user $USER_NAME: served $URL, smoke test passed"
