@@ -36,6 +36,7 @@ from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
 from flowjobs.logs import job_context, job_fields
 from flowjobs.manager import JobManager
+from flowjobs.solver import SolverService
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.endings import EndingBatcher
@@ -81,6 +82,7 @@ class Worker:
         burst: bool = False,
         worker_id: str | None = None,
         webhooks: WebhookService | None = None,
+        solver: SolverService | None = None,
     ) -> None:
         self.manager = manager
         self.settings = settings
@@ -90,7 +92,7 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.running: dict[str, RunningJob] = {}
         self.limits = engine_limits(settings)
-        self.flows = FlowLoader(manager, settings)
+        self.flows = FlowLoader(manager, settings, solver)
         self.endings = EndingBatcher(manager.end_jobs)
         self._stopping = asyncio.Event()
         self._claiming = asyncio.Lock()  # held by a claim from its query to its launches
