@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
@@ -58,9 +56,11 @@ from flowjobs.errors import (
 )
 from flowjobs.events import LocalEvents
 from flowjobs.flowsettings import execution_limit, retries_on_loss
+from flowjobs.idempotency import idempotent_request
 from flowjobs.ids import is_uuid, new_job_id
 from flowjobs.inputschema import InputSchemas
 from flowjobs.jsoncheck import require_storable
+from flowjobs.leases import LeaseRenewer
 from flowjobs.metrics import Metrics, QueueRow
 from flowjobs.registry import WorkerRegistry
 from flowjobs.store import SqlStore
@@ -75,41 +75,10 @@ MAX_VERSION = 2**31 - 1
 RERUNNABLE = frozenset({JobState.ERROR, JobState.CANCELED})
 
 
-def idempotent_request(
-    key: str | None, rule: RuleVersion, version: str | None, input_data: Any
-) -> IdempotentRequest | None:
-    """The key with a hash of what the start asks for: the rule, the version
-    as asked (``latest`` and none are the same) and the input."""
-    if not key:
-        return None
-    spec = "latest" if version in (None, "latest") else str(parse_version(version))
-    text = json.dumps(
-        [rule.base_id, spec, input_data], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return IdempotentRequest(key, hashlib.sha256(text.encode()).hexdigest())
-
-
 @dataclass(frozen=True)
 class RuleCancelResult:
     rule: RuleVersion
     counts: CancelCounts
-
-
-class LeaseRenewer:
-    """Renews leases through a store of its own (one connection), so that a
-    thread with its own event loop can keep a worker's jobs alive while the
-    main loop is busy (issue 17: a flow that held the loop past the lease
-    made every job of the process end ZOMBIE_PROCESS)."""
-
-    def __init__(self, url: str, lease_seconds: float) -> None:
-        self._store = SqlStore(url, pool_size=1, max_overflow=0)
-        self._lease_seconds = lease_seconds
-
-    async def renew(self, worker_id: str, job_ids: list[str]) -> Heartbeat:
-        return await self._store.heartbeat(worker_id, job_ids, utcnow(), self._lease_seconds)
-
-    async def close(self) -> None:
-        await self._store.close()
 
 
 class JobManager:

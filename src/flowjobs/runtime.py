@@ -51,6 +51,7 @@ class Services:
             concurrency=concurrency,
             burst=burst,
             webhooks=self.webhooks,
+            solver=self.solver,
         )
 
     async def start_worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:

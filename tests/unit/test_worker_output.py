@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flowjobs.worker.loop import not_json
+from flowjobs.worker.output import not_json
 
 
 def test_json_output_passes() -> None:

@@ -1,7 +1,7 @@
 """Compiled flows for the worker: a cache per rule version (a version's
 document never changes), the ``call`` resolver of a space, the ``rule``
-solver of a space (decision tables, compiled once per version by the same
-SolverService as the Solver API's), and the services a flow may use (REST
+solver of a space (decision tables, compiled once per version by the
+SolverService the runtime hands in: the Solver API's own), and the services a flow may use (REST
 policy, named SQL connections)."""
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ log = logging.getLogger("flowjobs.worker")
 
 
 class FlowLoader:
-    def __init__(self, manager: JobManager, settings: Settings) -> None:
+    def __init__(
+        self, manager: JobManager, settings: Settings, solver: SolverService | None = None
+    ) -> None:
         self.manager = manager
         self.settings = settings
         self.sql = SqlConnections(
@@ -47,7 +49,11 @@ class FlowLoader:
         )
         self.rest = RestPolicy(allow=tuple(settings.rest_allow))
         self._cache: dict[tuple[str, int], Flow] = {}
-        self.solver = SolverService(manager.store, cache_seconds=settings.catalog_cache_seconds)
+        # The runtime hands in the Solver API's own service, so the API and an
+        # embedded worker compile each table version once between them.
+        self.solver = solver or SolverService(
+            manager.store, cache_seconds=settings.catalog_cache_seconds
+        )
 
     async def compile(self, base_id: str, version: int, document: dict[str, Any]) -> Flow:
         """The compiled flow of one rule version; raises FlowValidationError.

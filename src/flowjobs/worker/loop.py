@@ -10,7 +10,7 @@ Four loops run beside the jobs: claim, watch (cancels), reap, and flush
 (trace, logs and progress of running jobs). Lease heartbeats run in a thread
 of their own (worker/heartbeats.py), so a busy event loop cannot starve them.
 Two more keep the worker's registry row fresh (registry) and prune old rows
-hourly (housekeeping); with webhooks, the dispatcher sends the events of
+hourly (housekeeping, worker/housekeeping.py); with webhooks, the dispatcher sends the events of
 ended jobs (worker/dispatcher.py).
 """
 
@@ -25,42 +25,30 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from flowjobs import domain, jsoncheck
+from flowjobs import domain
 from flowjobs.config import Settings
 from flowjobs.domain import ClaimedJob, Heartbeat, JobEnding, JobRecord, JobState, output_array
 from flowjobs.engine import Flow, JobRef, RunContext, Trace, run_flow
 from flowjobs.errors import FlowExecutionError, FlowValidationError, StoreError
 from flowjobs.flowsetup import engine_limits
-from flowjobs.jsoncheck import MAX_DEPTH_CEILING
 from flowjobs.logs import job_context, job_fields
 from flowjobs.manager import JobManager
+from flowjobs.solver import SolverService
 from flowjobs.webhooks import WebhookService
 from flowjobs.worker.dispatcher import Dispatcher
 from flowjobs.worker.endings import EndingBatcher
 from flowjobs.worker.flows import FlowLoader
 from flowjobs.worker.heartbeats import LeaseThread
+from flowjobs.worker.housekeeping import Housekeeping
+from flowjobs.worker.output import OUTPUT_INVALID, not_json
 from flowjobs.worker.recorder import JobRecorder
 
 log = logging.getLogger("flowjobs.worker")
 
 StopReason = Literal["user", "shutdown", "lost"]
-HOUSEKEEPING_INTERVAL = 3600.0  # seconds between prunes of one worker
-
-
-OUTPUT_INVALID = "OUTPUT_INVALID"  # the error type of a job whose output cannot be stored
-
-
-def not_json(value: Any, max_depth: int = MAX_DEPTH_CEILING) -> str | None:
-    """Why a flow's output cannot be stored and served as JSON on either
-    database (jsoncheck.py: too deep, NUL, lone surrogate, NaN, not JSON), or
-    None when it can. Checked before a job's end is written, so that such an
-    output fails its job at once with a clear error (keeping its logs)
-    instead of failing the write, or every later read of the job."""
-    found = jsoncheck.problem(value, max_depth=max_depth)
-    return None if found is None else found.describe("The flow's output")
 
 
 def new_worker_id() -> str:
@@ -94,6 +82,7 @@ class Worker:
         burst: bool = False,
         worker_id: str | None = None,
         webhooks: WebhookService | None = None,
+        solver: SolverService | None = None,
     ) -> None:
         self.manager = manager
         self.settings = settings
@@ -103,7 +92,7 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.running: dict[str, RunningJob] = {}
         self.limits = engine_limits(settings)
-        self.flows = FlowLoader(manager, settings)
+        self.flows = FlowLoader(manager, settings, solver)
         self.endings = EndingBatcher(manager.end_jobs)
         self._stopping = asyncio.Event()
         self._claiming = asyncio.Lock()  # held by a claim from its query to its launches
@@ -115,6 +104,9 @@ class Worker:
         # canceled again at every watch, and still holding a slot of this worker.
         self._abandoned: set[asyncio.Task[None]] = set()
         self._leases: LeaseThread | None = None
+        self.housekeeping = Housekeeping(
+            manager, settings, self.id, self.concurrency, lambda: len(self.running)
+        )
         self.dispatcher = (
             None
             if webhooks is None
@@ -139,8 +131,8 @@ class Worker:
             asyncio.create_task(self._watch_loop(), name="watch"),
             asyncio.create_task(self._reap_loop(), name="reap"),
             asyncio.create_task(self._flush_loop(), name="flush"),
-            asyncio.create_task(self._registry_loop(), name="registry"),
-            asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+            asyncio.create_task(self.housekeeping.registry_loop(), name="registry"),
+            asyncio.create_task(self.housekeeping.housekeeping_loop(), name="housekeeping"),
             asyncio.create_task(self.manager.listen(), name="listen"),
         ]
         if self.dispatcher is not None:
@@ -195,7 +187,7 @@ class Worker:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.flows.close()
-        await self._mark_stopped()
+        await self.housekeeping.mark_stopped()
         self._done.set()
         log.info(  # what was drained: jobs that finished in the grace period, jobs canceled
             "worker stopped",
@@ -605,52 +597,3 @@ class Worker:
             except StoreError:
                 log.exception("reap failed", extra={"action": "reap", "worker": self.id})
             await asyncio.sleep(self.settings.reap_interval)
-
-    # ---- registry and housekeeping ----------------------------------------------------
-
-    async def _registry_loop(self) -> None:
-        """Register this worker, then renew its registry row every heartbeat
-        interval, idle or not (``flowjobs workers`` reads these rows)."""
-        registered = False
-        while True:
-            try:
-                registered = await self._registry_beat(registered)
-            except StoreError:
-                log.exception("registry failed", extra={"action": "registry", "worker": self.id})
-            await asyncio.sleep(self.settings.heartbeat_interval)
-
-    async def _registry_beat(self, registered: bool) -> bool:
-        if registered and await self.manager.workers.heartbeat(self.id, len(self.running)):
-            return True
-        # First beat, or the row was pruned meanwhile (say, after a long outage).
-        await self.manager.workers.register(
-            self.id, socket.gethostname(), os.getpid(), self.concurrency
-        )
-        return True
-
-    async def _mark_stopped(self) -> None:
-        try:
-            await self.manager.workers.stopped(self.id)
-        except StoreError:
-            log.exception("registry failed", extra={"action": "registry", "worker": self.id})
-
-    async def _housekeeping_loop(self) -> None:
-        """Once an hour: forget long-gone workers and, with a retention set,
-        delete old finished jobs. Apart from the reap loop, so that a long prune
-        never delays the reaping of expired leases."""
-        while True:
-            try:
-                await self._housekeeping()
-            except StoreError:
-                log.exception("housekeeping failed", extra={"action": "prune", "worker": self.id})
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
-
-    async def _housekeeping(self) -> None:
-        forgotten = await self.manager.workers.prune()
-        days = self.settings.retention_days
-        pruned = 0 if days is None else await self.manager.prune(timedelta(days=days))
-        if forgotten or pruned:
-            log.info(
-                "pruned",
-                extra={"action": "prune", "jobs": pruned, "workers": forgotten, "worker": self.id},
-            )
