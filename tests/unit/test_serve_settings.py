@@ -36,7 +36,7 @@ def test_serve_hands_uvicorn_a_protocol_with_read_timeouts(monkeypatch: pytest.M
     def serve_app(app: Any, sock: Any, line: Any, *, http: Any) -> None:
         seen["http"] = http
 
-    monkeypatch.setattr(cli, "serve_app", serve_app)
+    monkeypatch.setattr(cli.server, "serve_app", serve_app)
     cli._run_http(object(), cast(Any, None), cast(Any, None), Settings(header_timeout_seconds=3))
 
     # uvicorn's own choice of parser, with read timeouts (api/read_timeouts.py)
